@@ -1,0 +1,158 @@
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import {
+  CE_TYPES,
+  FrameMetaSchema,
+  TOPICS,
+  fromCloudEventHeaders,
+  headerValue,
+  parseWith,
+  toCloudEventHeaders,
+  type AnomalyEvent,
+  type Summary,
+} from '@vigil/contracts';
+import { type AnalyzerConfig } from '@vigil/config';
+import {
+  type IncomingMessage,
+  type KafkaConnection,
+  KafkaPublisher,
+  KafkaSubscriber,
+  createKafka,
+  ensureTopics,
+} from '@vigil/kafka';
+import { ImageDecodeError } from '@vigil/vision';
+import { Logger } from '@vigil/observability';
+import { FrameAnalysisService } from './frame-analysis.service.js';
+import { ANALYZER_CONFIG, ROOT_LOGGER } from './analyzer.tokens.js';
+
+const SOURCE = 'urn:vigil:analyzer';
+
+/**
+ * Consumes vigil.frames.v1 as a member of the analyzer group (all frames of a stream reach one member),
+ * runs the frame analysis, and publishes anomaly events and summaries. Offsets are committed after the
+ * outputs are published, so a crash re-delivers frames instead of losing events; ids are deterministic, so
+ * the re-published events are duplicates consumers can drop.
+ */
+@Injectable()
+export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
+  private readonly log: Logger;
+  private readonly conn: KafkaConnection;
+  private readonly publisher: KafkaPublisher;
+  private readonly subscriber: KafkaSubscriber;
+  private rejected = 0;
+
+  constructor(
+    @Inject(ANALYZER_CONFIG) config: AnalyzerConfig,
+    @Inject(ROOT_LOGGER) root: Logger,
+    private readonly analysis: FrameAnalysisService,
+  ) {
+    this.log = root.child('analyzer');
+    this.conn = { brokers: config.brokers, clientId: `${config.clientId}-analyzer`, connectTimeoutMs: config.connectTimeoutMs };
+    const kafka = createKafka(this.conn, root);
+    this.publisher = new KafkaPublisher(kafka, this.conn);
+    this.subscriber = new KafkaSubscriber(kafka, this.conn, { groupId: config.groupId, topics: [TOPICS.frames.name] }, this.log);
+  }
+
+  async onModuleInit(): Promise<void> {
+    const topics = await ensureTopics(createKafka(this.conn, this.log), this.conn, [
+      TOPICS.frames,
+      TOPICS.anomalies,
+      TOPICS.summaries,
+      TOPICS.streamStatus,
+      TOPICS.control,
+    ]);
+    if (topics.created.length) this.log.info('created topics', { topics: topics.created.join(',') });
+    await this.publisher.connect();
+    await this.subscriber.start((batch) => this.handleBatch(batch));
+    this.log.info('analyzer running', { brokers: this.conn.brokers.join(',') });
+  }
+
+  /** Resolves once the consumer group has assigned partitions to this analyzer. */
+  whenReady(): Promise<void> {
+    return this.subscriber.whenJoined();
+  }
+
+  get rejectedMessages(): number {
+    return this.rejected;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.subscriber.stop();
+    await this.publisher.disconnect();
+    this.log.info('analyzer stopped');
+  }
+
+  private async handleBatch(batch: IncomingMessage[]): Promise<void> {
+    const anomalies: AnomalyEvent[] = [];
+    const summaries: Summary[] = [];
+    for (const msg of batch) {
+      const meta = this.frameMeta(msg);
+      if (!meta || !msg.value) continue;
+      try {
+        const out = await this.analysis.analyze(meta, msg.value);
+        anomalies.push(...out.anomalies);
+        summaries.push(...out.summaries);
+      } catch (err) {
+        if (!(err instanceof ImageDecodeError)) throw err;
+        this.reject(msg, err.message);
+      }
+    }
+    await Promise.all([
+      this.publisher.publish(
+        TOPICS.anomalies.name,
+        anomalies.map((e) => ({
+          key: e.streamId,
+          value: JSON.stringify(e),
+          headers: toCloudEventHeaders({
+            id: `${e.eventId}:${e.phase}:${e.observedAt}`,
+            source: SOURCE,
+            type: CE_TYPES.anomaly,
+            time: e.observedAt,
+            subject: e.streamId,
+            contentType: 'application/json',
+          }),
+        })),
+      ),
+      this.publisher.publish(
+        TOPICS.summaries.name,
+        summaries.map((s) => ({
+          key: s.streamId,
+          value: JSON.stringify(s),
+          headers: toCloudEventHeaders({
+            id: s.summaryId,
+            source: SOURCE,
+            type: CE_TYPES.summary,
+            time: s.createdAt,
+            subject: s.streamId,
+            contentType: 'application/json',
+          }),
+        })),
+      ),
+    ]);
+    for (const e of anomalies) this.log.info(`anomaly ${e.phase}: ${e.description}`, { streamId: e.streamId, eventId: e.eventId });
+    for (const s of summaries) this.log.debug(`summary: ${s.text}`, { streamId: s.streamId });
+  }
+
+  private frameMeta(msg: IncomingMessage) {
+    const ce = fromCloudEventHeaders(msg.headers);
+    if (!ce.ok) return this.reject(msg, `missing CloudEvents headers ${ce.missing.join(', ')}`);
+    if (ce.value.type !== CE_TYPES.frame) return this.reject(msg, `unexpected ce_type ${ce.value.type}`);
+    const raw = headerValue(msg.headers, 'vigil_meta');
+    let json: unknown;
+    try {
+      json = JSON.parse(raw ?? '');
+    } catch {
+      return this.reject(msg, 'header vigil_meta is missing or not JSON');
+    }
+    const meta = parseWith(FrameMetaSchema, json, 'vigil_meta');
+    if (!meta.ok) return this.reject(msg, meta.errors.join('; '));
+    if (meta.value.streamId !== msg.key) return this.reject(msg, 'vigil_meta.streamId differs from the message key');
+    return meta.value;
+  }
+
+  /** A message we cannot use is skipped and counted (the dead-letter topic comes with the reliability issue). */
+  private reject(msg: IncomingMessage, reason: string): undefined {
+    this.rejected++;
+    this.log.warn(`skipped frame message: ${reason}`, { topic: msg.topic, partition: msg.partition, offset: msg.offset });
+    return undefined;
+  }
+}

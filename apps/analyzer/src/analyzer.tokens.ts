@@ -1,0 +1,3 @@
+export const ANALYZER_CONFIG = Symbol('ANALYZER_CONFIG');
+export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
+export const DECODER = Symbol('DECODER');

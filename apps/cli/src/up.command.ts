@@ -1,0 +1,93 @@
+import { join, resolve } from 'node:path';
+import { type INestApplicationContext } from '@nestjs/common';
+import { type CliConfig, loadAnalyzerConfig, loadIngestConfig, type Env } from '@vigil/config';
+import { type StreamSpecInput } from '@vigil/contracts';
+import { type Logger } from '@vigil/observability';
+import { LocalKafka, RtspTestServer, generateClip } from '@vigil/testing';
+import { startAnalyzer } from '../../analyzer/src/main.js';
+import { startIngest } from '../../ingest/src/main.js';
+import { startTail } from './tail.command.js';
+
+export interface RunningUp {
+  readonly brokers: string[];
+  readonly streams: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * All roles in one process: a local Kafka broker when none is configured, an RTSP server with two demo
+ * cameras (one with a scheduled anomaly), the analyzer, ingest, and a live print of summaries and
+ * anomalies. stop() tears down in reverse order; a failure part-way tears down what had started.
+ */
+export async function runUp(cfg: CliConfig, env: Env, logger: Logger, write: (l: string) => void): Promise<RunningUp> {
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        logger.warn(`shutdown step failed: ${(err as Error).message}`);
+      }
+    }
+    stops.length = 0;
+  };
+  try {
+    const dataDir = resolve(cfg.dataDir);
+    let brokers = cfg.brokers;
+    if (!brokers) {
+      logger.info('no VIGIL_KAFKA_BROKERS given: starting a local Kafka broker', { port: cfg.kafkaPort });
+      const kafka = new LocalKafka({ port: cfg.kafkaPort, dataDir: join(dataDir, 'kafka') });
+      stops.push(async () => {
+        await kafka.stop();
+        logger.info('local Kafka broker stopped');
+      });
+      await kafka.start();
+      brokers = kafka.brokers;
+    }
+
+    const clips = join(dataDir, 'clips');
+    const yard = generateClip(join(clips, 'demo-yard-box-20s.mp4'), {
+      scenario: 'box',
+      seconds: 20,
+      width: 640,
+      height: 360,
+      changeAt: 10,
+    });
+    const rtsp = new RtspTestServer(
+      [
+        { name: 'yard', file: yard },
+        { name: 'line', pattern: 'ball', width: 640, height: 360, fps: 10 },
+      ],
+      cfg.rtspPort,
+    );
+    stops.push(async () => {
+      await rtsp.stop();
+      logger.info('demo RTSP server stopped');
+    });
+    await rtsp.start();
+
+    const streams: StreamSpecInput[] = [
+      { id: 'demo-yard', name: 'Demo yard (a box appears every 20 s)', url: rtsp.url('yard'), sampling: { mode: 'fps', fps: 2 } },
+      { id: 'demo-line', name: 'Demo line (moving ball)', url: rtsp.url('line'), sampling: { mode: 'fps', fps: 2 } },
+    ];
+    const shared = { ...env, VIGIL_KAFKA_BROKERS: brokers.join(',') };
+    const analyzerCfg = loadAnalyzerConfig({ ...shared, VIGIL_SUMMARY_INTERVAL_S: env.VIGIL_SUMMARY_INTERVAL_S ?? '10' });
+    const ingestCfg = loadIngestConfig({ ...shared, VIGIL_STREAMS: JSON.stringify(streams) });
+    const conn = { brokers, clientId: 'vigil-up', connectTimeoutMs: cfg.connectTimeoutMs };
+
+    // The analyzer creates the output topics, so it starts before the printers that follow them.
+    const analyzer: INestApplicationContext = await startAnalyzer(analyzerCfg, logger);
+    stops.push(() => analyzer.close());
+    for (const topic of ['summaries', 'anomalies'] as const) {
+      const stop = await startTail(conn, logger, topic, { fromBeginning: false, json: false, write });
+      stops.push(stop);
+    }
+    const ingest: INestApplicationContext = await startIngest(ingestCfg, logger);
+    stops.push(() => ingest.close());
+
+    return { brokers, streams: streams.map((s) => s.id), stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,58 @@
+import {
+  CE_TYPES,
+  type FrameMeta,
+  FrameMetaSchema,
+  type StreamSpec,
+  type StreamStatus,
+  frameId,
+  toCloudEventHeaders,
+} from '@vigil/contracts';
+import { type OutgoingMessage } from '@vigil/kafka';
+import { type SampledFrame } from '@vigil/media';
+
+export const INGEST_SOURCE = 'urn:vigil:ingest';
+
+/** A sampled frame as a vigil.frames.v1 message: JPEG value, CloudEvents + vigil_meta headers. Pure. */
+export function frameMessage(spec: StreamSpec, frame: SampledFrame, sampling: FrameMeta['sampling']): OutgoingMessage {
+  const capturedAt = new Date(frame.capturedAt).toISOString();
+  const meta: FrameMeta = FrameMetaSchema.parse({
+    streamId: spec.id,
+    seq: frame.seq,
+    runId: frame.runId,
+    capturedAt,
+    width: spec.output.width,
+    height: spec.output.height,
+    sampling,
+  });
+  return {
+    key: spec.id,
+    value: frame.jpeg,
+    timestamp: frame.capturedAt,
+    headers: toCloudEventHeaders(
+      {
+        id: frameId(spec.id, frame.runId, frame.seq),
+        source: INGEST_SOURCE,
+        type: CE_TYPES.frame,
+        time: capturedAt,
+        subject: spec.id,
+        contentType: 'image/jpeg',
+      },
+      { vigil_meta: JSON.stringify(meta) },
+    ),
+  };
+}
+
+export function statusMessage(status: StreamStatus): OutgoingMessage {
+  return {
+    key: status.streamId,
+    value: JSON.stringify(status),
+    headers: toCloudEventHeaders({
+      id: frameId(status.streamId, 'status', Date.parse(status.at)),
+      source: INGEST_SOURCE,
+      type: CE_TYPES.streamStatus,
+      time: status.at,
+      subject: status.streamId,
+      contentType: 'application/json',
+    }),
+  };
+}

@@ -1,0 +1,2 @@
+export * from './frame-change.js';
+export * from './change-detector.js';

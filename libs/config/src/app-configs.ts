@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import { StreamSpecSchema } from '@vigil/contracts';
+import { type Env, type EnvBinding, loadConfig } from './config.js';
+
+const brokerList = z
+  .array(z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'each broker must be host:port'))
+  .min(1, 'give at least one broker');
+
+const kafkaSchema = {
+  brokers: brokerList,
+  clientId: z.string().min(1).default('vigil'),
+  connectTimeoutMs: z.number().int().min(100).max(120_000).default(5_000),
+};
+const kafkaBindings = {
+  brokers: { env: 'VIGIL_KAFKA_BROKERS', parse: 'list', hint: 'comma-separated host:port, e.g. localhost:9092' },
+  clientId: { env: 'VIGIL_KAFKA_CLIENT_ID', hint: 'any non-empty name' },
+  connectTimeoutMs: { env: 'VIGIL_KAFKA_CONNECT_TIMEOUT_MS', parse: 'number', hint: 'milliseconds, 100-120000' },
+} as const satisfies Record<string, EnvBinding>;
+
+const logSchema = {
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  logFormat: z.enum(['text', 'json']).default('text'),
+};
+const logBindings = {
+  logLevel: { env: 'VIGIL_LOG_LEVEL', hint: 'one of debug, info, warn, error' },
+  logFormat: { env: 'VIGIL_LOG_FORMAT', hint: 'text or json' },
+} as const satisfies Record<string, EnvBinding>;
+
+export const IngestConfigSchema = z
+  .object({
+    ...kafkaSchema,
+    ...logSchema,
+    streams: z.array(StreamSpecSchema).default([]),
+    stallTimeoutMs: z.number().int().min(1_000).max(600_000).default(15_000),
+    rtspTimeoutMs: z.number().int().min(500).max(120_000).default(10_000),
+    backoffInitialMs: z.number().int().min(50).max(60_000).default(1_000),
+    backoffMaxMs: z.number().int().min(100).max(600_000).default(30_000),
+    statusIntervalMs: z.number().int().min(500).max(600_000).default(10_000),
+    ffmpegPath: z.string().min(1).default('ffmpeg'),
+  })
+  .strict();
+export type IngestConfig = z.output<typeof IngestConfigSchema>;
+
+const ingestBindings = {
+  ...kafkaBindings,
+  ...logBindings,
+  streams: {
+    env: 'VIGIL_STREAMS',
+    parse: 'json',
+    hint: 'a JSON array of StreamSpec, e.g. [{"id":"cam-1","url":"rtsp://cam/stream"}]',
+  },
+  stallTimeoutMs: { env: 'VIGIL_INGEST_STALL_TIMEOUT_MS', parse: 'number', hint: 'milliseconds, 1000-600000' },
+  rtspTimeoutMs: { env: 'VIGIL_INGEST_RTSP_TIMEOUT_MS', parse: 'number', hint: 'milliseconds, 500-120000' },
+  backoffInitialMs: { env: 'VIGIL_INGEST_BACKOFF_INITIAL_MS', parse: 'number', hint: 'milliseconds, 50-60000' },
+  backoffMaxMs: { env: 'VIGIL_INGEST_BACKOFF_MAX_MS', parse: 'number', hint: 'milliseconds, 100-600000' },
+  statusIntervalMs: { env: 'VIGIL_INGEST_STATUS_INTERVAL_MS', parse: 'number', hint: 'milliseconds, 500-600000' },
+  ffmpegPath: { env: 'VIGIL_FFMPEG_PATH', hint: 'path to the ffmpeg binary' },
+} as const satisfies Record<keyof z.input<typeof IngestConfigSchema>, EnvBinding>;
+
+export function loadIngestConfig(env: Env): IngestConfig {
+  return loadConfig(IngestConfigSchema, ingestBindings, env);
+}
+
+export const AnalyzerConfigSchema = z
+  .object({
+    ...kafkaSchema,
+    ...logSchema,
+    groupId: z.string().min(1).default('vigil-analyzer'),
+    summaryIntervalS: z.number().min(1).max(3600).default(10),
+    changeEnter: z.number().gt(0).lt(1).default(0.04),
+    changeExit: z.number().gt(0).lt(1).default(0.02),
+    calmSamples: z.number().int().min(1).max(1000).default(3),
+    warmupSamples: z.number().int().min(1).max(1000).default(3),
+  })
+  .strict()
+  .refine((c) => c.changeExit <= c.changeEnter, {
+    path: ['changeExit'],
+    message: 'must not exceed VIGIL_ANALYZER_CHANGE_ENTER',
+  });
+export type AnalyzerConfig = z.output<typeof AnalyzerConfigSchema>;
+
+const analyzerBindings = {
+  ...kafkaBindings,
+  ...logBindings,
+  groupId: { env: 'VIGIL_ANALYZER_GROUP_ID', hint: 'Kafka consumer group name' },
+  summaryIntervalS: { env: 'VIGIL_SUMMARY_INTERVAL_S', parse: 'number', hint: 'seconds, 1-3600' },
+  changeEnter: { env: 'VIGIL_ANALYZER_CHANGE_ENTER', parse: 'number', hint: 'fraction between 0 and 1, e.g. 0.04' },
+  changeExit: { env: 'VIGIL_ANALYZER_CHANGE_EXIT', parse: 'number', hint: 'fraction between 0 and 1, e.g. 0.02' },
+  calmSamples: { env: 'VIGIL_ANALYZER_CALM_SAMPLES', parse: 'number', hint: 'whole number, 1-1000' },
+  warmupSamples: { env: 'VIGIL_ANALYZER_WARMUP_SAMPLES', parse: 'number', hint: 'whole number, 1-1000' },
+} as const satisfies Record<keyof z.input<typeof AnalyzerConfigSchema>, EnvBinding>;
+
+export function loadAnalyzerConfig(env: Env): AnalyzerConfig {
+  return loadConfig(AnalyzerConfigSchema, analyzerBindings, env);
+}
+
+/** `vigil up` and `vigil tail`: brokers are optional (a local broker is started when none are given). */
+export const CliConfigSchema = z
+  .object({
+    brokers: brokerList.optional(),
+    clientId: kafkaSchema.clientId,
+    connectTimeoutMs: kafkaSchema.connectTimeoutMs,
+    ...logSchema,
+    kafkaPort: z.number().int().min(1024).max(65535).default(9092),
+    rtspPort: z.number().int().min(1024).max(65535).default(8554),
+    dataDir: z.string().min(1).default('.cache/vigil'),
+  })
+  .strict();
+export type CliConfig = z.output<typeof CliConfigSchema>;
+
+const cliBindings = {
+  ...kafkaBindings,
+  ...logBindings,
+  kafkaPort: { env: 'VIGIL_LOCAL_KAFKA_PORT', parse: 'number', hint: 'a free TCP port for the local broker' },
+  rtspPort: { env: 'VIGIL_DEMO_RTSP_PORT', parse: 'number', hint: 'a free TCP port for the demo RTSP server' },
+  dataDir: { env: 'VIGIL_DATA_DIR', hint: 'a writable directory for the local broker and demo clips' },
+} as const satisfies Record<keyof z.input<typeof CliConfigSchema>, EnvBinding>;
+
+export function loadCliConfig(env: Env): CliConfig {
+  return loadConfig(CliConfigSchema, cliBindings, env);
+}

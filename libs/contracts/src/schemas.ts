@@ -1,0 +1,170 @@
+import { z } from 'zod';
+import { streamUrlProblem } from './stream-url.js';
+
+const isoTime = z.iso.datetime({ offset: true }).describe('RFC 3339 timestamp');
+
+export const StreamIdSchema = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9._-]{0,62}$/,
+    'must be 1-63 characters of lowercase letters, digits, ".", "_" or "-", starting with a letter or digit',
+  )
+  .describe('Stable camera id; the Kafka key of every message about this stream');
+
+export const SamplingSchema = z
+  .object({
+    mode: z.enum(['keyframes', 'fps', 'adaptive']).default('fps'),
+    fps: z.number().positive().max(60).default(1).describe('Samples per second in fps mode'),
+    burstFps: z.number().positive().max(60).default(5),
+    burstSeconds: z.number().positive().max(600).default(10),
+  })
+  .strict();
+
+export const StreamSpecSchema = z
+  .object({
+    id: StreamIdSchema,
+    name: z.string().max(200).optional(),
+    url: z.string().min(1).max(2048).describe('rtsp(s), rtmp(s), srt, http(s); file only when replay is enabled'),
+    enabled: z.boolean().default(true),
+    sampling: SamplingSchema.default({ mode: 'fps', fps: 1, burstFps: 5, burstSeconds: 10 }),
+    output: z
+      .object({
+        width: z.number().int().min(16).max(4096).default(640),
+        height: z.number().int().min(16).max(4096).default(360),
+      })
+      .strict()
+      .default({ width: 640, height: 360 }),
+    rtspTransport: z.enum(['tcp', 'udp']).default('tcp'),
+    labels: z.record(z.string(), z.string().max(200)).default({}),
+    replay: z.boolean().default(false).describe('Allow file:// URLs (backtesting recorded clips)'),
+  })
+  .strict()
+  .superRefine((spec, ctx) => {
+    const problem = streamUrlProblem(spec.url, { allowFiles: spec.replay });
+    if (problem) ctx.addIssue({ code: 'custom', path: ['url'], message: `stream URL ${problem}` });
+  })
+  .meta({ id: 'StreamSpec', title: 'StreamSpec', description: 'One camera Vigil watches.' });
+export type StreamSpec = z.output<typeof StreamSpecSchema>;
+export type StreamSpecInput = z.input<typeof StreamSpecSchema>;
+
+export const FrameMetaSchema = z
+  .object({
+    streamId: StreamIdSchema,
+    seq: z.number().int().nonnegative().describe('Sample number since this ingest run started'),
+    runId: z.string().min(1).describe('Changes whenever ffmpeg is (re)started for the stream'),
+    capturedAt: isoTime.describe('Wall-clock time the sample was read from ffmpeg'),
+    ptsSeconds: z.number().nonnegative().optional().describe('Presentation time in the source stream'),
+    width: z.number().int().positive(),
+    height: z.number().int().positive(),
+    sampling: z.enum(['keyframes', 'fps', 'burst']),
+  })
+  .strict()
+  .meta({ id: 'FrameMeta', title: 'FrameMeta', description: 'Header vigil_meta of a vigil.frames.v1 message.' });
+export type FrameMeta = z.output<typeof FrameMetaSchema>;
+
+export const StreamStateSchema = z.enum(['starting', 'running', 'stalled', 'backoff', 'stopped']);
+export type StreamState = z.output<typeof StreamStateSchema>;
+
+export const StreamStatusSchema = z
+  .object({
+    streamId: StreamIdSchema,
+    state: StreamStateSchema,
+    online: z.boolean(),
+    at: isoTime,
+    fpsIn: z.number().nonnegative().describe('Samples per second read from ffmpeg, last interval'),
+    fpsOut: z.number().nonnegative().describe('Frames per second published, last interval'),
+    framesOut: z.number().int().nonnegative(),
+    drops: z.number().int().nonnegative(),
+    restarts: z.number().int().nonnegative(),
+    lastFrameAt: isoTime.nullable(),
+    lastError: z.string().max(2000).nullable().describe('Credentials are always redacted'),
+  })
+  .strict()
+  .meta({ id: 'StreamStatus', title: 'StreamStatus', description: 'Camera health on vigil.stream-status.v1.' });
+export type StreamStatus = z.output<typeof StreamStatusSchema>;
+
+export const AnomalyKindSchema = z.enum([
+  'scene_change',
+  'object_appeared',
+  'lens_covered',
+  'blur',
+  'camera_moved',
+  'frozen',
+  'too_dark',
+  'overexposed',
+  'activity_stopped',
+  'novelty',
+]);
+export type AnomalyKind = z.output<typeof AnomalyKindSchema>;
+
+export const RegionSchema = z
+  .object({
+    x: z.number().min(0).max(1),
+    y: z.number().min(0).max(1),
+    w: z.number().min(0).max(1),
+    h: z.number().min(0).max(1),
+  })
+  .strict()
+  .describe('Normalized box, origin top-left');
+
+export const AnomalyEventSchema = z
+  .object({
+    eventId: z.uuid().describe('Deterministic: same stream, kind and start time give the same id'),
+    streamId: StreamIdSchema,
+    phase: z.enum(['start', 'update', 'end']),
+    kind: AnomalyKindSchema,
+    severity: z.enum(['info', 'warning', 'critical']),
+    score: z.number().min(0).describe('Score of the sample that produced this message'),
+    peakScore: z.number().min(0),
+    startedAt: isoTime,
+    observedAt: isoTime,
+    endedAt: isoTime.optional(),
+    region: RegionSchema.optional(),
+    description: z.string().min(1).max(1000),
+    endReason: z.string().max(200).optional(),
+    evidence: z
+      .object({ mime: z.literal('image/jpeg'), base64: z.string().max(64_000) })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .meta({ id: 'AnomalyEvent', title: 'AnomalyEvent', description: 'An anomaly on vigil.anomalies.v1.' });
+export type AnomalyEvent = z.output<typeof AnomalyEventSchema>;
+
+export const SummarySchema = z
+  .object({
+    summaryId: z.uuid().describe('Deterministic: same stream, level and window start give the same id'),
+    streamId: StreamIdSchema,
+    level: z.enum(['window', 'minute', 'hour']),
+    windowStart: isoTime,
+    windowEnd: isoTime,
+    text: z.string().min(1).max(4000),
+    decoder: z
+      .object({
+        type: z.string().min(1),
+        model: z.string().optional(),
+        fallback: z.boolean().describe('True when the configured decoder failed and grounded narrated instead'),
+      })
+      .strict(),
+    stats: z
+      .object({
+        frames: z.number().int().nonnegative(),
+        meanChange: z.number().min(0).max(1),
+        maxChange: z.number().min(0).max(1),
+        anomalies: z.number().int().nonnegative(),
+      })
+      .strict(),
+    createdAt: isoTime,
+  })
+  .strict()
+  .meta({ id: 'Summary', title: 'Summary', description: 'A narrated summary on vigil.summaries.v1.' });
+export type Summary = z.output<typeof SummarySchema>;
+
+/** The message schemas whose JSON Schema is generated into libs/contracts/schemas/. */
+export const MESSAGE_SCHEMAS = {
+  'stream-spec': StreamSpecSchema,
+  'frame-meta': FrameMetaSchema,
+  'stream-status': StreamStatusSchema,
+  'anomaly-event': AnomalyEventSchema,
+  summary: SummarySchema,
+} as const;

@@ -1,0 +1,61 @@
+/** Every Kafka topic Vigil uses, with the settings the apps create it with (one source of truth). */
+export interface TopicSpec {
+  readonly name: string;
+  readonly partitions: number;
+  /** `compact` keeps the latest value per key (streamId); `delete` expires by time. */
+  readonly cleanupPolicy: 'delete' | 'compact' | 'compact,delete';
+  /** -1 keeps forever. */
+  readonly retentionMs: number;
+  readonly description: string;
+}
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+export const TOPICS = {
+  streams: {
+    name: 'vigil.streams.v1',
+    partitions: 12,
+    cleanupPolicy: 'compact',
+    retentionMs: -1,
+    description: 'StreamSpec per camera, keyed by streamId; a null value (tombstone) deletes the stream.',
+  },
+  frames: {
+    name: 'vigil.frames.v1',
+    partitions: 12,
+    cleanupPolicy: 'delete',
+    retentionMs: 1 * HOUR,
+    description: 'Sampled frames as JPEG at model resolution; frame metadata in the vigil_meta header.',
+  },
+  streamStatus: {
+    name: 'vigil.stream-status.v1',
+    partitions: 6,
+    cleanupPolicy: 'compact,delete',
+    retentionMs: 7 * DAY,
+    description: 'Camera health: state changes and periodic stats per stream.',
+  },
+  anomalies: {
+    name: 'vigil.anomalies.v1',
+    partitions: 6,
+    cleanupPolicy: 'delete',
+    retentionMs: 30 * DAY,
+    description: 'AnomalyEvent with phase start | update | end; one eventId across its life.',
+  },
+  summaries: {
+    name: 'vigil.summaries.v1',
+    partitions: 6,
+    cleanupPolicy: 'delete',
+    retentionMs: 30 * DAY,
+    description: 'Narrated Summary per window (and per minute / hour roll-up).',
+  },
+  control: {
+    name: 'vigil.control.v1',
+    partitions: 6,
+    cleanupPolicy: 'delete',
+    retentionMs: 1 * HOUR,
+    description: 'Analyzer-to-ingest requests (burst sampling).',
+  },
+} as const satisfies Record<string, TopicSpec>;
+
+export type TopicKey = keyof typeof TOPICS;
+export const ALL_TOPICS: readonly TopicSpec[] = Object.values(TOPICS);

@@ -1,0 +1,2 @@
+export * from './decoder.js';
+export * from './grounded-decoder.js';

@@ -1,0 +1,4 @@
+export * from './kafka-errors.js';
+export * from './kafka-client.js';
+export * from './topic-admin.js';
+export * from './message-bus.js';

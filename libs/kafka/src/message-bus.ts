@@ -1,0 +1,167 @@
+import {
+  type Consumer,
+  type EachBatchPayload,
+  type Kafka,
+  type Producer,
+  CompressionTypes,
+  Partitioners,
+} from 'kafkajs';
+import { type KafkaHeaders } from '@vigil/contracts';
+import { type Logger } from '@vigil/observability';
+import { type KafkaConnection } from './kafka-client.js';
+import { KafkaTopicMissingError, KafkaUnavailableError, isUnknownTopic, kafkaErrorReason } from './kafka-errors.js';
+
+export interface OutgoingMessage {
+  readonly key: string;
+  readonly value: Buffer | string | null;
+  readonly headers: KafkaHeaders;
+  readonly timestamp?: number;
+}
+
+export interface IncomingMessage {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: string | null;
+  readonly value: Buffer | null;
+  readonly headers: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
+  readonly timestamp: string;
+}
+
+/** The idempotent producer every app publishes through (acks=all, ordered per key). */
+export class KafkaPublisher {
+  private readonly producer: Producer;
+  private connected = false;
+
+  constructor(
+    kafka: Kafka,
+    private readonly conn: KafkaConnection,
+  ) {
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+  }
+
+  async connect(): Promise<void> {
+    try {
+      await this.producer.connect();
+      this.connected = true;
+    } catch (err) {
+      throw new KafkaUnavailableError(this.conn.brokers, kafkaErrorReason(err));
+    }
+  }
+
+  async publish(topic: string, messages: readonly OutgoingMessage[], compress = false): Promise<void> {
+    if (messages.length === 0) return;
+    await this.producer.send({
+      topic,
+      acks: -1,
+      ...(compress ? { compression: CompressionTypes.GZIP } : {}),
+      messages: messages.map((m) => ({
+        key: m.key,
+        value: m.value,
+        headers: m.headers,
+        ...(m.timestamp !== undefined ? { timestamp: String(m.timestamp) } : {}),
+      })),
+    });
+  }
+
+  async disconnect(): Promise<void> {
+    if (!this.connected) return;
+    this.connected = false;
+    await this.producer.disconnect();
+  }
+}
+
+export interface SubscriberOptions {
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  readonly fromBeginning?: boolean;
+}
+
+/**
+ * A consumer-group member that hands each batch to a handler and commits after the handler returns, so a
+ * crash re-delivers rather than loses. Handlers must tolerate redelivery (ids are deterministic).
+ */
+export class KafkaSubscriber {
+  private readonly consumer: Consumer;
+  private running = false;
+  private joined: Promise<void>;
+  private markJoined!: () => void;
+
+  constructor(
+    kafka: Kafka,
+    private readonly conn: KafkaConnection,
+    private readonly options: SubscriberOptions,
+    private readonly logger: Logger,
+  ) {
+    this.consumer = kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      // Short fetch waits keep frame latency low and let disconnect() return quickly at shutdown.
+      maxWaitTimeInMs: 500,
+      allowAutoTopicCreation: false,
+    });
+    this.joined = new Promise((resolve) => (this.markJoined = resolve));
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      this.logger.info('joined consumer group', {
+        groupId: e.payload.groupId,
+        partitions: Object.values(e.payload.memberAssignment).flat().length,
+      });
+      this.markJoined();
+    });
+    this.consumer.on(this.consumer.events.CRASH, (e) => {
+      this.logger.error(`consumer crashed: ${kafkaErrorReason(e.payload.error)}`, { restart: e.payload.restart });
+    });
+  }
+
+  async start(handler: (messages: IncomingMessage[]) => Promise<void>): Promise<void> {
+    try {
+      await this.consumer.connect();
+    } catch (err) {
+      throw new KafkaUnavailableError(this.conn.brokers, kafkaErrorReason(err));
+    }
+    try {
+      await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: this.options.fromBeginning ?? false });
+    } catch (err) {
+      await this.consumer.disconnect().catch(() => undefined);
+      if (isUnknownTopic(err)) throw new KafkaTopicMissingError(this.options.topics, this.conn.brokers);
+      throw new KafkaUnavailableError(this.conn.brokers, kafkaErrorReason(err));
+    }
+    this.running = true;
+    await this.consumer.run({
+      autoCommit: true,
+      eachBatchAutoResolve: true,
+      eachBatch: async ({ batch, heartbeat, isRunning, isStale }: EachBatchPayload) => {
+        if (!isRunning() || isStale()) return;
+        await handler(
+          batch.messages.map((m) => ({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: m.offset,
+            key: m.key ? m.key.toString() : null,
+            value: m.value,
+            headers: m.headers ?? {},
+            timestamp: m.timestamp,
+          })),
+        );
+        await heartbeat();
+      },
+    });
+  }
+
+  /** Resolves once the group has assigned this member its partitions. */
+  whenJoined(): Promise<void> {
+    return this.joined;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    await this.consumer.disconnect();
+  }
+}

@@ -1,0 +1,5 @@
+export * from './ffmpeg-args.js';
+export * from './jpeg-splitter.js';
+export * from './ffmpeg-process.js';
+export * from './backoff.js';
+export * from './stream-supervisor.js';

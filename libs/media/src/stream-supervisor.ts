@@ -1,0 +1,253 @@
+import { randomUUID } from 'node:crypto';
+import { type StreamSpec, type StreamState, redactSecrets } from '@vigil/contracts';
+import { buildIngestArgs, type IngestArgsOptions } from './ffmpeg-args.js';
+import { type MediaProcess, type MediaSpawner, spawnMediaProcess } from './ffmpeg-process.js';
+import { JpegSplitter } from './jpeg-splitter.js';
+import { backoffDelay } from './backoff.js';
+
+export interface SupervisorOptions {
+  readonly ffmpegPath: string;
+  /** Restart ffmpeg when no frame arrived for this long (camera stalled). */
+  readonly stallTimeoutMs: number;
+  readonly ioTimeoutMs: number;
+  readonly backoffInitialMs: number;
+  readonly backoffMaxMs: number;
+  /** Wait this long after SIGTERM before SIGKILL. */
+  readonly killGraceMs?: number;
+  readonly stderrLines?: number;
+  readonly realtime?: boolean;
+  readonly spawner?: MediaSpawner;
+  readonly random?: () => number;
+  readonly now?: () => number;
+}
+
+export interface SampledFrame {
+  readonly jpeg: Buffer;
+  readonly seq: number;
+  readonly runId: string;
+  readonly capturedAt: number;
+}
+
+export interface StateChange {
+  readonly state: StreamState;
+  readonly previous: StreamState;
+  /** Why the state changed, redacted, e.g. "ffmpeg exited with code 1: Connection refused". */
+  readonly reason?: string;
+  /** In backoff: when the next start happens. */
+  readonly retryInMs?: number;
+}
+
+export interface SupervisorStats {
+  readonly framesIn: number;
+  readonly restarts: number;
+  readonly garbageBytes: number;
+  readonly lastFrameAt: number | null;
+  readonly lastError: string | null;
+}
+
+/**
+ * Keeps one ffmpeg process reading one camera alive: starting → running, stalled (watchdog) or exited →
+ * backoff → starting, until stop(). Never throws after construction; every fault becomes a state change.
+ * States: starting (ffmpeg spawned, no frame yet), running, stalled (no frame within stallTimeoutMs; being
+ * restarted), backoff (waiting before a restart), stopped.
+ */
+export class StreamSupervisor {
+  private proc: MediaProcess | null = null;
+  private _state: StreamState = 'stopped';
+  private attempt = 0;
+  private seq = 0;
+  private runId = '';
+  private watchdog: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private stderrTail: string[] = [];
+  private stopping = false;
+  private exitWaiters: (() => void)[] = [];
+  private framesIn = 0;
+  private restarts = 0;
+  private garbageBytes = 0;
+  private lastFrameAt: number | null = null;
+  private lastError: string | null = null;
+  private burstFps: number | undefined;
+
+  constructor(
+    readonly spec: StreamSpec,
+    private readonly opts: SupervisorOptions,
+    private readonly onFrame: (frame: SampledFrame) => void,
+    private readonly onState: (change: StateChange) => void,
+  ) {
+    // Build once up front so an unsafe URL fails at construction, before any process exists.
+    buildIngestArgs(spec, this.argOptions());
+  }
+
+  get state(): StreamState {
+    return this._state;
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.exited === false ? this.proc.pid : undefined;
+  }
+
+  stats(): SupervisorStats {
+    return {
+      framesIn: this.framesIn,
+      restarts: this.restarts,
+      garbageBytes: this.garbageBytes,
+      lastFrameAt: this.lastFrameAt,
+      lastError: this.lastError,
+    };
+  }
+
+  /** The last stderr lines of ffmpeg, credentials redacted, for diagnosis. */
+  stderr(): readonly string[] {
+    return this.stderrTail;
+  }
+
+  start(): void {
+    if (this._state !== 'stopped' || this.stopping) return;
+    this.spawn();
+  }
+
+  /** SIGTERM, then SIGKILL after the grace period; resolves when the process is gone. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.clearTimers();
+    await this.killProcess();
+    this.setState('stopped', 'stopped on request');
+  }
+
+  private argOptions(): IngestArgsOptions {
+    return {
+      ioTimeoutMs: this.opts.ioTimeoutMs,
+      ...(this.opts.realtime !== undefined ? { realtime: this.opts.realtime } : {}),
+      ...(this.burstFps !== undefined ? { burstFps: this.burstFps } : {}),
+    };
+  }
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  private spawn(): void {
+    const args = buildIngestArgs(this.spec, this.argOptions());
+    this.runId = randomUUID();
+    this.seq = 0;
+    this.stderrTail = [];
+    const splitter = new JpegSplitter();
+    const proc = (this.opts.spawner ?? spawnMediaProcess)(this.opts.ffmpegPath, args);
+    this.proc = proc;
+    this.setState('starting');
+    this.armWatchdog();
+
+    proc.onStdout((chunk) => {
+      if (proc !== this.proc) return;
+      const frames = splitter.push(chunk);
+      this.garbageBytes = splitter.garbageBytes;
+      for (const jpeg of frames) this.frame(jpeg);
+    });
+    proc.onStderrLine((line) => {
+      this.stderrTail.push(redactSecrets(line).slice(0, 500));
+      const keep = this.opts.stderrLines ?? 20;
+      if (this.stderrTail.length > keep) this.stderrTail.splice(0, this.stderrTail.length - keep);
+    });
+    proc.onExit((code, signal) => {
+      const waiters = this.exitWaiters;
+      this.exitWaiters = [];
+      for (const w of waiters) w();
+      if (proc !== this.proc) return;
+      this.proc = null;
+      if (this.stopping) return;
+      const how = signal
+        ? `was killed by ${signal}`
+        : code === 0
+          ? 'reached the end of the stream (the source closed it)'
+          : `exited with code ${code}`;
+      const last = this.stderrTail.at(-1);
+      this.lastError = `ffmpeg ${how}${last ? `: ${last}` : ''}`;
+      this.scheduleRestart(this.lastError);
+    });
+  }
+
+  private frame(jpeg: Buffer): void {
+    const at = this.now();
+    this.framesIn++;
+    this.lastFrameAt = at;
+    this.attempt = 0;
+    if (this._state !== 'running') this.setState('running');
+    this.armWatchdog();
+    this.onFrame({ jpeg, seq: this.seq++, runId: this.runId, capturedAt: at });
+  }
+
+  private armWatchdog(): void {
+    if (this.watchdog) clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => {
+      this.watchdog = null;
+      if (this.stopping || !this.proc) return;
+      const reason = `no frame for ${this.opts.stallTimeoutMs} ms`;
+      this.lastError = reason;
+      this.setState('stalled', reason);
+      // the exit handler schedules the restart
+      this.proc.kill('SIGKILL');
+    }, this.opts.stallTimeoutMs);
+    this.watchdog.unref();
+  }
+
+  private scheduleRestart(reason: string): void {
+    if (this.watchdog) clearTimeout(this.watchdog);
+    const delay = backoffDelay(
+      this.attempt++,
+      this.opts.backoffInitialMs,
+      this.opts.backoffMaxMs,
+      this.opts.random ?? Math.random,
+    );
+    this.setState('backoff', reason, delay);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.stopping) return;
+      this.restarts++;
+      this.spawn();
+    }, delay);
+  }
+
+  /** Switches to full decoding at `fps` (or back to the spec's sampling with undefined); restarts ffmpeg. */
+  setBurst(fps: number | undefined): void {
+    if (fps === this.burstFps) return;
+    this.burstFps = fps;
+    if (this.proc && !this.stopping) this.proc.kill('SIGTERM');
+  }
+
+  private clearTimers(): void {
+    if (this.watchdog) clearTimeout(this.watchdog);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.watchdog = null;
+    this.retryTimer = null;
+  }
+
+  private async killProcess(): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exited) return;
+    const gone = new Promise<void>((resolve) => this.exitWaiters.push(resolve));
+    proc.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.opts.killGraceMs ?? 2000);
+    });
+    const outcome = await Promise.race([gone, grace]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      proc.kill('SIGKILL');
+      await gone;
+    }
+  }
+
+  private setState(state: StreamState, reason?: string, retryInMs?: number): void {
+    const previous = this._state;
+    if (previous === state && state !== 'backoff') return;
+    this._state = state;
+    this.onState({
+      state,
+      previous,
+      ...(reason !== undefined ? { reason: redactSecrets(reason) } : {}),
+      ...(retryInMs !== undefined ? { retryInMs } : {}),
+    });
+  }
+}

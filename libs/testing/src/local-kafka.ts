@@ -1,0 +1,186 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import { repoRoot } from './repo-root.js';
+import { terminate, trackChild } from './child-processes.js';
+import { freePort } from './free-port.js';
+
+export interface LocalKafkaOptions {
+  /** Client port; a free one when omitted. */
+  readonly port?: number;
+  /** Storage and logs; formatted once and reused across restarts (topics and offsets survive). */
+  readonly dataDir: string;
+  readonly heapMb?: number;
+  readonly startTimeoutMs?: number;
+}
+
+export class LocalKafkaError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LocalKafkaError';
+  }
+}
+
+/** Fetches the broker jars into tools/kafka/lib with Maven when they are not there yet (cached after). */
+export function ensureKafkaJars(): string {
+  const dir = join(repoRoot(), 'tools/kafka');
+  const lib = join(dir, 'lib');
+  if (existsSync(lib) && readdirSync(lib).some((f) => /^kafka_2\.13-3\.9\.\d+\.jar$/.test(f))) return lib;
+  const mvn = spawnSync('mvn', ['-q', '-B', 'dependency:copy-dependencies'], { cwd: dir, encoding: 'utf8' });
+  if (mvn.error || mvn.status !== 0) {
+    const why = mvn.error ? mvn.error.message : (mvn.stdout + mvn.stderr).trim().split('\n').slice(-3).join(' ');
+    throw new LocalKafkaError(
+      `cannot fetch the Kafka broker jars with Maven (${why}); install Maven (apt-get install maven) and make sure Maven Central is reachable, or set VIGIL_KAFKA_BROKERS to an existing broker`,
+    );
+  }
+  return lib;
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolvePromise) => {
+    const sock = connect({ host: '127.0.0.1', port });
+    sock.once('connect', () => {
+      sock.destroy();
+      resolvePromise(true);
+    });
+    sock.once('error', () => resolvePromise(false));
+  });
+}
+
+/**
+ * A single-node KRaft broker (Apache Kafka 3.9 from Maven Central jars) for tests and `vigil up`.
+ * start() returns once a client can fetch cluster metadata; stop() shuts it down cleanly (SIGTERM, then
+ * SIGKILL after 20 s).
+ */
+export class LocalKafka {
+  private child: ChildProcess | null = null;
+  private _port = 0;
+  private exitInfo: string | null = null;
+
+  constructor(private readonly opts: LocalKafkaOptions) {}
+
+  get port(): number {
+    return this._port;
+  }
+
+  get brokers(): string[] {
+    return [`127.0.0.1:${this._port}`];
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async start(): Promise<void> {
+    const lib = ensureKafkaJars();
+    const dataDir = resolve(this.opts.dataDir);
+    const logDir = join(dataDir, 'logs');
+    const storage = join(dataDir, 'storage');
+    mkdirSync(logDir, { recursive: true });
+    this._port = this.opts.port ?? (await freePort());
+    if (await portOpen(this._port)) {
+      throw new LocalKafkaError(
+        `port ${this._port} is already in use; stop what listens there or choose another port (VIGIL_LOCAL_KAFKA_PORT)`,
+      );
+    }
+    const controllerPort = await freePort();
+    const props = join(dataDir, 'server.properties');
+    writeFileSync(
+      props,
+      [
+        'process.roles=broker,controller',
+        'node.id=1',
+        `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+        `listeners=PLAINTEXT://127.0.0.1:${this._port},CONTROLLER://127.0.0.1:${controllerPort}`,
+        `advertised.listeners=PLAINTEXT://127.0.0.1:${this._port}`,
+        'controller.listener.names=CONTROLLER',
+        'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+        'inter.broker.listener.name=PLAINTEXT',
+        `log.dirs=${storage}`,
+        'num.partitions=1',
+        'offsets.topic.replication.factor=1',
+        'offsets.topic.num.partitions=4',
+        'transaction.state.log.replication.factor=1',
+        'transaction.state.log.min.isr=1',
+        'group.initial.rebalance.delay.ms=0',
+        'auto.create.topics.enable=false',
+        'log.segment.bytes=16777216',
+        '',
+      ].join('\n'),
+    );
+    const cp = `${lib}/*`;
+    const jvm = [
+      `-Xmx${this.opts.heapMb ?? 512}m`,
+      '-XX:+UseSerialGC',
+      '-XX:TieredStopAtLevel=1',
+      `-Dlog4j.configuration=file:${join(repoRoot(), 'tools/kafka/log4j.properties')}`,
+      `-Dkafka.logs.dir=${logDir}`,
+      '-cp',
+      cp,
+    ];
+    if (!existsSync(join(storage, 'meta.properties'))) {
+      const fmt = spawnSync(
+        'java',
+        [...jvm, 'kafka.tools.StorageTool', 'format', '-t', randomUUID(), '-c', props, '--ignore-formatted'],
+        { encoding: 'utf8' },
+      );
+      if (fmt.error || fmt.status !== 0) {
+        const why = fmt.error ? fmt.error.message : (fmt.stderr || fmt.stdout).trim().split('\n').slice(-2).join(' ');
+        throw new LocalKafkaError(
+          `cannot format Kafka storage in ${storage} (${why}); install Java 17 (apt-get install openjdk-17-jre-headless)`,
+        );
+      }
+    }
+    // detached: Ctrl-C reaches only Vigil, which stops the broker last, after its clients disconnected.
+    const child = spawn('java', [...jvm, 'kafka.Kafka', props], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    trackChild(child);
+    this.child = child;
+    let stderr = '';
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (t: string) => (stderr = (stderr + t).slice(-4000)));
+    child.once('exit', (code, signal) => {
+      this.exitInfo = `exited with ${signal ?? `code ${code}`}${stderr ? `: ${stderr.trim().split('\n').slice(-2).join(' ')}` : ''}`;
+    });
+    await this.waitReady(this.opts.startTimeoutMs ?? 60_000, logDir);
+  }
+
+  private async waitReady(timeoutMs: number, logDir: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const kafka = new Kafka({
+      brokers: this.brokers,
+      clientId: 'vigil-local-kafka-probe',
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 1000,
+      retry: { retries: 0 },
+    });
+    while (Date.now() < deadline) {
+      if (this.exitInfo) {
+        throw new LocalKafkaError(`the local Kafka broker ${this.exitInfo}; see ${join(logDir, 'server.log')}`);
+      }
+      if (await portOpen(this._port)) {
+        const admin = kafka.admin();
+        try {
+          await admin.connect();
+          const { brokers, controller } = await admin.describeCluster();
+          if (brokers.length > 0 && controller !== null) return;
+        } catch {
+          // not ready yet
+        } finally {
+          await admin.disconnect().catch(() => undefined);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await this.stop();
+    throw new LocalKafkaError(`the local Kafka broker did not become ready within ${timeoutMs} ms; see ${join(logDir, 'server.log')}`);
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = null;
+    if (child) await terminate(child, 20_000);
+  }
+}

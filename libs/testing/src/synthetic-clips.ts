@@ -1,0 +1,100 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+/**
+ * Camera-like scenes from ffmpeg's lavfi sources:
+ * - steady: a static scene (SMPTE bars) with temporal sensor noise; nothing happens.
+ * - moving: a scene with constant motion (testsrc2), busy but normal.
+ * - box: steady, then at `changeAt` s a large white box appears and stays.
+ * - blur: steady, then at `changeAt` s the image goes out of focus.
+ * - freeze: moving, then from `changeAt` s the picture freezes (a hung encoder).
+ */
+export type Scenario = 'steady' | 'moving' | 'box' | 'blur' | 'freeze';
+
+export interface ClipOptions {
+  readonly scenario: Scenario;
+  readonly seconds: number;
+  readonly width?: number;
+  readonly height?: number;
+  readonly fps?: number;
+  /** Keyframe interval in frames (GOP); default one per second. */
+  readonly gop?: number;
+  /** When the scheduled change happens, seconds from the start. */
+  readonly changeAt?: number;
+}
+
+export function clipFilter(o: ClipOptions): { source: string; filters: string[] } {
+  const w = o.width ?? 640;
+  const h = o.height ?? 360;
+  const fps = o.fps ?? 10;
+  const at = o.changeAt ?? o.seconds / 2;
+  const steady = `smptebars=size=${w}x${h}:rate=${fps}`;
+  const noise = 'noise=alls=6:allf=t';
+  switch (o.scenario) {
+    case 'steady':
+      return { source: steady, filters: [noise] };
+    case 'moving':
+      return { source: `testsrc2=size=${w}x${h}:rate=${fps}`, filters: [noise] };
+    case 'box':
+      return {
+        source: steady,
+        filters: [`drawbox=x=iw/4:y=ih/4:w=iw/2:h=ih/2:color=white:t=fill:enable='gte(t,${at})'`, noise],
+      };
+    case 'blur':
+      return { source: steady, filters: [`boxblur=luma_radius=12:luma_power=2:enable='gte(t,${at})'`, noise] };
+    case 'freeze': {
+      const first = Math.round(at * fps);
+      const last = Math.round(o.seconds * fps);
+      return {
+        source: `testsrc2=size=${w}x${h}:rate=${fps}`,
+        filters: [noise, `freezeframes=first=${first}:last=${last}:replace=${first}`],
+      };
+    }
+  }
+}
+
+/** Writes an H.264 MP4 clip (yuv420p, fixed GOP) unless it already exists; returns its path. */
+export function generateClip(path: string, o: ClipOptions, ffmpegPath = 'ffmpeg'): string {
+  if (existsSync(path)) return path;
+  mkdirSync(dirname(path), { recursive: true });
+  const fps = o.fps ?? 10;
+  const gop = o.gop ?? fps;
+  const { source, filters } = clipFilter(o);
+  const args = [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    source,
+    '-vf',
+    filters.join(','),
+    '-t',
+    String(o.seconds),
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-pix_fmt',
+    'yuv420p',
+    '-g',
+    String(gop),
+    '-keyint_min',
+    String(gop),
+    '-sc_threshold',
+    '0',
+    '-movflags',
+    '+faststart',
+    `${path}.tmp.mp4`,
+  ];
+  const r = spawnSync(ffmpegPath, args, { encoding: 'utf8' });
+  if (r.error || r.status !== 0) {
+    throw new Error(`cannot generate clip ${path}: ${r.error?.message ?? r.stderr.trim()}; is ffmpeg installed?`);
+  }
+  const mv = spawnSync('mv', [`${path}.tmp.mp4`, path]);
+  if (mv.status !== 0) throw new Error(`cannot move clip into ${path}`);
+  return path;
+}

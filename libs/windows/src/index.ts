@@ -1,0 +1,1 @@
+export * from './tumbling-window.js';
