@@ -4,3 +4,4 @@ export * from './free-port.js';
 export * from './local-kafka.js';
 export * from './rtsp-server.js';
 export * from './synthetic-clips.js';
+export * from './test-kafka.js';

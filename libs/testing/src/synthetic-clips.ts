@@ -43,14 +43,12 @@ export function clipFilter(o: ClipOptions): { source: string; filters: string[] 
       };
     case 'blur':
       return { source: steady, filters: [`boxblur=luma_radius=12:luma_power=2:enable='gte(t,${at})'`, noise] };
-    case 'freeze': {
-      const first = Math.round(at * fps);
-      const last = Math.round(o.seconds * fps);
+    case 'freeze':
+      // cut the moving scene at changeAt and repeat its last frame (noise included) to the end
       return {
         source: `testsrc2=size=${w}x${h}:rate=${fps}`,
-        filters: [noise, `freezeframes=first=${first}:last=${last}:replace=${first}`],
+        filters: [noise, `trim=end=${at}`, `tpad=stop_mode=clone:stop_duration=${o.seconds - at}`],
       };
-    }
   }
 }
 

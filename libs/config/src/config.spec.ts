@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, loadAnalyzerConfig, loadCliConfig, loadIngestConfig } from './index.js';
+
+function problems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, String(e));
+    return [...e.problems];
+  }
+  assert.fail('expected a ConfigError');
+}
+
+test('valid ingest config: brokers list, streams JSON, numbers coerced, defaults filled', () => {
+  const cfg = loadIngestConfig({
+    VIGIL_KAFKA_BROKERS: 'k1:9092, k2:9092',
+    VIGIL_STREAMS: '[{"id":"cam-1","url":"rtsp://cam/s"}]',
+    VIGIL_INGEST_STALL_TIMEOUT_MS: '5000',
+  });
+  assert.deepEqual(cfg.brokers, ['k1:9092', 'k2:9092']);
+  assert.equal(cfg.streams[0]?.id, 'cam-1');
+  assert.equal(cfg.stallTimeoutMs, 5000);
+  assert.equal(cfg.logLevel, 'info');
+});
+
+test('one error names every bad key with its fix', () => {
+  const p = problems(() =>
+    loadIngestConfig({
+      VIGIL_KAFKA_BROKERS: 'localhost',
+      VIGIL_INGEST_STALL_TIMEOUT_MS: 'soon',
+      VIGIL_LOG_LEVEL: 'loud',
+    }),
+  );
+  assert.equal(p.length, 3, p.join('\n'));
+  assert.match(p.join('\n'), /VIGIL_KAFKA_BROKERS\[0\]: each broker must be host:port \(comma-separated host:port/);
+  assert.match(p.join('\n'), /VIGIL_INGEST_STALL_TIMEOUT_MS: .*\(milliseconds, 1000-600000\)/);
+  assert.match(p.join('\n'), /VIGIL_LOG_LEVEL: .*\(one of debug, info, warn, error\)/);
+});
+
+test('a missing required key says it is required', () => {
+  const p = problems(() => loadAnalyzerConfig({}));
+  assert.deepEqual(p, ['VIGIL_KAFKA_BROKERS: is required (comma-separated host:port, e.g. localhost:9092)']);
+});
+
+test('stream problems point inside VIGIL_STREAMS', () => {
+  const p = problems(() =>
+    loadIngestConfig({ VIGIL_KAFKA_BROKERS: 'k:9092', VIGIL_STREAMS: '[{"id":"cam-1","url":"ftp://cam/x"}]' }),
+  );
+  assert.equal(p.length, 1);
+  assert.match(p[0]!, /^VIGIL_STREAMS\[0\.url\]: stream URL uses scheme "ftp"/);
+});
+
+test('malformed JSON is reported as such', () => {
+  const p = problems(() => loadIngestConfig({ VIGIL_KAFKA_BROKERS: 'k:9092', VIGIL_STREAMS: '[{id:1}' }));
+  assert.match(p[0]!, /^VIGIL_STREAMS: is not valid JSON/);
+});
+
+test('cross-field rule: exit threshold may not exceed enter threshold', () => {
+  const p = problems(() =>
+    loadAnalyzerConfig({ VIGIL_KAFKA_BROKERS: 'k:9092', VIGIL_ANALYZER_CHANGE_ENTER: '0.02', VIGIL_ANALYZER_CHANGE_EXIT: '0.05' }),
+  );
+  assert.match(p[0]!, /^VIGIL_ANALYZER_CHANGE_EXIT: must not exceed VIGIL_ANALYZER_CHANGE_ENTER/);
+});
+
+test('the CLI config makes brokers optional (a local broker is started instead)', () => {
+  const cfg = loadCliConfig({});
+  assert.equal(cfg.brokers, undefined);
+  assert.equal(cfg.kafkaPort, 9092);
+});

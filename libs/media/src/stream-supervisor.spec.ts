@@ -1,0 +1,163 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { StreamSpecSchema } from '@vigil/contracts';
+import { type MediaProcess, type MediaSpawner } from './ffmpeg-process.js';
+import { type StateChange, StreamSupervisor, type SupervisorOptions } from './stream-supervisor.js';
+
+/** An in-memory process: the test decides what it prints, when it exits, and whether it obeys SIGTERM. */
+class FakeProcess implements MediaProcess {
+  static nextPid = 1000;
+  readonly pid = FakeProcess.nextPid++;
+  exited = false;
+  signals: NodeJS.Signals[] = [];
+  private out: ((b: Buffer) => void)[] = [];
+  private err: ((l: string) => void)[] = [];
+  private exit: ((c: number | null, s: NodeJS.Signals | null) => void)[] = [];
+  constructor(
+    readonly args: readonly string[],
+    private readonly ignoreTerm = false,
+  ) {}
+  onStdout(cb: (b: Buffer) => void) {
+    this.out.push(cb);
+  }
+  onStderrLine(cb: (l: string) => void) {
+    this.err.push(cb);
+  }
+  onExit(cb: (c: number | null, s: NodeJS.Signals | null) => void) {
+    this.exit.push(cb);
+  }
+  kill(signal: NodeJS.Signals) {
+    this.signals.push(signal);
+    if (signal === 'SIGTERM' && this.ignoreTerm) return;
+    this.die(null, signal);
+  }
+  emitJpeg() {
+    for (const cb of this.out) cb(Buffer.from([0xff, 0xd8, 1, 2, 3, 0xff, 0xd9]));
+  }
+  stderr(line: string) {
+    for (const cb of this.err) cb(line);
+  }
+  die(code: number | null, signal: NodeJS.Signals | null = null) {
+    if (this.exited) return;
+    this.exited = true;
+    setImmediate(() => this.exit.forEach((cb) => cb(code, signal)));
+  }
+}
+
+function harness(opts: Partial<SupervisorOptions> = {}, ignoreTerm = false) {
+  const procs: FakeProcess[] = [];
+  const spawner: MediaSpawner = (_cmd, args) => {
+    const p = new FakeProcess(args, ignoreTerm);
+    procs.push(p);
+    return p;
+  };
+  const states: StateChange[] = [];
+  const frames: number[] = [];
+  const spec = StreamSpecSchema.parse({ id: 'cam-1', url: 'rtsp://admin:s3cret@cam.local/s' });
+  const sup = new StreamSupervisor(
+    spec,
+    {
+      ffmpegPath: 'ffmpeg',
+      stallTimeoutMs: 200,
+      ioTimeoutMs: 1000,
+      backoffInitialMs: 20,
+      backoffMaxMs: 80,
+      killGraceMs: 50,
+      random: () => 1,
+      spawner,
+      ...opts,
+    },
+    (f) => frames.push(f.seq),
+    (s) => states.push(s),
+  );
+  return { sup, procs, states, frames };
+}
+
+test('starting → running on the first frame; frames are numbered from 0 per run', async () => {
+  const h = harness();
+  h.sup.start();
+  assert.equal(h.sup.state, 'starting');
+  h.procs[0]!.emitJpeg();
+  h.procs[0]!.emitJpeg();
+  assert.equal(h.sup.state, 'running');
+  assert.deepEqual(h.frames, [0, 1]);
+  await h.sup.stop();
+  assert.deepEqual(
+    h.states.map((s) => s.state),
+    ['starting', 'running', 'stopped'],
+  );
+});
+
+test('ffmpeg exiting leads to backoff then a restart, with the last stderr line, redacted, as the reason', async () => {
+  const h = harness();
+  h.sup.start();
+  h.procs[0]!.stderr('rtsp://admin:s3cret@cam.local/s: Connection refused');
+  h.procs[0]!.die(1);
+  await sleep(5);
+  const backoff = h.states.find((s) => s.state === 'backoff')!;
+  assert.match(backoff.reason!, /ffmpeg exited with code 1: rtsp:\/\/\*\*\*@cam\.local\/s: Connection refused/);
+  assert.ok(!JSON.stringify(h.states).includes('s3cret'));
+  assert.equal(backoff.retryInMs, 20);
+  await sleep(40);
+  assert.equal(h.procs.length, 2, 'restarted');
+  assert.equal(h.sup.stats().restarts, 1);
+  await h.sup.stop();
+});
+
+test('backoff doubles on each failed start, is capped, and resets after a frame', async () => {
+  const h = harness();
+  h.sup.start();
+  const delays: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    h.procs.at(-1)!.die(1);
+    await sleep(5);
+    delays.push(h.states.at(-1)!.retryInMs!);
+    await sleep(delays.at(-1)! + 15);
+  }
+  assert.deepEqual(delays, [20, 40, 80, 80]);
+  h.procs.at(-1)!.emitJpeg();
+  h.procs.at(-1)!.die(1);
+  await sleep(5);
+  assert.equal(h.states.at(-1)!.retryInMs, 20);
+  await h.sup.stop();
+});
+
+test('the watchdog kills a process that stops sending frames, then restarts it', async () => {
+  const h = harness({ stallTimeoutMs: 60 });
+  h.sup.start();
+  h.procs[0]!.emitJpeg();
+  await sleep(100);
+  assert.ok(h.states.some((s) => s.state === 'stalled' && /no frame for 60 ms/.test(s.reason ?? '')));
+  assert.deepEqual(h.procs[0]!.signals, ['SIGKILL']);
+  await sleep(40);
+  assert.equal(h.procs.length, 2);
+  await h.sup.stop();
+});
+
+test('stop sends SIGTERM, then SIGKILL to a process that ignores it, and never restarts', async () => {
+  const h = harness({}, true);
+  h.sup.start();
+  h.procs[0]!.emitJpeg();
+  await h.sup.stop();
+  assert.deepEqual(h.procs[0]!.signals, ['SIGTERM', 'SIGKILL']);
+  assert.equal(h.sup.state, 'stopped');
+  await sleep(60);
+  assert.equal(h.procs.length, 1);
+});
+
+test('an unsafe URL fails at construction, before any process exists', () => {
+  const spec = { ...StreamSpecSchema.parse({ id: 'cam-1', url: 'rtsp://cam/s' }), url: 'file:///etc/shadow' };
+  let spawned = 0;
+  assert.throws(
+    () =>
+      new StreamSupervisor(
+        spec,
+        { ffmpegPath: 'ffmpeg', stallTimeoutMs: 1, ioTimeoutMs: 1, backoffInitialMs: 1, backoffMaxMs: 1, spawner: () => (spawned++, new FakeProcess([])) },
+        () => undefined,
+        () => undefined,
+      ),
+    /only allowed for replay/,
+  );
+  assert.equal(spawned, 0);
+});

@@ -1,0 +1,117 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { findProcesses, freePort, repoRoot, useTestKafka } from '@vigil/testing';
+
+let broker: Awaited<ReturnType<typeof useTestKafka>>;
+before(async () => {
+  broker = await useTestKafka();
+});
+after(async () => {
+  await broker.stop();
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs bin/vigil.js with exactly the given environment (plus PATH); optionally stops it when `until` matches. */
+function vigil(args: string[], env: Record<string, string>, until?: { stderr: RegExp; timeoutMs: number }): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(repoRoot(), 'bin/vigil.js'), ...args], {
+      env: { PATH: process.env.PATH ?? '', VIGIL_TEST_RUN: process.env.VIGIL_TEST_RUN ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let stopping = false;
+    const timer = until ? setTimeout(() => child.kill('SIGTERM'), until.timeoutMs) : undefined;
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      // one SIGTERM only: a second one during shutdown forces an immediate exit (by design)
+      if (until && !stopping && until.stderr.test(stderr)) {
+        stopping = true;
+        child.kill('SIGTERM');
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const lines = (s: string) => s.trim().split('\n').filter(Boolean);
+
+test('invalid configuration: exit 2 and one line naming every bad key and its fix', async () => {
+  const r = await vigil(['analyzer'], { VIGIL_KAFKA_BROKERS: 'localhost', VIGIL_SUMMARY_INTERVAL_S: 'often' });
+  assert.equal(r.code, 2);
+  assert.equal(lines(r.stderr).length, 1, r.stderr);
+  assert.match(r.stderr, /^vigil: invalid configuration: VIGIL_KAFKA_BROKERS\[0\]: each broker must be host:port .*; VIGIL_SUMMARY_INTERVAL_S: .*\(seconds, 1-3600\)\n$/);
+});
+
+test('missing broker setting: exit 2, says it is required and how to set it', async () => {
+  const r = await vigil(['ingest'], {});
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, 'vigil: invalid configuration: VIGIL_KAFKA_BROKERS: is required (comma-separated host:port, e.g. localhost:9092)\n');
+});
+
+test('unreachable broker: exit 1 and one line naming the address and the fix, no stack trace', async () => {
+  const port = await freePort();
+  const r = await vigil(['analyzer'], { VIGIL_KAFKA_BROKERS: `127.0.0.1:${port}`, VIGIL_KAFKA_CONNECT_TIMEOUT_MS: '1000' });
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.stderr,
+    `vigil: cannot reach Kafka at 127.0.0.1:${port} (connection refused); start a broker there or set VIGIL_KAFKA_BROKERS to a reachable host:port\n`,
+  );
+});
+
+test('a forbidden stream URL is refused at boot and never reaches ffmpeg', async () => {
+  const r = await vigil(['ingest'], {
+    VIGIL_KAFKA_BROKERS: broker.brokers.join(','),
+    VIGIL_STREAMS: JSON.stringify([{ id: 'cam-x', url: 'file:///etc/passwd' }]),
+  });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^vigil: invalid configuration: VIGIL_STREAMS\[0\.url\]: stream URL uses file:\/\/, which is only allowed for replay/);
+  assert.deepEqual(findProcesses(/ffmpeg.*\/etc\/passwd/), []);
+});
+
+test('a stream URL that does not answer: ingest keeps running, says what is wrong, never shows the password', async () => {
+  const port = await freePort();
+  const r = await vigil(
+    ['ingest'],
+    {
+      VIGIL_KAFKA_BROKERS: broker.brokers.join(','),
+      VIGIL_STREAMS: JSON.stringify([{ id: 'cam-dead', url: `rtsp://admin:s3cret@127.0.0.1:${port}/live` }]),
+      VIGIL_INGEST_BACKOFF_INITIAL_MS: '200',
+    },
+    { stderr: /retrying in/, timeoutMs: 20_000 },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const warn = lines(r.stderr).find((l) => l.includes('cannot be read'));
+  assert.ok(warn, r.stderr);
+  assert.match(
+    warn,
+    new RegExp(`stream cam-dead cannot be read: ffmpeg exited with code 1: .*127\\.0\\.0\\.1:${port}.*Connection refused; retrying in \\d+\\.\\d s \\(check that the camera is reachable`),
+  );
+  assert.ok(!r.stderr.includes('s3cret') && !r.stdout.includes('s3cret'));
+  assert.match(r.stderr, /ingest stopped/);
+  assert.deepEqual(findProcesses(new RegExp(`ffmpeg.*127\\.0\\.0\\.1:${port}`)), []);
+});
+
+test('usage errors: unknown command and unknown topic', async () => {
+  const a = await vigil(['frobnicate'], {});
+  assert.equal(a.code, 2);
+  assert.equal(a.stderr, 'vigil: unknown command "frobnicate"; run vigil --help\n');
+  const b = await vigil(['tail', 'alerts'], {});
+  assert.equal(b.code, 2);
+  assert.match(b.stderr, /^vigil: vigil tail needs one of anomalies, summaries, status, frames \(got alerts\)\n$/);
+  const c = await vigil(['--help'], {});
+  assert.equal(c.code, 0);
+  assert.match(c.stdout, /vigil up/);
+});

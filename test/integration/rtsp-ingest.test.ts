@@ -1,0 +1,81 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import sharp from 'sharp';
+import { StreamSpecSchema, type StreamSpecInput } from '@vigil/contracts';
+import { type SampledFrame, type StateChange, StreamSupervisor } from '@vigil/media';
+import { RtspTestServer, findProcesses, freePort, generateClip, testDir } from '@vigil/testing';
+
+let rtsp: RtspTestServer;
+
+before(async () => {
+  const dir = testDir('rtsp-ingest');
+  const clip = generateClip(join(dir, 'box-3s.mp4'), { scenario: 'box', seconds: 3, width: 320, height: 180, changeAt: 1.5 });
+  rtsp = new RtspTestServer([
+    { name: 'ball', pattern: 'ball', width: 320, height: 180, fps: 10 },
+    { name: 'clip', file: clip },
+  ]);
+  await rtsp.start();
+});
+after(async () => {
+  await rtsp.stop();
+});
+
+async function watch(input: Partial<StreamSpecInput> & { url: string }, ms: number) {
+  const spec = StreamSpecSchema.parse({ id: 'it-cam', sampling: { mode: 'fps', fps: 2 }, output: { width: 320, height: 180 }, ...input });
+  const frames: SampledFrame[] = [];
+  const states: StateChange[] = [];
+  const sup = new StreamSupervisor(
+    spec,
+    { ffmpegPath: 'ffmpeg', stallTimeoutMs: 8000, ioTimeoutMs: 3000, backoffInitialMs: 300, backoffMaxMs: 2000 },
+    (f) => frames.push(f),
+    (s) => states.push(s),
+  );
+  sup.start();
+  await sleep(ms);
+  const pid = sup.pid;
+  const stats = sup.stats();
+  await sup.stop();
+  return { frames, states, stats, pid, stderr: sup.stderr() };
+}
+
+for (const transport of ['tcp', 'udp'] as const) {
+  test(`RTSP over ${transport}: JPEG samples at the requested size and rate`, async () => {
+    const r = await watch({ url: rtsp.url('ball'), rtspTransport: transport, output: { width: 160, height: 90 } }, 5000);
+    assert.ok(r.frames.length >= 4 && r.frames.length <= 12, `got ${r.frames.length} frames in 5 s at 2 fps`);
+    const meta = await sharp(r.frames[0]!.jpeg).metadata();
+    assert.deepEqual([meta.format, meta.width, meta.height], ['jpeg', 160, 90]);
+    assert.deepEqual(r.states.map((s) => s.state).slice(0, 2), ['starting', 'running']);
+    assert.equal(r.stats.restarts, 0);
+  });
+}
+
+test('keyframe sampling reads about one frame per GOP (one per second here)', async () => {
+  const r = await watch({ url: rtsp.url('clip'), sampling: { mode: 'keyframes' } }, 6000);
+  // ~1 keyframe/s once running (start-up takes 1-2 s)
+  assert.ok(r.frames.length >= 2 && r.frames.length <= 7, `got ${r.frames.length} keyframes in 6 s`);
+});
+
+test('a looped file mount plays past its own length without the stream ending', async () => {
+  const r = await watch({ url: rtsp.url('clip') }, 8000);
+  assert.equal(r.stats.restarts, 0, r.stderr.join('\n'));
+  assert.ok(r.frames.length >= 10, `got ${r.frames.length} frames from a 3 s clip in 8 s`);
+});
+
+test('a camera that does not answer goes to backoff with a redacted reason, and stop leaves no ffmpeg', async () => {
+  const port = await freePort();
+  const r = await watch({ url: `rtsp://admin:s3cret@127.0.0.1:${port}/live` }, 3000);
+  const backoff = r.states.find((s) => s.state === 'backoff');
+  assert.ok(backoff, JSON.stringify(r.states));
+  assert.match(backoff.reason!, /Connection refused/);
+  assert.ok(!JSON.stringify(r.states).includes('s3cret'));
+  assert.ok(!r.stderr.join('\n').includes('s3cret'));
+  assert.deepEqual(findProcesses(new RegExp(`ffmpeg.*127\\.0\\.0\\.1:${port}`)), []);
+});
+
+test('stopping a running stream ends its ffmpeg process', async () => {
+  const r = await watch({ url: rtsp.url('ball') }, 2500);
+  assert.ok(r.pid, 'ffmpeg was running');
+  assert.deepEqual(findProcesses(new RegExp(`^ffmpeg .*${rtsp.url('ball').replaceAll('.', '\\.')}`)), []);
+});
