@@ -19,7 +19,11 @@ interface Run {
 }
 
 /** Runs bin/vigil.js with exactly the given environment (plus PATH); optionally stops it when `until` matches. */
-function vigil(args: string[], env: Record<string, string>, until?: { stderr: RegExp; timeoutMs: number }): Promise<Run> {
+function vigil(
+  args: string[],
+  env: Record<string, string>,
+  until?: { stderr: RegExp; timeoutMs: number },
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(repoRoot(), 'bin/vigil.js'), ...args], {
       env: { PATH: process.env.PATH ?? '', VIGIL_TEST_RUN: process.env.VIGIL_TEST_RUN ?? '', ...env },
@@ -49,21 +53,33 @@ function vigil(args: string[], env: Record<string, string>, until?: { stderr: Re
 const lines = (s: string) => s.trim().split('\n').filter(Boolean);
 
 test('invalid configuration: exit 2 and one line naming every bad key and its fix', async () => {
-  const r = await vigil(['analyzer'], { VIGIL_KAFKA_BROKERS: 'localhost', VIGIL_SUMMARY_INTERVAL_S: 'often' });
+  const r = await vigil(['analyzer'], {
+    VIGIL_KAFKA_BROKERS: 'localhost',
+    VIGIL_SUMMARY_INTERVAL_S: 'often',
+  });
   assert.equal(r.code, 2);
   assert.equal(lines(r.stderr).length, 1, r.stderr);
-  assert.match(r.stderr, /^vigil: invalid configuration: VIGIL_KAFKA_BROKERS\[0\]: each broker must be host:port .*; VIGIL_SUMMARY_INTERVAL_S: .*\(seconds, 1-3600\)\n$/);
+  assert.match(
+    r.stderr,
+    /^vigil: invalid configuration: VIGIL_KAFKA_BROKERS\[0\]: each broker must be host:port .*; VIGIL_SUMMARY_INTERVAL_S: .*\(seconds, 1-3600\)\n$/,
+  );
 });
 
 test('missing broker setting: exit 2, says it is required and how to set it', async () => {
   const r = await vigil(['ingest'], {});
   assert.equal(r.code, 2);
-  assert.equal(r.stderr, 'vigil: invalid configuration: VIGIL_KAFKA_BROKERS: is required (comma-separated host:port, e.g. localhost:9092)\n');
+  assert.equal(
+    r.stderr,
+    'vigil: invalid configuration: VIGIL_KAFKA_BROKERS: is required (comma-separated host:port, e.g. localhost:9092)\n',
+  );
 });
 
 test('unreachable broker: exit 1 and one line naming the address and the fix, no stack trace', async () => {
   const port = await freePort();
-  const r = await vigil(['analyzer'], { VIGIL_KAFKA_BROKERS: `127.0.0.1:${port}`, VIGIL_KAFKA_CONNECT_TIMEOUT_MS: '1000' });
+  const r = await vigil(['analyzer'], {
+    VIGIL_KAFKA_BROKERS: `127.0.0.1:${port}`,
+    VIGIL_KAFKA_CONNECT_TIMEOUT_MS: '1000',
+  });
   assert.equal(r.code, 1);
   assert.equal(
     r.stderr,
@@ -77,7 +93,10 @@ test('a forbidden stream URL is refused at boot and never reaches ffmpeg', async
     VIGIL_STREAMS: JSON.stringify([{ id: 'cam-x', url: 'file:///etc/passwd' }]),
   });
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /^vigil: invalid configuration: VIGIL_STREAMS\[0\.url\]: stream URL uses file:\/\/, which is only allowed for replay/);
+  assert.match(
+    r.stderr,
+    /^vigil: invalid configuration: VIGIL_STREAMS\[0\.url\]: stream URL uses file:\/\/, which is only allowed for replay/,
+  );
   assert.deepEqual(findProcesses(/ffmpeg.*\/etc\/passwd/), []);
 });
 
@@ -97,7 +116,9 @@ test('a stream URL that does not answer: ingest keeps running, says what is wron
   assert.ok(warn, r.stderr);
   assert.match(
     warn,
-    new RegExp(`stream cam-dead cannot be read: ffmpeg exited with code 1: .*127\\.0\\.0\\.1:${port}.*Connection refused; retrying in \\d+\\.\\d s \\(check that the camera is reachable`),
+    new RegExp(
+      `stream cam-dead cannot be read: ffmpeg exited with code 1: .*127\\.0\\.0\\.1:${port}.*Connection refused; retrying in \\d+\\.\\d s \\(check that the camera is reachable`,
+    ),
   );
   assert.ok(!r.stderr.includes('s3cret') && !r.stdout.includes('s3cret'));
   assert.match(r.stderr, /ingest stopped/);
@@ -110,7 +131,10 @@ test('usage errors: unknown command and unknown topic', async () => {
   assert.equal(a.stderr, 'vigil: unknown command "frobnicate"; run vigil --help\n');
   const b = await vigil(['tail', 'alerts'], {});
   assert.equal(b.code, 2);
-  assert.match(b.stderr, /^vigil: vigil tail needs one of anomalies, summaries, status, frames \(got alerts\)\n$/);
+  assert.match(
+    b.stderr,
+    /^vigil: vigil tail needs one of anomalies, summaries, status, frames \(got alerts\)\n$/,
+  );
   const c = await vigil(['--help'], {});
   assert.equal(c.code, 0);
   assert.match(c.stdout, /vigil up/);

@@ -42,7 +42,11 @@ test('ensureTopics creates every topic with its partitions and cleanup policy, a
     }
     const configs = await admin.describeConfigs({
       includeSynonyms: false,
-      resources: ALL_TOPICS.map((t) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name: t.name, configNames: ['cleanup.policy'] })),
+      resources: ALL_TOPICS.map((t) => ({
+        type: kafkajs.ConfigResourceTypes.TOPIC,
+        name: t.name,
+        configNames: ['cleanup.policy'],
+      })),
     });
     for (const t of ALL_TOPICS) {
       const entry = configs.resources.find((r) => r.resourceName === t.name)?.configEntries[0];
@@ -70,7 +74,12 @@ test('a published message arrives keyed, in order, with its CloudEvents headers'
   const pub = new KafkaPublisher(kafka, conn());
   await pub.connect();
   const received: IncomingMessage[] = [];
-  const sub = new KafkaSubscriber(kafka, conn(), { groupId: `it-${randomUUID()}`, topics: [TOPICS.summaries.name], fromBeginning: true }, log);
+  const sub = new KafkaSubscriber(
+    kafka,
+    conn(),
+    { groupId: `it-${randomUUID()}`, topics: [TOPICS.summaries.name], fromBeginning: true },
+    log,
+  );
   await sub.start((batch) => {
     received.push(...batch.filter((m) => m.key === key));
     return Promise.resolve();
@@ -78,11 +87,24 @@ test('a published message arrives keyed, in order, with its CloudEvents headers'
   try {
     await sub.whenJoined();
     const headers = (n: number) =>
-      toCloudEventHeaders({ id: `${key}-${n}`, source: 'urn:test', type: CE_TYPES.summary, time: new Date().toISOString(), subject: key, contentType: 'application/json' });
-    await pub.publish(TOPICS.summaries.name, [0, 1, 2].map((n) => ({ key, value: JSON.stringify({ n }), headers: headers(n) })));
+      toCloudEventHeaders({
+        id: `${key}-${n}`,
+        source: 'urn:test',
+        type: CE_TYPES.summary,
+        time: new Date().toISOString(),
+        subject: key,
+        contentType: 'application/json',
+      });
+    await pub.publish(
+      TOPICS.summaries.name,
+      [0, 1, 2].map((n) => ({ key, value: JSON.stringify({ n }), headers: headers(n) })),
+    );
     const deadline = Date.now() + 15_000;
     while (received.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(received.map((m) => JSON.parse(m.value!.toString()) as { n: number }).map((v) => v.n), [0, 1, 2]);
+    assert.deepEqual(
+      received.map((m) => JSON.parse(m.value!.toString()) as { n: number }).map((v) => v.n),
+      [0, 1, 2],
+    );
     const ce = fromCloudEventHeaders(received[2]!.headers);
     assert.ok(ce.ok);
     assert.equal(ce.ok && ce.value.id, `${key}-2`);
@@ -109,10 +131,18 @@ test('an unreachable broker gives one clear error naming the address and the fix
 
 test('subscribing to a topic that does not exist says which and what to do', async () => {
   const name = `it.missing-${randomUUID().slice(0, 8)}.v1`;
-  const sub = new KafkaSubscriber(createKafka(conn(), log), conn(), { groupId: `it-${randomUUID()}`, topics: [name] }, log);
-  await assert.rejects(sub.start(() => Promise.resolve()), (err: Error) => {
-    assert.ok(err instanceof KafkaTopicMissingError, String(err));
-    assert.match(err.message, new RegExp(`topic ${name.replaceAll('.', '\\.')} does not exist`));
-    return true;
-  });
+  const sub = new KafkaSubscriber(
+    createKafka(conn(), log),
+    conn(),
+    { groupId: `it-${randomUUID()}`, topics: [name] },
+    log,
+  );
+  await assert.rejects(
+    sub.start(() => Promise.resolve()),
+    (err: Error) => {
+      assert.ok(err instanceof KafkaTopicMissingError, String(err));
+      assert.match(err.message, new RegExp(`topic ${name.replaceAll('.', '\\.')} does not exist`));
+      return true;
+    },
+  );
 });

@@ -11,7 +11,13 @@ let rtsp: RtspTestServer;
 
 before(async () => {
   const dir = testDir('rtsp-ingest');
-  const clip = generateClip(join(dir, 'box-3s.mp4'), { scenario: 'box', seconds: 3, width: 320, height: 180, changeAt: 1.5 });
+  const clip = generateClip(join(dir, 'box-3s.mp4'), {
+    scenario: 'box',
+    seconds: 3,
+    width: 320,
+    height: 180,
+    changeAt: 1.5,
+  });
   rtsp = new RtspTestServer([
     { name: 'ball', pattern: 'ball', width: 320, height: 180, fps: 10 },
     { name: 'clip', file: clip },
@@ -23,12 +29,23 @@ after(async () => {
 });
 
 async function watch(input: Partial<StreamSpecInput> & { url: string }, ms: number) {
-  const spec = StreamSpecSchema.parse({ id: 'it-cam', sampling: { mode: 'fps', fps: 2 }, output: { width: 320, height: 180 }, ...input });
+  const spec = StreamSpecSchema.parse({
+    id: 'it-cam',
+    sampling: { mode: 'fps', fps: 2 },
+    output: { width: 320, height: 180 },
+    ...input,
+  });
   const frames: SampledFrame[] = [];
   const states: StateChange[] = [];
   const sup = new StreamSupervisor(
     spec,
-    { ffmpegPath: 'ffmpeg', stallTimeoutMs: 8000, ioTimeoutMs: 3000, backoffInitialMs: 300, backoffMaxMs: 2000 },
+    {
+      ffmpegPath: 'ffmpeg',
+      stallTimeoutMs: 8000,
+      ioTimeoutMs: 3000,
+      backoffInitialMs: 300,
+      backoffMaxMs: 2000,
+    },
     (f) => frames.push(f),
     (s) => states.push(s),
   );
@@ -42,7 +59,10 @@ async function watch(input: Partial<StreamSpecInput> & { url: string }, ms: numb
 
 for (const transport of ['tcp', 'udp'] as const) {
   test(`RTSP over ${transport}: JPEG samples at the requested size and rate`, async () => {
-    const r = await watch({ url: rtsp.url('ball'), rtspTransport: transport, output: { width: 160, height: 90 } }, 5000);
+    const r = await watch(
+      { url: rtsp.url('ball'), rtspTransport: transport, output: { width: 160, height: 90 } },
+      5000,
+    );
     assert.ok(r.frames.length >= 4 && r.frames.length <= 12, `got ${r.frames.length} frames in 5 s at 2 fps`);
     const meta = await sharp(r.frames[0]!.jpeg).metadata();
     assert.deepEqual([meta.format, meta.width, meta.height], ['jpeg', 160, 90]);

@@ -29,7 +29,10 @@ function walk(dir, match, out = []) {
 }
 
 const files = {
-  unit: [...walk(join(root, 'dist/apps'), (p) => p.endsWith('.spec.js')), ...walk(join(root, 'dist/libs'), (p) => p.endsWith('.spec.js'))],
+  unit: [
+    ...walk(join(root, 'dist/apps'), (p) => p.endsWith('.spec.js')),
+    ...walk(join(root, 'dist/libs'), (p) => p.endsWith('.spec.js')),
+  ],
   integration: walk(join(root, 'dist/test/integration'), (p) => p.endsWith('.test.js')),
   e2e: walk(join(root, 'dist/test/e2e'), (p) => p.endsWith('.test.js')),
 };
@@ -62,7 +65,8 @@ function ourLeftovers(marker) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
       const env = readFileSync(`/proc/${pid}/environ`, 'utf8');
-      if (/\b(ffmpeg|java|python3?)\b/.test(cmd) && env.includes(marker)) found.push(`${pid} ${cmd.slice(0, 160)}`);
+      if (/\b(ffmpeg|java|python3?)\b/.test(cmd) && env.includes(marker))
+        found.push(`${pid} ${cmd.slice(0, 160)}`);
     } catch {
       // gone, or not ours to read
     }
@@ -93,7 +97,9 @@ try {
       process.env.VIGIL_TEST_RUN = String(process.pid); // the broker carries the marker too
       await kafka.start();
       env.VIGIL_TEST_BROKERS = kafka.brokers.join(',');
-      console.log(`# local Kafka broker for the tests at ${env.VIGIL_TEST_BROKERS} (ready in ${Date.now() - t0} ms)`);
+      console.log(
+        `# local Kafka broker for the tests at ${env.VIGIL_TEST_BROKERS} (ready in ${Date.now() - t0} ms)`,
+      );
     }
     console.log(`\n# ${tier} tests (${list.length} files)`);
     const tap = join(tmp, `${tier}.tap`);
@@ -113,5 +119,7 @@ if (leftovers.length) {
   console.log('\n# process check: no ffmpeg, java or python left running by the tests');
 }
 rmSync(tmp, { recursive: true, force: true });
-console.log(`\ntests: ${total.pass} passed, ${total.fail} failed${total.skipped ? `, ${total.skipped} skipped` : ''}`);
+console.log(
+  `\ntests: ${total.pass} passed, ${total.fail} failed${total.skipped ? `, ${total.skipped} skipped` : ''}`,
+);
 process.exit(failed || total.fail > 0 ? 1 : 0);

@@ -46,10 +46,19 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
     private readonly analysis: FrameAnalysisService,
   ) {
     this.log = root.child('analyzer');
-    this.conn = { brokers: config.brokers, clientId: `${config.clientId}-analyzer`, connectTimeoutMs: config.connectTimeoutMs };
+    this.conn = {
+      brokers: config.brokers,
+      clientId: `${config.clientId}-analyzer`,
+      connectTimeoutMs: config.connectTimeoutMs,
+    };
     const kafka = createKafka(this.conn, root);
     this.publisher = new KafkaPublisher(kafka, this.conn);
-    this.subscriber = new KafkaSubscriber(kafka, this.conn, { groupId: config.groupId, topics: [TOPICS.frames.name] }, this.log);
+    this.subscriber = new KafkaSubscriber(
+      kafka,
+      this.conn,
+      { groupId: config.groupId, topics: [TOPICS.frames.name] },
+      this.log,
+    );
   }
 
   async onModuleInit(): Promise<void> {
@@ -128,7 +137,8 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
         })),
       ),
     ]);
-    for (const e of anomalies) this.log.info(`anomaly ${e.phase}: ${e.description}`, { streamId: e.streamId, eventId: e.eventId });
+    for (const e of anomalies)
+      this.log.info(`anomaly ${e.phase}: ${e.description}`, { streamId: e.streamId, eventId: e.eventId });
     for (const s of summaries) this.log.debug(`summary: ${s.text}`, { streamId: s.streamId });
   }
 
@@ -145,14 +155,19 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
     }
     const meta = parseWith(FrameMetaSchema, json, 'vigil_meta');
     if (!meta.ok) return this.reject(msg, meta.errors.join('; '));
-    if (meta.value.streamId !== msg.key) return this.reject(msg, 'vigil_meta.streamId differs from the message key');
+    if (meta.value.streamId !== msg.key)
+      return this.reject(msg, 'vigil_meta.streamId differs from the message key');
     return meta.value;
   }
 
   /** A message we cannot use is skipped and counted (the dead-letter topic comes with the reliability issue). */
   private reject(msg: IncomingMessage, reason: string): undefined {
     this.rejected++;
-    this.log.warn(`skipped frame message: ${reason}`, { topic: msg.topic, partition: msg.partition, offset: msg.offset });
+    this.log.warn(`skipped frame message: ${reason}`, {
+      topic: msg.topic,
+      partition: msg.partition,
+      offset: msg.offset,
+    });
     return undefined;
   }
 }

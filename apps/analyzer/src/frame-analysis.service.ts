@@ -54,7 +54,8 @@ export class FrameAnalysisService {
     const out: AnalysisOutput = { anomalies: [], summaries: [] };
 
     // A new ffmpeg run (restart, burst switch) starts a new baseline image; a restart is not a scene change.
-    const comparable = st.prev !== null && st.runId === meta.runId && st.prev.pixels.length === thumb.pixels.length;
+    const comparable =
+      st.prev !== null && st.runId === meta.runId && st.prev.pixels.length === thumb.pixels.length;
     const change = comparable ? meanAbsDiff(st.prev!.pixels, thumb.pixels) : 0;
     const prev = st.prev;
     st.prev = thumb;
@@ -130,7 +131,8 @@ export class FrameAnalysisService {
     score: number,
     peak: number,
     region: AnomalyEvent['region'],
-    extra: Pick<AnomalyEvent, 'description'> & Partial<Pick<AnomalyEvent, 'endedAt' | 'endReason' | 'evidence'>>,
+    extra: Pick<AnomalyEvent, 'description'> &
+      Partial<Pick<AnomalyEvent, 'endedAt' | 'endReason' | 'evidence'>>,
   ): AnomalyEvent {
     return AnomalyEventSchema.parse({
       eventId: anomalyEventId(meta.streamId, 'scene_change', iso(startedAt)),

@@ -7,7 +7,10 @@ import { AnalyzerModule } from './analyzer.module.js';
 import { AnalyzerService } from './analyzer.service.js';
 
 /** Boots the analyzer role and waits until it owns partitions; the caller owns shutdown (app.close()). */
-export async function startAnalyzer(config: AnalyzerConfig, logger: Logger): Promise<INestApplicationContext> {
+export async function startAnalyzer(
+  config: AnalyzerConfig,
+  logger: Logger,
+): Promise<INestApplicationContext> {
   const app = await NestFactory.createApplicationContext(AnalyzerModule.register(config, logger), {
     logger: nestLoggerAdapter(logger),
     abortOnError: false,

@@ -6,7 +6,9 @@ import { UsageError, describeFatal } from './errors.js';
 import { formatTailLine, tailTopic } from './tail.command.js';
 
 test('known faults become one line with exit 2 for bad input, 1 for unavailable dependencies', () => {
-  const cfg = describeFatal(new ConfigError(['VIGIL_KAFKA_BROKERS: is required (comma-separated host:port)']));
+  const cfg = describeFatal(
+    new ConfigError(['VIGIL_KAFKA_BROKERS: is required (comma-separated host:port)']),
+  );
   assert.deepEqual(cfg, {
     line: 'vigil: invalid configuration: VIGIL_KAFKA_BROKERS: is required (comma-separated host:port)',
     code: 2,
@@ -20,7 +22,10 @@ test('known faults become one line with exit 2 for bad input, 1 for unavailable 
 test('unexpected errors are reported without a stack unless asked, with credentials redacted', () => {
   const r = describeFatal(new Error('boom at rtsp://u:pw@h/x'));
   assert.equal(r.code, 1);
-  assert.equal(r.line, 'vigil: unexpected error: boom at rtsp://***@h/x (run with VIGIL_LOG_LEVEL=debug for the stack trace)');
+  assert.equal(
+    r.line,
+    'vigil: unexpected error: boom at rtsp://***@h/x (run with VIGIL_LOG_LEVEL=debug for the stack trace)',
+  );
   assert.ok(r.stack && !r.stack.includes('pw@'));
 });
 
@@ -30,11 +35,24 @@ test('tail validates the topic name', () => {
 });
 
 test('tail prints one readable line per message', () => {
-  const summary = Buffer.from(JSON.stringify({ streamId: 'cam-1', createdAt: '2026-01-01T12:34:56.000Z', text: 'All quiet.' }));
+  const summary = Buffer.from(
+    JSON.stringify({ streamId: 'cam-1', createdAt: '2026-01-01T12:34:56.000Z', text: 'All quiet.' }),
+  );
   assert.equal(formatTailLine('summaries', summary, {}, false), '12:34:56 [cam-1] All quiet.');
   assert.equal(formatTailLine('summaries', summary, {}, true), summary.toString());
   const anomaly = Buffer.from(
-    JSON.stringify({ streamId: 'cam-1', observedAt: '2026-01-01T00:00:01Z', phase: 'start', kind: 'scene_change', severity: 'warning', score: 0.1234, description: 'Box.' }),
+    JSON.stringify({
+      streamId: 'cam-1',
+      observedAt: '2026-01-01T00:00:01Z',
+      phase: 'start',
+      kind: 'scene_change',
+      severity: 'warning',
+      score: 0.1234,
+      description: 'Box.',
+    }),
   );
-  assert.equal(formatTailLine('anomalies', anomaly, {}, false), '00:00:01 [cam-1] START scene_change warning score=0.123 Box.');
+  assert.equal(
+    formatTailLine('anomalies', anomaly, {}, false),
+    '00:00:01 [cam-1] START scene_change warning score=0.123 Box.',
+  );
 });

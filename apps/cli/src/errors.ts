@@ -11,7 +11,15 @@ export class UsageError extends Error {
   }
 }
 
-const KNOWN = [ConfigError, KafkaUnavailableError, KafkaTopicMissingError, UnsafeStreamUrlError, LocalKafkaError, RtspServerError, UsageError];
+const KNOWN = [
+  ConfigError,
+  KafkaUnavailableError,
+  KafkaTopicMissingError,
+  UnsafeStreamUrlError,
+  LocalKafkaError,
+  RtspServerError,
+  UsageError,
+];
 
 /**
  * The one place unknown errors are mapped: a known fault becomes one line that names the problem and the

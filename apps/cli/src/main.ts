@@ -72,7 +72,9 @@ export async function main(argv: string[], env: Env): Promise<number> {
     case 'up': {
       const cfg = loadCliConfig(env);
       const up = await runUp(cfg, env, log, write);
-      log.info(`Vigil is up: cameras ${up.streams.join(', ')}; Kafka at ${up.brokers.join(',')}. Summaries and anomalies print below; Ctrl-C stops everything.`);
+      log.info(
+        `Vigil is up: cameras ${up.streams.join(', ')}; Kafka at ${up.brokers.join(',')}. Summaries and anomalies print below; Ctrl-C stops everything.`,
+      );
       log.info(`In another terminal: VIGIL_KAFKA_BROKERS=${up.brokers.join(',')} npx vigil tail summaries`);
       const sig = await untilSignal();
       log.info(`received ${sig}: shutting down`);
@@ -87,13 +89,21 @@ export async function main(argv: string[], env: Env): Promise<number> {
       return 0;
     case 'tail': {
       const topic = tailTopic(arg);
-      const cfg = loadCliConfig({ ...env, ...(values.brokers ? { VIGIL_KAFKA_BROKERS: values.brokers } : {}) });
-      const brokers = cfg.brokers ?? [`127.0.0.1:${cfg.kafkaPort}`];
-      const stop = await startTail({ brokers, clientId: 'vigil-tail', connectTimeoutMs: cfg.connectTimeoutMs }, log, topic, {
-        fromBeginning: values['from-beginning'],
-        json: values.json,
-        write,
+      const cfg = loadCliConfig({
+        ...env,
+        ...(values.brokers ? { VIGIL_KAFKA_BROKERS: values.brokers } : {}),
       });
+      const brokers = cfg.brokers ?? [`127.0.0.1:${cfg.kafkaPort}`];
+      const stop = await startTail(
+        { brokers, clientId: 'vigil-tail', connectTimeoutMs: cfg.connectTimeoutMs },
+        log,
+        topic,
+        {
+          fromBeginning: values['from-beginning'],
+          json: values.json,
+          write,
+        },
+      );
       await untilSignal();
       await stop();
       return 0;
@@ -113,7 +123,8 @@ export async function run(): Promise<void> {
         ? { line: `vigil: ${err.message}; run vigil --help`, code: 2 }
         : describeFatal(err);
     process.stderr.write(fatal.line + '\n');
-    if ('stack' in fatal && fatal.stack && env.VIGIL_LOG_LEVEL === 'debug') process.stderr.write(fatal.stack + '\n');
+    if ('stack' in fatal && fatal.stack && env.VIGIL_LOG_LEVEL === 'debug')
+      process.stderr.write(fatal.stack + '\n');
     process.exitCode = fatal.code;
   }
   // Kafka clients and timers may keep the loop alive after a fatal boot error; leave promptly.

@@ -14,11 +14,20 @@ export type TailTopic = keyof typeof TAIL_TOPICS;
 
 export function tailTopic(name: string | undefined): TailTopic {
   if (name && name in TAIL_TOPICS) return name as TailTopic;
-  throw new UsageError(`vigil tail needs one of ${Object.keys(TAIL_TOPICS).join(', ')} (got ${name ?? 'nothing'})`);
+  throw new UsageError(
+    `vigil tail needs one of ${Object.keys(TAIL_TOPICS).join(', ')} (got ${name ?? 'nothing'})`,
+  );
 }
 
+const str = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' ? String(v) : '');
+
 /** One human line per message; JSON mode prints the message value as it is. Pure. */
-export function formatTailLine(topic: TailTopic, value: Buffer | null, headers: Parameters<typeof headerValue>[0], json: boolean): string {
+export function formatTailLine(
+  topic: TailTopic,
+  value: Buffer | null,
+  headers: Parameters<typeof headerValue>[0],
+  json: boolean,
+): string {
   if (topic === 'frames') {
     const meta = headerValue(headers, 'vigil_meta') ?? '{}';
     return json ? meta : `frame ${meta} (${value?.length ?? 0} bytes JPEG)`;
@@ -27,12 +36,12 @@ export function formatTailLine(topic: TailTopic, value: Buffer | null, headers: 
   if (json) return text;
   try {
     const v = JSON.parse(text) as Record<string, unknown>;
-    const time = String(v.createdAt ?? v.observedAt ?? v.at ?? '').slice(11, 19);
-    if (topic === 'summaries') return `${time} [${String(v.streamId)}] ${String(v.text)}`;
+    const time = str(v.createdAt ?? v.observedAt ?? v.at).slice(11, 19);
+    if (topic === 'summaries') return `${time} [${str(v.streamId)}] ${str(v.text)}`;
     if (topic === 'anomalies') {
-      return `${time} [${String(v.streamId)}] ${String(v.phase).toUpperCase()} ${String(v.kind)} ${String(v.severity)} score=${Number(v.score).toFixed(3)} ${String(v.description)}`;
+      return `${time} [${str(v.streamId)}] ${str(v.phase).toUpperCase()} ${str(v.kind)} ${str(v.severity)} score=${Number(v.score).toFixed(3)} ${str(v.description)}`;
     }
-    return `${time} [${String(v.streamId)}] ${String(v.state)} fps=${Number(v.fpsOut).toFixed(1)} restarts=${String(v.restarts)}${v.lastError ? ` lastError=${String(v.lastError)}` : ''}`;
+    return `${time} [${str(v.streamId)}] ${str(v.state)} fps=${Number(v.fpsOut).toFixed(1)} restarts=${str(v.restarts)}${v.lastError ? ` lastError=${str(v.lastError)}` : ''}`;
   } catch {
     return text;
   }
@@ -48,7 +57,11 @@ export async function startTail(
   const sub = new KafkaSubscriber(
     createKafka(conn, logger),
     conn,
-    { groupId: `vigil-tail-${randomUUID()}`, topics: [TAIL_TOPICS[topic]], fromBeginning: opts.fromBeginning },
+    {
+      groupId: `vigil-tail-${randomUUID()}`,
+      topics: [TAIL_TOPICS[topic]],
+      fromBeginning: opts.fromBeginning,
+    },
     logger.child('tail'),
   );
   await sub.start((batch) => {

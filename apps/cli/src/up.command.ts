@@ -19,7 +19,12 @@ export interface RunningUp {
  * cameras (one with a scheduled anomaly), the analyzer, ingest, and a live print of summaries and
  * anomalies. stop() tears down in reverse order; a failure part-way tears down what had started.
  */
-export async function runUp(cfg: CliConfig, env: Env, logger: Logger, write: (l: string) => void): Promise<RunningUp> {
+export async function runUp(
+  cfg: CliConfig,
+  env: Env,
+  logger: Logger,
+  write: (l: string) => void,
+): Promise<RunningUp> {
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) {
@@ -67,11 +72,24 @@ export async function runUp(cfg: CliConfig, env: Env, logger: Logger, write: (l:
     await rtsp.start();
 
     const streams: StreamSpecInput[] = [
-      { id: 'demo-yard', name: 'Demo yard (a box appears every 20 s)', url: rtsp.url('yard'), sampling: { mode: 'fps', fps: 2 } },
-      { id: 'demo-line', name: 'Demo line (moving ball)', url: rtsp.url('line'), sampling: { mode: 'fps', fps: 2 } },
+      {
+        id: 'demo-yard',
+        name: 'Demo yard (a box appears every 20 s)',
+        url: rtsp.url('yard'),
+        sampling: { mode: 'fps', fps: 2 },
+      },
+      {
+        id: 'demo-line',
+        name: 'Demo line (moving ball)',
+        url: rtsp.url('line'),
+        sampling: { mode: 'fps', fps: 2 },
+      },
     ];
     const shared = { ...env, VIGIL_KAFKA_BROKERS: brokers.join(',') };
-    const analyzerCfg = loadAnalyzerConfig({ ...shared, VIGIL_SUMMARY_INTERVAL_S: env.VIGIL_SUMMARY_INTERVAL_S ?? '10' });
+    const analyzerCfg = loadAnalyzerConfig({
+      ...shared,
+      VIGIL_SUMMARY_INTERVAL_S: env.VIGIL_SUMMARY_INTERVAL_S ?? '10',
+    });
     const ingestCfg = loadIngestConfig({ ...shared, VIGIL_STREAMS: JSON.stringify(streams) });
     const conn = { brokers, clientId: 'vigil-up', connectTimeoutMs: cfg.connectTimeoutMs };
 

@@ -13,7 +13,11 @@ import { type SampledFrame } from '@vigil/media';
 export const INGEST_SOURCE = 'urn:vigil:ingest';
 
 /** A sampled frame as a vigil.frames.v1 message: JPEG value, CloudEvents + vigil_meta headers. Pure. */
-export function frameMessage(spec: StreamSpec, frame: SampledFrame, sampling: FrameMeta['sampling']): OutgoingMessage {
+export function frameMessage(
+  spec: StreamSpec,
+  frame: SampledFrame,
+  sampling: FrameMeta['sampling'],
+): OutgoingMessage {
   const capturedAt = new Date(frame.capturedAt).toISOString();
   const meta: FrameMeta = FrameMetaSchema.parse({
     streamId: spec.id,

@@ -37,17 +37,26 @@ export class IngestService implements OnModuleInit, OnModuleDestroy {
     @Inject(ROOT_LOGGER) root: Logger,
   ) {
     this.log = root.child('ingest');
-    this.conn = { brokers: config.brokers, clientId: `${config.clientId}-ingest`, connectTimeoutMs: config.connectTimeoutMs };
+    this.conn = {
+      brokers: config.brokers,
+      clientId: `${config.clientId}-ingest`,
+      connectTimeoutMs: config.connectTimeoutMs,
+    };
     this.publisher = new KafkaPublisher(createKafka(this.conn, root), this.conn);
   }
 
   async onModuleInit(): Promise<void> {
     const kafka = createKafka(this.conn, this.log);
-    const topics = await ensureTopics(kafka, this.conn, [TOPICS.frames, TOPICS.streamStatus, TOPICS.control, TOPICS.streams]);
+    const topics = await ensureTopics(kafka, this.conn, [
+      TOPICS.frames,
+      TOPICS.streamStatus,
+      TOPICS.control,
+      TOPICS.streams,
+    ]);
     if (topics.created.length) this.log.info('created topics', { topics: topics.created.join(',') });
     await this.publisher.connect();
     for (const spec of this.config.streams.filter((s) => s.enabled)) this.add(spec);
-    this.statusTimer = setInterval(() => this.publishAllStats(), this.config.statusIntervalMs);
+    this.statusTimer = setInterval(() => void this.publishAllStats(), this.config.statusIntervalMs);
     this.statusTimer.unref();
     this.log.info('ingest running', { streams: this.streams.size, brokers: this.conn.brokers.join(',') });
   }
@@ -63,7 +72,11 @@ export class IngestService implements OnModuleInit, OnModuleDestroy {
 
   /** Current supervisors, for health and tests. */
   list(): readonly { id: string; state: string; pid: number | undefined }[] {
-    return [...this.streams.values()].map((s) => ({ id: s.spec.id, state: s.supervisor.state, pid: s.supervisor.pid }));
+    return [...this.streams.values()].map((s) => ({
+      id: s.spec.id,
+      state: s.supervisor.state,
+      pid: s.supervisor.pid,
+    }));
   }
 
   private add(spec: StreamSpec): void {
@@ -88,11 +101,18 @@ export class IngestService implements OnModuleInit, OnModuleDestroy {
       ),
     };
     this.streams.set(spec.id, runtime);
-    this.log.info('starting stream', { streamId: spec.id, url: redactUrl(spec.url), sampling: spec.sampling.mode });
+    this.log.info('starting stream', {
+      streamId: spec.id,
+      url: redactUrl(spec.url),
+      sampling: spec.sampling.mode,
+    });
     runtime.supervisor.start();
   }
 
-  private onFrame(rt: StreamRuntime, frame: Parameters<ConstructorParameters<typeof StreamSupervisor>[2]>[0]): void {
+  private onFrame(
+    rt: StreamRuntime,
+    frame: Parameters<ConstructorParameters<typeof StreamSupervisor>[2]>[0],
+  ): void {
     if (rt.inFlight >= MAX_IN_FLIGHT_PER_STREAM) {
       rt.drops++;
       return;

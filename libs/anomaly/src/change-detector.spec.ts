@@ -30,7 +30,7 @@ test('no event during warm-up, even on a big change', () => {
 
 test('a busy scene needs a jump well above its usual change', () => {
   const d = new ChangeDetector(opts);
-  feed(d, Array(20).fill(0.05));
+  feed(d, Array<number>(20).fill(0.05));
   assert.equal(d.observe(0.08, 99_000).kind, 'none', '0.08 is under 3× the usual 0.05');
   assert.equal(d.observe(0.2, 99_500).kind, 'start');
 });

@@ -12,9 +12,17 @@ const kafkaSchema = {
   connectTimeoutMs: z.number().int().min(100).max(120_000).default(5_000),
 };
 const kafkaBindings = {
-  brokers: { env: 'VIGIL_KAFKA_BROKERS', parse: 'list', hint: 'comma-separated host:port, e.g. localhost:9092' },
+  brokers: {
+    env: 'VIGIL_KAFKA_BROKERS',
+    parse: 'list',
+    hint: 'comma-separated host:port, e.g. localhost:9092',
+  },
   clientId: { env: 'VIGIL_KAFKA_CLIENT_ID', hint: 'any non-empty name' },
-  connectTimeoutMs: { env: 'VIGIL_KAFKA_CONNECT_TIMEOUT_MS', parse: 'number', hint: 'milliseconds, 100-120000' },
+  connectTimeoutMs: {
+    env: 'VIGIL_KAFKA_CONNECT_TIMEOUT_MS',
+    parse: 'number',
+    hint: 'milliseconds, 100-120000',
+  },
 } as const satisfies Record<string, EnvBinding>;
 
 const logSchema = {
@@ -49,11 +57,23 @@ const ingestBindings = {
     parse: 'json',
     hint: 'a JSON array of StreamSpec, e.g. [{"id":"cam-1","url":"rtsp://cam/stream"}]',
   },
-  stallTimeoutMs: { env: 'VIGIL_INGEST_STALL_TIMEOUT_MS', parse: 'number', hint: 'milliseconds, 1000-600000' },
+  stallTimeoutMs: {
+    env: 'VIGIL_INGEST_STALL_TIMEOUT_MS',
+    parse: 'number',
+    hint: 'milliseconds, 1000-600000',
+  },
   rtspTimeoutMs: { env: 'VIGIL_INGEST_RTSP_TIMEOUT_MS', parse: 'number', hint: 'milliseconds, 500-120000' },
-  backoffInitialMs: { env: 'VIGIL_INGEST_BACKOFF_INITIAL_MS', parse: 'number', hint: 'milliseconds, 50-60000' },
+  backoffInitialMs: {
+    env: 'VIGIL_INGEST_BACKOFF_INITIAL_MS',
+    parse: 'number',
+    hint: 'milliseconds, 50-60000',
+  },
   backoffMaxMs: { env: 'VIGIL_INGEST_BACKOFF_MAX_MS', parse: 'number', hint: 'milliseconds, 100-600000' },
-  statusIntervalMs: { env: 'VIGIL_INGEST_STATUS_INTERVAL_MS', parse: 'number', hint: 'milliseconds, 500-600000' },
+  statusIntervalMs: {
+    env: 'VIGIL_INGEST_STATUS_INTERVAL_MS',
+    parse: 'number',
+    hint: 'milliseconds, 500-600000',
+  },
   ffmpegPath: { env: 'VIGIL_FFMPEG_PATH', hint: 'path to the ffmpeg binary' },
 } as const satisfies Record<keyof z.input<typeof IngestConfigSchema>, EnvBinding>;
 
@@ -84,8 +104,16 @@ const analyzerBindings = {
   ...logBindings,
   groupId: { env: 'VIGIL_ANALYZER_GROUP_ID', hint: 'Kafka consumer group name' },
   summaryIntervalS: { env: 'VIGIL_SUMMARY_INTERVAL_S', parse: 'number', hint: 'seconds, 1-3600' },
-  changeEnter: { env: 'VIGIL_ANALYZER_CHANGE_ENTER', parse: 'number', hint: 'fraction between 0 and 1, e.g. 0.04' },
-  changeExit: { env: 'VIGIL_ANALYZER_CHANGE_EXIT', parse: 'number', hint: 'fraction between 0 and 1, e.g. 0.02' },
+  changeEnter: {
+    env: 'VIGIL_ANALYZER_CHANGE_ENTER',
+    parse: 'number',
+    hint: 'fraction between 0 and 1, e.g. 0.04',
+  },
+  changeExit: {
+    env: 'VIGIL_ANALYZER_CHANGE_EXIT',
+    parse: 'number',
+    hint: 'fraction between 0 and 1, e.g. 0.02',
+  },
   calmSamples: { env: 'VIGIL_ANALYZER_CALM_SAMPLES', parse: 'number', hint: 'whole number, 1-1000' },
   warmupSamples: { env: 'VIGIL_ANALYZER_WARMUP_SAMPLES', parse: 'number', hint: 'whole number, 1-1000' },
 } as const satisfies Record<keyof z.input<typeof AnalyzerConfigSchema>, EnvBinding>;
@@ -112,7 +140,11 @@ const cliBindings = {
   ...kafkaBindings,
   ...logBindings,
   kafkaPort: { env: 'VIGIL_LOCAL_KAFKA_PORT', parse: 'number', hint: 'a free TCP port for the local broker' },
-  rtspPort: { env: 'VIGIL_DEMO_RTSP_PORT', parse: 'number', hint: 'a free TCP port for the demo RTSP server' },
+  rtspPort: {
+    env: 'VIGIL_DEMO_RTSP_PORT',
+    parse: 'number',
+    hint: 'a free TCP port for the demo RTSP server',
+  },
   dataDir: { env: 'VIGIL_DATA_DIR', hint: 'a writable directory for the local broker and demo clips' },
 } as const satisfies Record<keyof z.input<typeof CliConfigSchema>, EnvBinding>;
 

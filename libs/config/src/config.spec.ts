@@ -33,7 +33,10 @@ test('one error names every bad key with its fix', () => {
     }),
   );
   assert.equal(p.length, 3, p.join('\n'));
-  assert.match(p.join('\n'), /VIGIL_KAFKA_BROKERS\[0\]: each broker must be host:port \(comma-separated host:port/);
+  assert.match(
+    p.join('\n'),
+    /VIGIL_KAFKA_BROKERS\[0\]: each broker must be host:port \(comma-separated host:port/,
+  );
   assert.match(p.join('\n'), /VIGIL_INGEST_STALL_TIMEOUT_MS: .*\(milliseconds, 1000-600000\)/);
   assert.match(p.join('\n'), /VIGIL_LOG_LEVEL: .*\(one of debug, info, warn, error\)/);
 });
@@ -45,7 +48,10 @@ test('a missing required key says it is required', () => {
 
 test('stream problems point inside VIGIL_STREAMS', () => {
   const p = problems(() =>
-    loadIngestConfig({ VIGIL_KAFKA_BROKERS: 'k:9092', VIGIL_STREAMS: '[{"id":"cam-1","url":"ftp://cam/x"}]' }),
+    loadIngestConfig({
+      VIGIL_KAFKA_BROKERS: 'k:9092',
+      VIGIL_STREAMS: '[{"id":"cam-1","url":"ftp://cam/x"}]',
+    }),
   );
   assert.equal(p.length, 1);
   assert.match(p[0]!, /^VIGIL_STREAMS\[0\.url\]: stream URL uses scheme "ftp"/);
@@ -58,7 +64,11 @@ test('malformed JSON is reported as such', () => {
 
 test('cross-field rule: exit threshold may not exceed enter threshold', () => {
   const p = problems(() =>
-    loadAnalyzerConfig({ VIGIL_KAFKA_BROKERS: 'k:9092', VIGIL_ANALYZER_CHANGE_ENTER: '0.02', VIGIL_ANALYZER_CHANGE_EXIT: '0.05' }),
+    loadAnalyzerConfig({
+      VIGIL_KAFKA_BROKERS: 'k:9092',
+      VIGIL_ANALYZER_CHANGE_ENTER: '0.02',
+      VIGIL_ANALYZER_CHANGE_EXIT: '0.05',
+    }),
   );
   assert.match(p[0]!, /^VIGIL_ANALYZER_CHANGE_EXIT: must not exceed VIGIL_ANALYZER_CHANGE_ENTER/);
 });

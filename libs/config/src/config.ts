@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { type z } from 'zod';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -32,7 +32,7 @@ function coerce(raw: string, kind: EnvBinding['parse']): unknown {
         .filter(Boolean);
     case 'json':
       try {
-        return JSON.parse(raw) as unknown;
+        return JSON.parse(raw);
       } catch (e) {
         return new InvalidJson((e as Error).message);
       }
@@ -56,7 +56,7 @@ export function loadConfig<S extends z.ZodObject>(
 ): z.output<S> {
   const raw: Record<string, unknown> = {};
   const problems: string[] = [];
-  for (const [key, binding] of Object.entries(bindings) as [string, EnvBinding][]) {
+  for (const [key, binding] of Object.entries<EnvBinding>(bindings)) {
     const value = env[binding.env];
     if (value === undefined || value === '') continue;
     const parsed = coerce(value, binding.parse);

@@ -44,7 +44,12 @@ test('stream URL policy: allowed schemes pass, others say what to use instead', 
 });
 
 test('stream URL policy refuses link-local and cloud metadata hosts', () => {
-  for (const bad of ['http://169.254.169.254/latest', 'rtsp://[fe80::1]/s', 'http://metadata.google.internal/x', 'http://100.100.100.200/']) {
+  for (const bad of [
+    'http://169.254.169.254/latest',
+    'rtsp://[fe80::1]/s',
+    'http://metadata.google.internal/x',
+    'http://100.100.100.200/',
+  ]) {
     assert.match(streamUrlProblem(bad)!, /metadata/, bad);
   }
   assert.equal(streamUrlProblem('http://169.254.169.254/', { allowMetadataHosts: true }), null);
@@ -57,9 +62,14 @@ test('a StreamSpec with a forbidden URL fails on url with the reason', () => {
 });
 
 test('credentials are redacted from URLs and from free text', () => {
-  assert.equal(redactUrl('rtsp://admin:s3cret@10.0.0.5:554/live?token=abc'), 'rtsp://***@10.0.0.5:554/live?token=***');
+  assert.equal(
+    redactUrl('rtsp://admin:s3cret@10.0.0.5:554/live?token=abc'),
+    'rtsp://***@10.0.0.5:554/live?token=***',
+  );
   assert.equal(redactUrl('rtsp://10.0.0.5/live'), 'rtsp://10.0.0.5/live');
-  const text = redactSecrets('[rtsp @ 0x1] rtsp://admin:s3cret@10.0.0.5/live: 401 Unauthorized, retry http://u:p@h/x?password=zz');
+  const text = redactSecrets(
+    '[rtsp @ 0x1] rtsp://admin:s3cret@10.0.0.5/live: 401 Unauthorized, retry http://u:p@h/x?password=zz',
+  );
   assert.ok(!/s3cret|admin|zz|u:p@/.test(text), text);
 });
 
@@ -101,7 +111,9 @@ test('topic names are versioned and every Vigil topic is listed once', () => {
 test('committed JSON Schemas are current (run `npm run schemas` when this fails)', () => {
   const dir = join(process.cwd(), 'libs/contracts/schemas');
   const generated = generateJsonSchemas();
-  const committed = readdirSync(dir).filter((f) => f.endsWith('.schema.json')).sort();
+  const committed = readdirSync(dir)
+    .filter((f) => f.endsWith('.schema.json'))
+    .sort();
   assert.deepEqual(committed, Object.keys(generated).sort());
   for (const [file, text] of Object.entries(generated)) {
     assert.equal(readFileSync(join(dir, file), 'utf8'), text, `${file} is stale`);

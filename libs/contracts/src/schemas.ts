@@ -24,7 +24,11 @@ export const StreamSpecSchema = z
   .object({
     id: StreamIdSchema,
     name: z.string().max(200).optional(),
-    url: z.string().min(1).max(2048).describe('rtsp(s), rtmp(s), srt, http(s); file only when replay is enabled'),
+    url: z
+      .string()
+      .min(1)
+      .max(2048)
+      .describe('rtsp(s), rtmp(s), srt, http(s); file only when replay is enabled'),
     enabled: z.boolean().default(true),
     sampling: SamplingSchema.default({ mode: 'fps', fps: 1, burstFps: 5, burstSeconds: 10 }),
     output: z
@@ -59,7 +63,11 @@ export const FrameMetaSchema = z
     sampling: z.enum(['keyframes', 'fps', 'burst']),
   })
   .strict()
-  .meta({ id: 'FrameMeta', title: 'FrameMeta', description: 'Header vigil_meta of a vigil.frames.v1 message.' });
+  .meta({
+    id: 'FrameMeta',
+    title: 'FrameMeta',
+    description: 'Header vigil_meta of a vigil.frames.v1 message.',
+  });
 export type FrameMeta = z.output<typeof FrameMetaSchema>;
 
 export const StreamStateSchema = z.enum(['starting', 'running', 'stalled', 'backoff', 'stopped']);
@@ -80,7 +88,11 @@ export const StreamStatusSchema = z
     lastError: z.string().max(2000).nullable().describe('Credentials are always redacted'),
   })
   .strict()
-  .meta({ id: 'StreamStatus', title: 'StreamStatus', description: 'Camera health on vigil.stream-status.v1.' });
+  .meta({
+    id: 'StreamStatus',
+    title: 'StreamStatus',
+    description: 'Camera health on vigil.stream-status.v1.',
+  });
 export type StreamStatus = z.output<typeof StreamStatusSchema>;
 
 export const AnomalyKindSchema = z.enum([
@@ -143,7 +155,9 @@ export const SummarySchema = z
       .object({
         type: z.string().min(1),
         model: z.string().optional(),
-        fallback: z.boolean().describe('True when the configured decoder failed and grounded narrated instead'),
+        fallback: z
+          .boolean()
+          .describe('True when the configured decoder failed and grounded narrated instead'),
       })
       .strict(),
     stats: z

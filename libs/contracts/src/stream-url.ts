@@ -10,7 +10,12 @@ export interface StreamUrlPolicy {
   readonly allowMetadataHosts?: boolean;
 }
 
-const METADATA_HOSTS = new Set(['metadata.google.internal', 'metadata', 'instance-data', 'instance-data.ec2.internal']);
+const METADATA_HOSTS = new Set([
+  'metadata.google.internal',
+  'metadata',
+  'instance-data',
+  'instance-data.ec2.internal',
+]);
 
 function isLinkLocalOrMetadata(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();

@@ -14,5 +14,7 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; errors: string[] }
 /** Validates without throwing: an invalid message is an expected outcome, not a fault. */
 export function parseWith<S extends z.ZodType>(schema: S, input: unknown, prefix = ''): Parsed<z.output<S>> {
   const result = schema.safeParse(input);
-  return result.success ? { ok: true, value: result.data } : { ok: false, errors: formatIssues(result.error, prefix) };
+  return result.success
+    ? { ok: true, value: result.data }
+    : { ok: false, errors: formatIssues(result.error, prefix) };
 }

@@ -11,7 +11,10 @@ test('narrates frames, activity and each anomaly with its time, and only what wa
     window: {
       start,
       end: start + 10_000,
-      samples: Array.from({ length: 20 }, (_, i) => ({ at: start + i * 500, change: i === 8 ? 0.12 : 0.002 })),
+      samples: Array.from({ length: 20 }, (_, i) => ({
+        at: start + i * 500,
+        change: i === 8 ? 0.12 : 0.002,
+      })),
       anomalies: [{ at: start + 4_000, kind: 'scene_change', score: 0.12 }],
     },
   });
@@ -29,7 +32,10 @@ test('a quiet window says so', async () => {
     streamId: 'cam-1',
     window: { start, end: start + 10_000, samples: [{ at: start, change: 0.001 }], anomalies: [] },
   });
-  assert.match(r.summary, /^cam-1, 10:00:00–10:00:10 UTC: 1 frame sampled \(0\.1 fps\)\. Scene activity still .* No anomalies\.$/);
+  assert.match(
+    r.summary,
+    /^cam-1, 10:00:00–10:00:10 UTC: 1 frame sampled \(0\.1 fps\)\. Scene activity still .* No anomalies\.$/,
+  );
 });
 
 test('activity levels', () => {

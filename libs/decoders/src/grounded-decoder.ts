@@ -39,7 +39,9 @@ export class GroundedDecoder implements Decoder {
     if (anomalies.length === 0) {
       parts.push('No anomalies.');
     } else {
-      const list = anomalies.map((a) => `${a.kind.replaceAll('_', ' ')} at ${hms(a.at)} (score ${a.score.toFixed(2)})`);
+      const list = anomalies.map(
+        (a) => `${a.kind.replaceAll('_', ' ')} at ${hms(a.at)} (score ${a.score.toFixed(2)})`,
+      );
       parts.push(`${anomalies.length} anomal${anomalies.length === 1 ? 'y' : 'ies'}: ${list.join('; ')}.`);
     }
     return Promise.resolve({

@@ -44,7 +44,8 @@ export function kafkaErrorReason(err: unknown): string {
     seen.add(e);
     const code = (e as { code?: unknown }).code;
     const msg = (e as { message?: unknown }).message;
-    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code === 'ECONNREFUSED' ? 'connection refused' : code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code))
+      return code === 'ECONNREFUSED' ? 'connection refused' : code;
     if (typeof msg === 'string' && msg) reason = msg;
     e = (e as { cause?: unknown; originalError?: unknown }).originalError ?? (e as { cause?: unknown }).cause;
   }

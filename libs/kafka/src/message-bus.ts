@@ -9,7 +9,12 @@ import {
 import { type KafkaHeaders } from '@vigil/contracts';
 import { type Logger } from '@vigil/observability';
 import { type KafkaConnection } from './kafka-client.js';
-import { KafkaTopicMissingError, KafkaUnavailableError, isUnknownTopic, kafkaErrorReason } from './kafka-errors.js';
+import {
+  KafkaTopicMissingError,
+  KafkaUnavailableError,
+  isUnknownTopic,
+  kafkaErrorReason,
+} from './kafka-errors.js';
 
 export interface OutgoingMessage {
   readonly key: string;
@@ -115,7 +120,9 @@ export class KafkaSubscriber {
       this.markJoined();
     });
     this.consumer.on(this.consumer.events.CRASH, (e) => {
-      this.logger.error(`consumer crashed: ${kafkaErrorReason(e.payload.error)}`, { restart: e.payload.restart });
+      this.logger.error(`consumer crashed: ${kafkaErrorReason(e.payload.error)}`, {
+        restart: e.payload.restart,
+      });
     });
   }
 
@@ -126,7 +133,10 @@ export class KafkaSubscriber {
       throw new KafkaUnavailableError(this.conn.brokers, kafkaErrorReason(err));
     }
     try {
-      await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: this.options.fromBeginning ?? false });
+      await this.consumer.subscribe({
+        topics: [...this.options.topics],
+        fromBeginning: this.options.fromBeginning ?? false,
+      });
     } catch (err) {
       await this.consumer.disconnect().catch(() => undefined);
       if (isUnknownTopic(err)) throw new KafkaTopicMissingError(this.options.topics, this.conn.brokers);
@@ -136,8 +146,9 @@ export class KafkaSubscriber {
     await this.consumer.run({
       autoCommit: true,
       eachBatchAutoResolve: true,
-      eachBatch: async ({ batch, heartbeat, isRunning, isStale }: EachBatchPayload) => {
-        if (!isRunning() || isStale()) return;
+      eachBatch: async (payload: EachBatchPayload) => {
+        const { batch } = payload;
+        if (!payload.isRunning() || payload.isStale()) return;
         await handler(
           batch.messages.map((m) => ({
             topic: batch.topic,
@@ -149,7 +160,7 @@ export class KafkaSubscriber {
             timestamp: m.timestamp,
           })),
         );
-        await heartbeat();
+        await payload.heartbeat();
       },
     });
   }

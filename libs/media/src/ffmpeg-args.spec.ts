@@ -21,15 +21,28 @@ test('RTSP input: transport, timeout in microseconds, protocol whitelist, all be
 });
 
 test('fps sampling: fps filter then scale and letterbox to the model size inside ffmpeg', () => {
-  const args = buildIngestArgs(spec({ sampling: { mode: 'fps', fps: 2 }, output: { width: 320, height: 180 } }), {
-    ioTimeoutMs: 1000,
-  });
+  const args = buildIngestArgs(
+    spec({ sampling: { mode: 'fps', fps: 2 }, output: { width: 320, height: 180 } }),
+    {
+      ioTimeoutMs: 1000,
+    },
+  );
   assert.equal(
     valueOf(args, '-vf'),
     'fps=2,scale=320:180:force_original_aspect_ratio=decrease,pad=320:180:(ow-iw)/2:(oh-ih)/2,format=yuvj420p',
   );
   assert.ok(!args.includes('-skip_frame'));
-  assert.deepEqual(args.slice(-9), ['-fps_mode', 'passthrough', '-f', 'image2pipe', '-c:v', 'mjpeg', '-q:v', '5', 'pipe:1']);
+  assert.deepEqual(args.slice(-9), [
+    '-fps_mode',
+    'passthrough',
+    '-f',
+    'image2pipe',
+    '-c:v',
+    'mjpeg',
+    '-q:v',
+    '5',
+    'pipe:1',
+  ]);
 });
 
 test('keyframe sampling decodes keyframes only and adds no fps filter', () => {
@@ -46,7 +59,10 @@ test('a burst overrides keyframe sampling with full decoding at burstFps', () =>
 });
 
 test('other protocols use -rw_timeout and their own whitelist; cuda preset adds -hwaccel', () => {
-  const args = buildIngestArgs(spec({ url: 'https://cams.example/live.m3u8' }), { ioTimeoutMs: 2000, hwaccel: 'cuda' });
+  const args = buildIngestArgs(spec({ url: 'https://cams.example/live.m3u8' }), {
+    ioTimeoutMs: 2000,
+    hwaccel: 'cuda',
+  });
   assert.equal(valueOf(args, '-rw_timeout'), '2000000');
   assert.equal(valueOf(args, '-protocol_whitelist'), 'http,https,tcp,tls,hls,crypto,data');
   assert.equal(valueOf(args, '-hwaccel'), 'cuda');

@@ -42,7 +42,8 @@ export function buildIngestArgs(spec: StreamSpec, opts: IngestArgsOptions): stri
   if (problem) throw new UnsafeStreamUrlError(spec.id, problem);
   const scheme = new URL(spec.url).protocol.replace(/:$/, '');
   const whitelist = PROTOCOL_WHITELIST[scheme];
-  if (!whitelist) throw new UnsafeStreamUrlError(spec.id, `uses scheme "${scheme}", which has no protocol whitelist`);
+  if (!whitelist)
+    throw new UnsafeStreamUrlError(spec.id, `uses scheme "${scheme}", which has no protocol whitelist`);
 
   const timeoutUs = String(Math.round(opts.ioTimeoutMs * 1000));
   const args = ['-hide_banner', '-nostdin', '-loglevel', 'error'];

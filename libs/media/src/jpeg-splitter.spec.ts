@@ -24,7 +24,9 @@ test('splits a stream of JPEGs whatever the chunk boundaries (down to single byt
 
 test('bytes outside images are skipped and counted; images after them still come out', () => {
   const s = new JpegSplitter();
-  const out = s.push(Buffer.concat([Buffer.from('garbage!'), fakeJpeg(7), Buffer.from([0x00, 0x01]), fakeJpeg(8)]));
+  const out = s.push(
+    Buffer.concat([Buffer.from('garbage!'), fakeJpeg(7), Buffer.from([0x00, 0x01]), fakeJpeg(8)]),
+  );
   assert.equal(out.length, 2);
   assert.equal(s.garbageBytes, 10);
 });

@@ -96,7 +96,10 @@ test('ffmpeg exiting leads to backoff then a restart, with the last stderr line,
   h.procs[0]!.die(1);
   await sleep(5);
   const backoff = h.states.find((s) => s.state === 'backoff')!;
-  assert.match(backoff.reason!, /ffmpeg exited with code 1: rtsp:\/\/\*\*\*@cam\.local\/s: Connection refused/);
+  assert.match(
+    backoff.reason!,
+    /ffmpeg exited with code 1: rtsp:\/\/\*\*\*@cam\.local\/s: Connection refused/,
+  );
   assert.ok(!JSON.stringify(h.states).includes('s3cret'));
   assert.equal(backoff.retryInMs, 20);
   await sleep(40);
@@ -153,7 +156,14 @@ test('an unsafe URL fails at construction, before any process exists', () => {
     () =>
       new StreamSupervisor(
         spec,
-        { ffmpegPath: 'ffmpeg', stallTimeoutMs: 1, ioTimeoutMs: 1, backoffInitialMs: 1, backoffMaxMs: 1, spawner: () => (spawned++, new FakeProcess([])) },
+        {
+          ffmpegPath: 'ffmpeg',
+          stallTimeoutMs: 1,
+          ioTimeoutMs: 1,
+          backoffInitialMs: 1,
+          backoffMaxMs: 1,
+          spawner: () => (spawned++, new FakeProcess([])),
+        },
         () => undefined,
         () => undefined,
       ),

@@ -27,7 +27,9 @@ test('records below the level are dropped', () => {
 
 test('credentials in messages and fields are redacted', () => {
   const { logger, lines } = capture('info', 'json');
-  logger.warn('cannot open rtsp://admin:hunter2@10.0.0.5/live', { url: 'rtsp://admin:hunter2@10.0.0.5/live' });
+  logger.warn('cannot open rtsp://admin:hunter2@10.0.0.5/live', {
+    url: 'rtsp://admin:hunter2@10.0.0.5/live',
+  });
   assert.ok(!lines[0]!.includes('hunter2'), lines[0]);
   assert.ok(!lines[0]!.includes('admin'), lines[0]);
   const rec = JSON.parse(lines[0]!) as { msg: string; url: string };

@@ -37,7 +37,12 @@ export class Logger {
   }
 
   child(context: string): Logger {
-    return new Logger(context, { level: this.level, format: this.format, sink: this.sink, clock: this.clock });
+    return new Logger(context, {
+      level: this.level,
+      format: this.format,
+      sink: this.sink,
+      clock: this.clock,
+    });
   }
 
   enabled(level: LogLevel): boolean {
@@ -80,8 +85,10 @@ export class Logger {
 
 /** Adapts Logger to Nest's LoggerService shape without importing Nest here. */
 export function nestLoggerAdapter(logger: Logger) {
-  const text = (m: unknown) => (m instanceof Error ? m.message : typeof m === 'string' ? m : JSON.stringify(m));
-  const ctx = (params: unknown[]) => (typeof params[params.length - 1] === 'string' ? String(params.at(-1)) : 'nest');
+  const text = (m: unknown) =>
+    m instanceof Error ? m.message : typeof m === 'string' ? m : JSON.stringify(m);
+  const ctx = (params: unknown[]) =>
+    typeof params[params.length - 1] === 'string' ? String(params.at(-1)) : 'nest';
   return {
     log: (m: unknown, ...p: unknown[]) => logger.child(ctx(p)).debug(text(m)),
     error: (m: unknown, ...p: unknown[]) => logger.child(ctx(p)).error(text(m)),

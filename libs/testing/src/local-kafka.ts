@@ -31,7 +31,9 @@ export function ensureKafkaJars(): string {
   if (existsSync(lib) && readdirSync(lib).some((f) => /^kafka_2\.13-3\.9\.\d+\.jar$/.test(f))) return lib;
   const mvn = spawnSync('mvn', ['-q', '-B', 'dependency:copy-dependencies'], { cwd: dir, encoding: 'utf8' });
   if (mvn.error || mvn.status !== 0) {
-    const why = mvn.error ? mvn.error.message : (mvn.stdout + mvn.stderr).trim().split('\n').slice(-3).join(' ');
+    const why = mvn.error
+      ? mvn.error.message
+      : (mvn.stdout + mvn.stderr).trim().split('\n').slice(-3).join(' ');
     throw new LocalKafkaError(
       `cannot fetch the Kafka broker jars with Maven (${why}); install Maven (apt-get install maven) and make sure Maven Central is reachable, or set VIGIL_KAFKA_BROKERS to an existing broker`,
     );
@@ -128,14 +130,19 @@ export class LocalKafka {
         { encoding: 'utf8' },
       );
       if (fmt.error || fmt.status !== 0) {
-        const why = fmt.error ? fmt.error.message : (fmt.stderr || fmt.stdout).trim().split('\n').slice(-2).join(' ');
+        const why = fmt.error
+          ? fmt.error.message
+          : (fmt.stderr || fmt.stdout).trim().split('\n').slice(-2).join(' ');
         throw new LocalKafkaError(
           `cannot format Kafka storage in ${storage} (${why}); install Java 17 (apt-get install openjdk-17-jre-headless)`,
         );
       }
     }
     // detached: Ctrl-C reaches only Vigil, which stops the broker last, after its clients disconnected.
-    const child = spawn('java', [...jvm, 'kafka.Kafka', props], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    const child = spawn('java', [...jvm, 'kafka.Kafka', props], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true,
+    });
     trackChild(child);
     this.child = child;
     let stderr = '';
@@ -158,7 +165,9 @@ export class LocalKafka {
     });
     while (Date.now() < deadline) {
       if (this.exitInfo) {
-        throw new LocalKafkaError(`the local Kafka broker ${this.exitInfo}; see ${join(logDir, 'server.log')}`);
+        throw new LocalKafkaError(
+          `the local Kafka broker ${this.exitInfo}; see ${join(logDir, 'server.log')}`,
+        );
       }
       if (await portOpen(this._port)) {
         const admin = kafka.admin();
@@ -175,7 +184,9 @@ export class LocalKafka {
       await new Promise((r) => setTimeout(r, 250));
     }
     await this.stop();
-    throw new LocalKafkaError(`the local Kafka broker did not become ready within ${timeoutMs} ms; see ${join(logDir, 'server.log')}`);
+    throw new LocalKafkaError(
+      `the local Kafka broker did not become ready within ${timeoutMs} ms; see ${join(logDir, 'server.log')}`,
+    );
   }
 
   async stop(): Promise<void> {

@@ -6,7 +6,13 @@ import { freePort } from './free-port.js';
 
 /** A mount: a live videotestsrc pattern ("ball", "smpte", ...) or an H.264 file served in a loop. */
 export type RtspMount =
-  | { readonly name: string; readonly pattern: string; readonly width?: number; readonly height?: number; readonly fps?: number }
+  | {
+      readonly name: string;
+      readonly pattern: string;
+      readonly width?: number;
+      readonly height?: number;
+      readonly fps?: number;
+    }
   | { readonly name: string; readonly file: string };
 
 export class RtspServerError extends Error {
@@ -42,11 +48,16 @@ export class RtspTestServer {
     const args = [join(repoRoot(), 'tools/rtsp/rtsp-server.py'), '--port', String(this._port)];
     for (const m of this.mounts) {
       const source =
-        'file' in m ? `file:${m.file}` : `pattern:${m.pattern}@${m.width ?? 640}x${m.height ?? 360}@${m.fps ?? 10}`;
+        'file' in m
+          ? `file:${m.file}`
+          : `pattern:${m.pattern}@${m.width ?? 640}x${m.height ?? 360}@${m.fps ?? 10}`;
       args.push('--mount', `${m.name}=${source}`);
     }
     // detached: Ctrl-C reaches only Vigil, which stops its helpers in order.
-    const child = spawn(process.env.VIGIL_GST_PYTHON ?? '/usr/bin/python3', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(process.env.VIGIL_GST_PYTHON ?? '/usr/bin/python3', args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     trackChild(child);
     this.child = child;
     let stderr = '';
@@ -61,9 +72,14 @@ export class RtspTestServer {
           ),
         );
       };
-      const timer = setTimeout(() => fail(`no READY within ${timeoutMs} ms: ${stderr.trim().slice(-300)}`), timeoutMs);
+      const timer = setTimeout(
+        () => fail(`no READY within ${timeoutMs} ms: ${stderr.trim().slice(-300)}`),
+        timeoutMs,
+      );
       child.once('error', (e) => fail(e.message));
-      child.once('exit', (code) => fail(`exited with code ${code}: ${stderr.trim().split('\n').slice(-2).join(' ')}`));
+      child.once('exit', (code) =>
+        fail(`exited with code ${code}: ${stderr.trim().split('\n').slice(-2).join(' ')}`),
+      );
       child.stdout?.setEncoding('utf8');
       child.stdout?.on('data', (t: string) => {
         if (t.includes('READY')) {

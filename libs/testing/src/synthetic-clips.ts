@@ -42,7 +42,10 @@ export function clipFilter(o: ClipOptions): { source: string; filters: string[] 
         filters: [`drawbox=x=iw/4:y=ih/4:w=iw/2:h=ih/2:color=white:t=fill:enable='gte(t,${at})'`, noise],
       };
     case 'blur':
-      return { source: steady, filters: [`boxblur=luma_radius=12:luma_power=2:enable='gte(t,${at})'`, noise] };
+      return {
+        source: steady,
+        filters: [`boxblur=luma_radius=12:luma_power=2:enable='gte(t,${at})'`, noise],
+      };
     case 'freeze':
       // cut the moving scene at changeAt and repeat its last frame (noise included) to the end
       return {
@@ -90,7 +93,9 @@ export function generateClip(path: string, o: ClipOptions, ffmpegPath = 'ffmpeg'
   ];
   const r = spawnSync(ffmpegPath, args, { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
-    throw new Error(`cannot generate clip ${path}: ${r.error?.message ?? r.stderr.trim()}; is ffmpeg installed?`);
+    throw new Error(
+      `cannot generate clip ${path}: ${r.error?.message ?? r.stderr.trim()}; is ffmpeg installed?`,
+    );
   }
   const mv = spawnSync('mv', [`${path}.tmp.mp4`, path]);
   if (mv.status !== 0) throw new Error(`cannot move clip into ${path}`);

@@ -25,7 +25,11 @@ export async function grayThumbnail(jpeg: Buffer, width = 64, height = 36): Prom
       .grayscale()
       .raw()
       .toBuffer({ resolveWithObject: true });
-    return { width: info.width, height: info.height, pixels: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+    return {
+      width: info.width,
+      height: info.height,
+      pixels: new Uint8Array(data.buffer, data.byteOffset, data.length),
+    };
   } catch (err) {
     throw new ImageDecodeError((err as Error).message.split('\n')[0] ?? 'unknown');
   }

@@ -35,7 +35,12 @@ export class TumblingWindow {
     }
     let closed: ClosedWindow | null = null;
     if (this.start !== null && aligned !== this.start && this.samples.length > 0) {
-      closed = { start: this.start, end: this.start + this.lengthMs, samples: this.samples, anomalies: this.anomalies };
+      closed = {
+        start: this.start,
+        end: this.start + this.lengthMs,
+        samples: this.samples,
+        anomalies: this.anomalies,
+      };
       this.samples = [];
       this.anomalies = [];
     }

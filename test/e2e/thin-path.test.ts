@@ -1,0 +1,186 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { type INestApplicationContext } from '@nestjs/common';
+import {
+  AnomalyEventSchema,
+  CE_TYPES,
+  SummarySchema,
+  TOPICS,
+  fromCloudEventHeaders,
+  type AnomalyEvent,
+  type Summary,
+} from '@vigil/contracts';
+import { loadAnalyzerConfig, loadIngestConfig } from '@vigil/config';
+import { KafkaSubscriber, createKafka } from '@vigil/kafka';
+import { Logger } from '@vigil/observability';
+import { RtspTestServer, findProcesses, generateClip, testDir, useTestKafka } from '@vigil/testing';
+import { startAnalyzer } from '../../apps/analyzer/src/main.js';
+import { startIngest } from '../../apps/ingest/src/main.js';
+
+// Unique stream ids per run: the shared broker may hold messages of earlier runs.
+const run = randomUUID().slice(0, 6);
+const CHANGE = `e2e-box-${run}`;
+const STEADY = `e2e-steady-${run}`;
+const log = new Logger('e2e', { level: 'warn' });
+
+let broker: Awaited<ReturnType<typeof useTestKafka>>;
+let rtsp: RtspTestServer;
+let analyzer: INestApplicationContext | undefined;
+let ingest: INestApplicationContext | undefined;
+let sub: KafkaSubscriber | undefined;
+const anomalies: AnomalyEvent[] = [];
+const summaries: Summary[] = [];
+const ceTypes = new Set<string>();
+
+before(async () => {
+  broker = await useTestKafka();
+  const dir = testDir('e2e');
+  // 8 s clips looped by the RTSP server: the box appears at 4 s (and vanishes at each loop)
+  const box = generateClip(join(dir, 'box.mp4'), {
+    scenario: 'box',
+    seconds: 8,
+    width: 320,
+    height: 180,
+    changeAt: 4,
+  });
+  const steady = generateClip(join(dir, 'steady.mp4'), {
+    scenario: 'steady',
+    seconds: 8,
+    width: 320,
+    height: 180,
+  });
+  rtsp = new RtspTestServer([
+    { name: 'box', file: box },
+    { name: 'steady', file: steady },
+  ]);
+  await rtsp.start();
+
+  const env = { VIGIL_KAFKA_BROKERS: broker.brokers.join(','), VIGIL_LOG_LEVEL: 'warn' };
+  analyzer = await startAnalyzer(loadAnalyzerConfig({ ...env, VIGIL_SUMMARY_INTERVAL_S: '4' }), log);
+
+  const conn = { brokers: broker.brokers, clientId: 'e2e', connectTimeoutMs: 3000 };
+  sub = new KafkaSubscriber(
+    createKafka(conn, log),
+    conn,
+    { groupId: `e2e-${run}`, topics: [TOPICS.anomalies.name, TOPICS.summaries.name], fromBeginning: true },
+    log,
+  );
+  await sub.start((batch) => {
+    for (const m of batch) {
+      if (m.key !== CHANGE && m.key !== STEADY) continue;
+      const ce = fromCloudEventHeaders(m.headers);
+      if (ce.ok) ceTypes.add(ce.value.type);
+      const value = JSON.parse(m.value!.toString()) as unknown;
+      if (m.topic === TOPICS.anomalies.name) anomalies.push(AnomalyEventSchema.parse(value));
+      else summaries.push(SummarySchema.parse(value));
+    }
+    return Promise.resolve();
+  });
+  await sub.whenJoined();
+
+  const streams = [
+    {
+      id: CHANGE,
+      url: rtsp.url('box'),
+      sampling: { mode: 'fps', fps: 2 },
+      output: { width: 320, height: 180 },
+    },
+    {
+      id: STEADY,
+      url: rtsp.url('steady'),
+      sampling: { mode: 'fps', fps: 2 },
+      output: { width: 320, height: 180 },
+    },
+  ];
+  ingest = await startIngest(loadIngestConfig({ ...env, VIGIL_STREAMS: JSON.stringify(streams) }), log);
+});
+
+after(async () => {
+  await ingest?.close();
+  await analyzer?.close();
+  await sub?.stop();
+  await rtsp?.stop();
+  await broker?.stop();
+});
+
+async function until(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+test('the clip with a scheduled change yields a start and an end event sharing one eventId', async () => {
+  await until(
+    'a scene_change start and end on the box stream',
+    () => {
+      const starts = anomalies.filter((a) => a.streamId === CHANGE && a.phase === 'start');
+      return starts.some((s) => anomalies.some((a) => a.eventId === s.eventId && a.phase === 'end'));
+    },
+    60_000,
+  );
+  const start = anomalies.find((a) => a.streamId === CHANGE && a.phase === 'start')!;
+  const end = anomalies.find((a) => a.eventId === start.eventId && a.phase === 'end')!;
+  assert.equal(start.kind, 'scene_change');
+  assert.ok(start.score >= 0.04, `score ${start.score}`);
+  assert.equal(end.startedAt, start.startedAt);
+  assert.ok(end.endedAt && Date.parse(end.endedAt) > Date.parse(start.startedAt));
+  // the box covers the middle of the picture: the region must overlap the centre
+  assert.ok(
+    start.region && start.region.x < 0.5 && start.region.x + start.region.w > 0.5,
+    JSON.stringify(start.region),
+  );
+  assert.ok(
+    start.evidence &&
+      Buffer.from(start.evidence.base64, 'base64')
+        .subarray(0, 2)
+        .equals(Buffer.from([0xff, 0xd8])),
+  );
+});
+
+test('both cameras get grounded summaries; the box camera’s summary mentions its anomaly', async () => {
+  await until(
+    'summaries for both streams, one counting an anomaly',
+    () =>
+      summaries.some((s) => s.streamId === STEADY) &&
+      summaries.some((s) => s.streamId === CHANGE && s.stats.anomalies > 0),
+    60_000,
+  );
+  const withAnomaly = summaries.find((s) => s.streamId === CHANGE && s.stats.anomalies > 0)!;
+  assert.match(withAnomaly.text, /anomal(y|ies): scene change at \d\d:\d\d:\d\d/);
+  assert.deepEqual(withAnomaly.decoder, { type: 'grounded', fallback: false });
+  const steady = summaries.find((s) => s.streamId === STEADY)!;
+  assert.match(steady.text, /No anomalies\./);
+  assert.ok(steady.stats.frames > 0);
+  assert.equal(Date.parse(steady.windowEnd) - Date.parse(steady.windowStart), 4000);
+  assert.deepEqual([...ceTypes].sort(), [CE_TYPES.anomaly, CE_TYPES.summary].sort());
+});
+
+test('the clip without a change yields no anomaly event', async () => {
+  // by now the steady stream has been watched for as long as the box stream needed to alarm, and more
+  await until(
+    'three summaries of the steady stream',
+    () => summaries.filter((s) => s.streamId === STEADY).length >= 3,
+    60_000,
+  );
+  assert.deepEqual(
+    anomalies.filter((a) => a.streamId === STEADY),
+    [],
+  );
+});
+
+test('summary ids are deterministic: one per stream and window', () => {
+  const keys = summaries.map((s) => `${s.streamId}|${s.windowStart}`);
+  const ids = summaries.map((s) => s.summaryId);
+  assert.equal(new Set(ids).size, new Set(keys).size);
+});
+
+test('closing ingest stops every ffmpeg it started', async () => {
+  await ingest!.close();
+  ingest = undefined;
+  assert.deepEqual(findProcesses(new RegExp(`ffmpeg.*${rtsp.url('box').replaceAll('.', '\\.')}`)), []);
+  assert.deepEqual(findProcesses(new RegExp(`ffmpeg.*${rtsp.url('steady').replaceAll('.', '\\.')}`)), []);
+});

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs whatever Vigil needs on Debian 12 that is missing, then builds. Idempotent, and quick when
+# everything is already there. Called by `npm start` and `npm test`.
+#   apt: ffmpeg, Java 17, Maven, GStreamer RTSP server + plugins, python3-gi (sudo when not root)
+#   npm ci when package-lock.json changed; Kafka broker jars via Maven (cached in tools/kafka/lib); build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  say "Node.js 20 or newer is required (found $(node --version 2>/dev/null || echo none)); install it, e.g. from NodeSource, then rerun"
+  exit 1
+fi
+
+packages=()
+command -v ffmpeg >/dev/null 2>&1 || packages+=(ffmpeg)
+command -v ffprobe >/dev/null 2>&1 || packages+=(ffmpeg)
+command -v java >/dev/null 2>&1 || packages+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || packages+=(maven)
+# The RTSP test/demo server: GStreamer's RTSP server through python3-gi, with the elements it uses.
+if ! /usr/bin/python3 - >/dev/null 2>&1 <<'PY'
+import gi
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import Gst, GstRtspServer
+Gst.init(None)
+missing = [e for e in ("videotestsrc", "x264enc", "rtph264pay", "decodebin", "qtdemux", "h264parse", "avdec_h264", "appsrc", "appsink", "videoconvert") if Gst.ElementFactory.find(e) is None]
+raise SystemExit(1 if missing else 0)
+PY
+then
+  packages+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+    gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav)
+fi
+
+if [ ${#packages[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  say "installing Debian packages: ${packages[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+fi
+
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f node_modules/.vigil-lock ] || [ "$(cat node_modules/.vigil-lock)" != "$lock_hash" ]; then
+  say "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" >node_modules/.vigil-lock
+fi
+
+if ! ls tools/kafka/lib/kafka_2.13-3.9.*.jar >/dev/null 2>&1; then
+  say "fetching the Apache Kafka 3.9 broker jars from Maven Central"
+  (cd tools/kafka && mvn -q -B dependency:copy-dependencies)
+fi
+
+say "building"
+npm run --silent build
