@@ -51,7 +51,7 @@ fi
 
 if ! ls tools/kafka/lib/kafka_2.13-3.9.*.jar >/dev/null 2>&1; then
   say "fetching the Apache Kafka 3.9 broker jars from Maven Central"
-  (cd tools/kafka && mvn -q -B dependency:copy-dependencies)
+  (cd tools/kafka && mvn -q -B -Dstyle.color=never dependency:copy-dependencies)
 fi
 
 say "building"

@@ -1,10 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { findProcesses, freePort, repoRoot, testDir } from '@vigil/testing';
 
-test('`vigil up` starts Kafka, demo cameras and the pipeline, prints summaries, and Ctrl-C leaves nothing behind', async () => {
+interface Up {
+  child: ChildProcessWithoutNullStreams;
+  dataDir: string;
+  kafkaPort: number;
+  rtspPort: number;
+  output: { stdout: string; stderr: string };
+  exited: Promise<number | null>;
+}
+
+async function startUp(): Promise<Up> {
   const dataDir = testDir('vigil-up');
   const kafkaPort = await freePort();
   const rtspPort = await freePort();
@@ -15,44 +25,58 @@ test('`vigil up` starts Kafka, demo cameras and the pipeline, prints summaries, 
       VIGIL_DATA_DIR: dataDir,
       VIGIL_LOCAL_KAFKA_PORT: String(kafkaPort),
       VIGIL_DEMO_RTSP_PORT: String(rtspPort),
-      VIGIL_SUMMARY_INTERVAL_S: '5',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const t0 = Date.now();
-  const firstSummary = new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no summary within 90 s\n${stderr}`)), 90_000);
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      if (/\[demo-(yard|line)\] demo-(yard|line), .* frames? sampled/.test(stdout)) {
-        clearTimeout(timer);
-        resolve(Date.now() - t0);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`vigil up exited early with ${code}\n${stderr}`)));
-  });
-  let exitCode: number | null = null;
-  const exited = new Promise<void>((resolve) =>
-    child.once('close', (code) => ((exitCode = code), resolve())),
-  );
-  try {
-    const ms = await firstSummary;
-    assert.ok(ms < 90_000);
-    assert.match(
-      stderr,
-      new RegExp(`Vigil is up: cameras demo-yard, demo-line; Kafka at 127\\.0\\.0\\.1:${kafkaPort}`),
-    );
-  } finally {
-    child.kill('SIGINT');
-    await exited;
+  const output = { stdout: '', stderr: '' };
+  child.stdout.on('data', (d: Buffer) => (output.stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output.stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  return { child, dataDir, kafkaPort, rtspPort, output, exited };
+}
+
+/** Resolves with ms since `t0` once stdout matches, or fails after timeoutMs / on early exit. */
+async function waitFor(up: Up, re: RegExp, t0: number, timeoutMs: number): Promise<number> {
+  while (!re.test(up.output.stdout)) {
+    if (up.child.exitCode !== null) assert.fail(`vigil up exited early (${up.child.exitCode})\n${up.output.stderr}`);
+    if (Date.now() - t0 > timeoutMs) assert.fail(`no match for ${re} within ${timeoutMs} ms\n${up.output.stderr}`);
+    await sleep(100);
   }
-  assert.equal(exitCode, 0, stderr);
-  assert.match(stderr, /local Kafka broker stopped/);
-  assert.deepEqual(
-    findProcesses(new RegExp(`${dataDir}|127\\.0\\.0\\.1:${rtspPort}|--port ${rtspPort}`)),
-    [],
-  );
+  return Date.now() - t0;
+}
+
+const helpers = (up: Up) =>
+  findProcesses(new RegExp(`${up.dataDir}|127\\.0\\.0\\.1:${up.rtspPort}|--port ${up.rtspPort}`));
+
+const SUMMARY = /\[demo-(yard|line)\] demo-(yard|line), .* frames? sampled/;
+
+test('`vigil up` prints a summary within 30 s of being up, and Ctrl-C stops everything it started', async () => {
+  const up = await startUp();
+  try {
+    const t0 = Date.now();
+    while (!/Vigil is up/.test(up.output.stderr)) {
+      if (up.child.exitCode !== null) assert.fail(up.output.stderr);
+      if (Date.now() - t0 > 90_000) assert.fail(`not up within 90 s\n${up.output.stderr}`);
+      await sleep(100);
+    }
+    assert.match(up.output.stderr, new RegExp(`Vigil is up: cameras demo-yard, demo-line; Kafka at 127\\.0\\.0\\.1:${up.kafkaPort}`));
+    const ms = await waitFor(up, SUMMARY, Date.now(), 30_000);
+    assert.ok(ms <= 30_000);
+  } finally {
+    up.child.kill('SIGINT');
+  }
+  assert.equal(await up.exited, 0, up.output.stderr);
+  assert.match(up.output.stderr, /local Kafka broker stopped/);
+  assert.deepEqual(helpers(up), []);
+});
+
+test('even when `vigil up` is killed outright, its Kafka, RTSP server and ffmpeg processes die with it', async () => {
+  const up = await startUp();
+  await waitFor(up, SUMMARY, Date.now(), 60_000);
+  assert.ok(helpers(up).length >= 4, `expected java, python and two ffmpeg: ${JSON.stringify(helpers(up))}`);
+  up.child.kill('SIGKILL');
+  await up.exited;
+  const deadline = Date.now() + 30_000;
+  while (helpers(up).length > 0 && Date.now() < deadline) await sleep(250);
+  assert.deepEqual(helpers(up), []);
 });

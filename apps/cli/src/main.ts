@@ -27,18 +27,22 @@ function logger(env: Env): Logger {
   });
 }
 
-/** Resolves on the first SIGINT or SIGTERM; a second one while stopping forces exit. */
+/**
+ * Resolves on the first SIGINT, SIGTERM or SIGHUP (a closed terminal); a second SIGINT or SIGTERM while
+ * stopping forces exit (helpers still die with us: see diesWithParent). Later SIGHUPs are ignored, so a
+ * terminal closing mid-shutdown cannot cut the shutdown short.
+ */
 function untilSignal(): Promise<NodeJS.Signals> {
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   return new Promise((resolve) => {
     const on = (sig: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
+      for (const s of signals) process.off(s, on);
       process.once('SIGINT', () => process.exit(130));
       process.once('SIGTERM', () => process.exit(143));
+      process.on('SIGHUP', () => undefined);
       resolve(sig);
     };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
+    for (const s of signals) process.on(s, on);
   });
 }
 

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { diesWithParent } from './child-guard.js';
 
 /** A running child process as the supervisor sees it; the seam where tests could substitute a fake. */
 export interface MediaProcess {
@@ -56,5 +57,7 @@ class ChildMediaProcess implements MediaProcess {
 }
 
 // detached: a terminal's Ctrl-C reaches only Vigil, which then stops ffmpeg in order (no restart race).
-export const spawnMediaProcess: MediaSpawner = (command, args) =>
-  new ChildMediaProcess(spawn(command, [...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
+export const spawnMediaProcess: MediaSpawner = (command, args) => {
+  const guarded = diesWithParent(command, args, 'SIGKILL');
+  return new ChildMediaProcess(spawn(guarded.command, guarded.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
+};

@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
+import { diesWithParent } from '@vigil/media';
 import { repoRoot } from './repo-root.js';
 import { terminate, trackChild } from './child-processes.js';
 import { freePort } from './free-port.js';
@@ -29,7 +30,7 @@ export function ensureKafkaJars(): string {
   const dir = join(repoRoot(), 'tools/kafka');
   const lib = join(dir, 'lib');
   if (existsSync(lib) && readdirSync(lib).some((f) => /^kafka_2\.13-3\.9\.\d+\.jar$/.test(f))) return lib;
-  const mvn = spawnSync('mvn', ['-q', '-B', 'dependency:copy-dependencies'], { cwd: dir, encoding: 'utf8' });
+  const mvn = spawnSync('mvn', ['-q', '-B', '-Dstyle.color=never', 'dependency:copy-dependencies'], { cwd: dir, encoding: 'utf8' });
   if (mvn.error || mvn.status !== 0) {
     const why = mvn.error
       ? mvn.error.message
@@ -139,10 +140,8 @@ export class LocalKafka {
       }
     }
     // detached: Ctrl-C reaches only Vigil, which stops the broker last, after its clients disconnected.
-    const child = spawn('java', [...jvm, 'kafka.Kafka', props], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      detached: true,
-    });
+    const cmd = diesWithParent('java', [...jvm, 'kafka.Kafka', props]);
+    const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     trackChild(child);
     this.child = child;
     let stderr = '';

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { diesWithParent } from '@vigil/media';
 import { repoRoot } from './repo-root.js';
 import { terminate, trackChild } from './child-processes.js';
 import { freePort } from './free-port.js';
@@ -54,10 +55,8 @@ export class RtspTestServer {
       args.push('--mount', `${m.name}=${source}`);
     }
     // detached: Ctrl-C reaches only Vigil, which stops its helpers in order.
-    const child = spawn(process.env.VIGIL_GST_PYTHON ?? '/usr/bin/python3', args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
+    const cmd = diesWithParent(process.env.VIGIL_GST_PYTHON ?? '/usr/bin/python3', args);
+    const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     trackChild(child);
     this.child = child;
     let stderr = '';
