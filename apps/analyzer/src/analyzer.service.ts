@@ -138,7 +138,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       ),
     ]);
     for (const e of anomalies)
-      this.log.info(`anomaly ${e.phase}: ${e.description}`, { streamId: e.streamId, eventId: e.eventId });
+      this.log.debug(`anomaly ${e.phase}: ${e.description}`, { streamId: e.streamId, eventId: e.eventId });
     for (const s of summaries) this.log.debug(`summary: ${s.text}`, { streamId: s.streamId });
   }
 
