@@ -94,7 +94,10 @@ before(async () => {
       output: { width: 320, height: 180 },
     },
   ];
-  ingest = await startIngest(loadIngestConfig({ ...env, VIGIL_STREAMS: JSON.stringify(streams) }), log);
+  ingest = await startIngest(
+    loadIngestConfig({ ...env, VIGIL_INGEST_HTTP_PORT: '0', VIGIL_STREAMS: JSON.stringify(streams) }),
+    log,
+  );
 });
 
 after(async () => {

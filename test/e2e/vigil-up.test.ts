@@ -38,8 +38,10 @@ async function startUp(): Promise<Up> {
 /** Resolves with ms since `t0` once stdout matches, or fails after timeoutMs / on early exit. */
 async function waitFor(up: Up, re: RegExp, t0: number, timeoutMs: number): Promise<number> {
   while (!re.test(up.output.stdout)) {
-    if (up.child.exitCode !== null) assert.fail(`vigil up exited early (${up.child.exitCode})\n${up.output.stderr}`);
-    if (Date.now() - t0 > timeoutMs) assert.fail(`no match for ${re} within ${timeoutMs} ms\n${up.output.stderr}`);
+    if (up.child.exitCode !== null)
+      assert.fail(`vigil up exited early (${up.child.exitCode})\n${up.output.stderr}`);
+    if (Date.now() - t0 > timeoutMs)
+      assert.fail(`no match for ${re} within ${timeoutMs} ms\n${up.output.stderr}`);
     await sleep(100);
   }
   return Date.now() - t0;
@@ -59,7 +61,10 @@ test('`vigil up` prints a summary within 30 s of being up, and Ctrl-C stops ever
       if (Date.now() - t0 > 90_000) assert.fail(`not up within 90 s\n${up.output.stderr}`);
       await sleep(100);
     }
-    assert.match(up.output.stderr, new RegExp(`Vigil is up: cameras demo-yard, demo-line; Kafka at 127\\.0\\.0\\.1:${up.kafkaPort}`));
+    assert.match(
+      up.output.stderr,
+      new RegExp(`Vigil is up: cameras demo-yard, demo-line; Kafka at 127\\.0\\.0\\.1:${up.kafkaPort}`),
+    );
     const ms = await waitFor(up, SUMMARY, Date.now(), 30_000);
     assert.ok(ms <= 30_000);
   } finally {

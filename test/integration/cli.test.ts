@@ -1,8 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { findProcesses, freePort, repoRoot, useTestKafka } from '@vigil/testing';
+import { findProcesses, freePort, repoRoot, testDir, useTestKafka } from '@vigil/testing';
 
 let broker: Awaited<ReturnType<typeof useTestKafka>>;
 before(async () => {
@@ -102,11 +103,19 @@ test('a forbidden stream URL is refused at boot and never reaches ffmpeg', async
 
 test('a stream URL that does not answer: ingest keeps running, says what is wrong, never shows the password', async () => {
   const port = await freePort();
+  const secrets = testDir('secrets');
+  mkdirSync(join(secrets, 'cam-dead'));
+  writeFileSync(join(secrets, 'cam-dead/username'), 'admin\n');
+  writeFileSync(join(secrets, 'cam-dead/password'), 's3cret\n');
   const r = await vigil(
     ['ingest'],
     {
       VIGIL_KAFKA_BROKERS: broker.brokers.join(','),
-      VIGIL_STREAMS: JSON.stringify([{ id: 'cam-dead', url: `rtsp://admin:s3cret@127.0.0.1:${port}/live` }]),
+      VIGIL_SECRETS_DIR: secrets,
+      VIGIL_INGEST_HTTP_PORT: '0',
+      VIGIL_STREAMS: JSON.stringify([
+        { id: 'cam-dead', url: `rtsp://127.0.0.1:${port}/live`, credentials: { secret: 'cam-dead' } },
+      ]),
       VIGIL_INGEST_BACKOFF_INITIAL_MS: '200',
     },
     { stderr: /retrying in/, timeoutMs: 20_000 },

@@ -6,13 +6,14 @@ import { frameMessage } from './frame-message.js';
 test('a frame message is keyed by stream, carries the JPEG, CloudEvents headers and valid vigil_meta', () => {
   const spec = StreamSpecSchema.parse({
     id: 'cam-1',
-    url: 'rtsp://admin:pw@cam/s',
+    url: 'rtsp://cam/s',
+    credentials: { secret: 'cam-1-pw' },
     output: { width: 320, height: 180 },
   });
   const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xd9]);
   const msg = frameMessage(
     spec,
-    { jpeg, seq: 7, runId: 'run-1', capturedAt: Date.parse('2026-01-01T00:00:00Z') },
+    { image: jpeg, seq: 7, runId: 'run-1', capturedAt: Date.parse('2026-01-01T00:00:00Z') },
     'fps',
   );
   assert.equal(msg.key, 'cam-1');
@@ -26,5 +27,8 @@ test('a frame message is keyed by stream, carries the JPEG, CloudEvents headers 
     [meta.seq, meta.width, meta.height, meta.capturedAt],
     [7, 320, 180, '2026-01-01T00:00:00.000Z'],
   );
-  assert.ok(!JSON.stringify(msg.headers).includes('pw'), 'camera credentials never travel with frames');
+  assert.ok(
+    !JSON.stringify(msg.headers).includes('cam-1-pw'),
+    'not even the secret name travels with frames',
+  );
 });

@@ -24,13 +24,14 @@ export function frameMessage(
     seq: frame.seq,
     runId: frame.runId,
     capturedAt,
+    ...(frame.ptsSeconds !== undefined ? { ptsSeconds: frame.ptsSeconds } : {}),
     width: spec.output.width,
     height: spec.output.height,
     sampling,
   });
   return {
     key: spec.id,
-    value: frame.jpeg,
+    value: frame.image,
     timestamp: frame.capturedAt,
     headers: toCloudEventHeaders(
       {

@@ -1,36 +1,49 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { type StreamSpec, StreamStatusSchema, TOPICS, redactUrl } from '@vigil/contracts';
-import { type IngestConfig } from '@vigil/config';
-import { KafkaPublisher, createKafka, ensureTopics, type KafkaConnection } from '@vigil/kafka';
-import { type StateChange, StreamSupervisor } from '@vigil/media';
-import { Logger } from '@vigil/observability';
+import { type StreamSpec, type StreamStatus, StreamStatusSchema, TOPICS, redactUrl } from '@vigil/contracts';
+import { FileSecretStore, type IngestConfig } from '@vigil/config';
+import {
+  KafkaPublisher,
+  createKafka,
+  ensureTopics,
+  type KafkaConnection,
+  type OutgoingMessage,
+} from '@vigil/kafka';
+import { type SampledFrame, type StateChange, StreamSupervisor, classifyFailure } from '@vigil/media';
+import { Logger, OpsEndpoint } from '@vigil/observability';
 import { frameMessage, statusMessage } from './frame-message.js';
+import { IngestMetrics } from './ingest-metrics.js';
 import { INGEST_CONFIG, ROOT_LOGGER } from './ingest.tokens.js';
-
-/** Frames waiting for the broker per stream; beyond this the newest sample is dropped and counted. */
-const MAX_IN_FLIGHT_PER_STREAM = 8;
 
 interface StreamRuntime {
   readonly spec: StreamSpec;
   readonly supervisor: StreamSupervisor;
-  inFlight: number;
+  /** Frames waiting for Kafka, oldest first; bounded: the oldest is dropped when full. */
+  queue: OutgoingMessage[];
+  sending: boolean;
   framesOut: number;
   drops: number;
   lastStats: { at: number; framesIn: number; framesOut: number };
+  lastPublishError: number;
+  removed: boolean;
 }
 
 /**
- * Runs one StreamSupervisor per configured camera and publishes its samples to vigil.frames.v1 and its
- * health to vigil.stream-status.v1. Frames are perishable: when the broker lags they are dropped and
- * counted, never queued without bound.
+ * Runs one StreamSupervisor per camera and publishes its samples to vigil.frames.v1 and its health to
+ * vigil.stream-status.v1. Frames are perishable: while Kafka is slow, each stream keeps at most
+ * `queueFrames` samples and drops the oldest (counted), so memory stays flat.
  */
 @Injectable()
 export class IngestService implements OnModuleInit, OnModuleDestroy {
   private readonly log: Logger;
   private readonly conn: KafkaConnection;
   private readonly publisher: KafkaPublisher;
+  private readonly secrets: FileSecretStore;
+  readonly metrics = new IngestMetrics();
+  private readonly ops: OpsEndpoint;
   private readonly streams = new Map<string, StreamRuntime>();
   private statusTimer: NodeJS.Timeout | null = null;
+  private kafkaReady = false;
+  private _httpPort = 0;
 
   constructor(
     @Inject(INGEST_CONFIG) private readonly config: IngestConfig,
@@ -43,6 +56,14 @@ export class IngestService implements OnModuleInit, OnModuleDestroy {
       connectTimeoutMs: config.connectTimeoutMs,
     };
     this.publisher = new KafkaPublisher(createKafka(this.conn, root), this.conn);
+    this.secrets = new FileSecretStore(config.secretsDir);
+    this.metrics.ages = () => this.ages();
+    this.ops = new OpsEndpoint(this.metrics.registry, {
+      ready: () => ({
+        ok: this.kafkaReady,
+        detail: this.kafkaReady ? `${this.streams.size} streams` : 'not connected to Kafka',
+      }),
+    });
   }
 
   async onModuleInit(): Promise<void> {
@@ -55,22 +76,32 @@ export class IngestService implements OnModuleInit, OnModuleDestroy {
     ]);
     if (topics.created.length) this.log.info('created topics', { topics: topics.created.join(',') });
     await this.publisher.connect();
-    for (const spec of this.config.streams.filter((s) => s.enabled)) this.add(spec);
+    this.kafkaReady = true;
+    this._httpPort = await this.ops.listen(this.config.httpPort);
+    for (const spec of this.config.streams) this.upsert(spec);
     this.statusTimer = setInterval(() => void this.publishAllStats(), this.config.statusIntervalMs);
     this.statusTimer.unref();
-    this.log.info('ingest running', { streams: this.streams.size, brokers: this.conn.brokers.join(',') });
+    this.log.info('ingest running', {
+      streams: this.streams.size,
+      brokers: this.conn.brokers.join(','),
+      metrics: `http://0.0.0.0:${this._httpPort}/metrics`,
+    });
   }
 
   async onModuleDestroy(): Promise<void> {
     if (this.statusTimer) clearInterval(this.statusTimer);
-    await Promise.all([...this.streams.values()].map((s) => s.supervisor.stop()));
-    await this.publishAllStats();
-    this.streams.clear();
+    await Promise.all([...this.streams.keys()].map((id) => this.remove(id)));
+    await this.ops.close();
+    this.kafkaReady = false;
     await this.publisher.disconnect();
     this.log.info('ingest stopped');
   }
 
-  /** Current supervisors, for health and tests. */
+  get httpPort(): number {
+    return this._httpPort;
+  }
+
+  /** Current streams, for health and tests. */
   list(): readonly { id: string; state: string; pid: number | undefined }[] {
     return [...this.streams.values()].map((s) => ({
       id: s.spec.id,
@@ -79,13 +110,41 @@ export class IngestService implements OnModuleInit, OnModuleDestroy {
     }));
   }
 
-  private add(spec: StreamSpec): void {
-    const runtime: StreamRuntime = {
+  /** Starts a stream, restarts it when its spec changed, or stops it when it is disabled. */
+  upsert(spec: StreamSpec): void {
+    const current = this.streams.get(spec.id);
+    if (current && JSON.stringify(current.spec) === JSON.stringify(spec)) return;
+    if (current) {
+      this.log.info('stream spec changed: restarting', { streamId: spec.id });
+      void this.remove(spec.id).then(() => spec.enabled && this.start(spec));
+      return;
+    }
+    if (spec.enabled) this.start(spec);
+  }
+
+  /** Stops a stream and publishes its final status. */
+  async remove(id: string): Promise<void> {
+    const rt = this.streams.get(id);
+    if (!rt) return;
+    this.streams.delete(id);
+    rt.removed = true;
+    await rt.supervisor.stop();
+    await this.publishStatus(rt);
+    this.metrics.forget(id);
+    this.metrics.streams.set(this.streams.size);
+  }
+
+  private start(spec: StreamSpec): void {
+    const creds = spec.credentials;
+    const rt: StreamRuntime = {
       spec,
-      inFlight: 0,
+      queue: [],
+      sending: false,
       framesOut: 0,
       drops: 0,
       lastStats: { at: Date.now(), framesIn: 0, framesOut: 0 },
+      lastPublishError: 0,
+      removed: false,
       supervisor: new StreamSupervisor(
         spec,
         {
@@ -95,42 +154,72 @@ export class IngestService implements OnModuleInit, OnModuleDestroy {
           backoffInitialMs: this.config.backoffInitialMs,
           backoffMaxMs: this.config.backoffMaxMs,
           realtime: true,
+          ...(creds ? { credentials: () => this.secrets.credentials(creds.secret) } : {}),
         },
-        (frame) => this.onFrame(runtime, frame),
-        (change) => this.onState(runtime, change),
+        (frame) => this.onFrame(rt, frame),
+        (change) => this.onState(rt, change),
       ),
     };
-    this.streams.set(spec.id, runtime);
+    this.streams.set(spec.id, rt);
+    this.metrics.streams.set(this.streams.size);
     this.log.info('starting stream', {
       streamId: spec.id,
       url: redactUrl(spec.url),
       sampling: spec.sampling.mode,
     });
-    runtime.supervisor.start();
+    rt.supervisor.start();
   }
 
-  private onFrame(
-    rt: StreamRuntime,
-    frame: Parameters<ConstructorParameters<typeof StreamSupervisor>[2]>[0],
-  ): void {
-    if (rt.inFlight >= MAX_IN_FLIGHT_PER_STREAM) {
-      rt.drops++;
-      return;
-    }
-    rt.inFlight++;
+  private onFrame(rt: StreamRuntime, frame: SampledFrame): void {
+    this.metrics.framesIn.inc({ stream: rt.spec.id });
     const sampling = rt.spec.sampling.mode === 'fps' ? 'fps' : 'keyframes';
-    this.publisher
-      .publish(TOPICS.frames.name, [frameMessage(rt.spec, frame, sampling)])
-      .then(() => rt.framesOut++)
-      .catch((err: Error) => {
-        rt.drops++;
-        this.log.warn('frame dropped: publish failed', { streamId: rt.spec.id, reason: err.message });
-      })
-      .finally(() => rt.inFlight--);
+    rt.queue.push(frameMessage(rt.spec, frame, sampling));
+    if (rt.queue.length > this.config.queueFrames) {
+      rt.queue.shift();
+      this.drop(rt, 1, 'queue_full');
+    }
+    if (!rt.sending) void this.pump(rt);
+  }
+
+  /** Sends everything queued for the stream in one request, until the queue is empty. */
+  private async pump(rt: StreamRuntime): Promise<void> {
+    rt.sending = true;
+    try {
+      while (rt.queue.length > 0) {
+        const batch = rt.queue.splice(0);
+        try {
+          await this.publisher.publish(TOPICS.frames.name, batch);
+          rt.framesOut += batch.length;
+          this.metrics.framesOut.inc({ stream: rt.spec.id }, batch.length);
+        } catch (err) {
+          this.drop(rt, batch.length, 'publish_failed');
+          // one line per stream per 10 s at most while the broker is away
+          if (Date.now() - rt.lastPublishError > 10_000) {
+            rt.lastPublishError = Date.now();
+            this.log.warn(
+              `frames of ${rt.spec.id} dropped: Kafka publish failed (${(err as Error).message})`,
+              {
+                streamId: rt.spec.id,
+              },
+            );
+          }
+        }
+      }
+    } finally {
+      rt.sending = false;
+    }
+  }
+
+  private drop(rt: StreamRuntime, n: number, reason: 'queue_full' | 'publish_failed'): void {
+    rt.drops += n;
+    this.metrics.drops.inc({ stream: rt.spec.id, reason }, n);
   }
 
   private onState(rt: StreamRuntime, change: StateChange): void {
     const fields = { streamId: rt.spec.id, state: change.state };
+    this.metrics.online.set({ stream: rt.spec.id }, change.state === 'running' ? 1 : 0);
+    if (change.state === 'starting' && change.previous === 'backoff')
+      this.metrics.restarts.inc({ stream: rt.spec.id });
     if (change.state === 'backoff') {
       this.log.warn(
         `stream ${rt.spec.id} cannot be read: ${change.reason ?? 'ffmpeg stopped'}; retrying in ${((change.retryInMs ?? 0) / 1000).toFixed(1)} s (check that the camera is reachable and its URL, port, path and credentials are right)`,
@@ -141,21 +230,39 @@ export class IngestService implements OnModuleInit, OnModuleDestroy {
     } else {
       this.log.info(`stream ${rt.spec.id} ${change.state}`, fields);
     }
-    void this.publishStatus(rt);
+    if (!rt.removed) void this.publishStatus(rt);
+  }
+
+  private ages(): [string, number][] {
+    const now = Date.now();
+    return [...this.streams.values()].flatMap((rt) => {
+      const last = rt.supervisor.stats().lastFrameAt;
+      return last === null ? [] : [[rt.spec.id, (now - last) / 1000] as [string, number]];
+    });
   }
 
   private async publishAllStats(): Promise<void> {
     await Promise.all([...this.streams.values()].map((rt) => this.publishStatus(rt)));
   }
 
-  private async publishStatus(rt: StreamRuntime): Promise<void> {
-    const now = Date.now();
+  /** The stream's status now; pure apart from reading the supervisor. */
+  status(rt: StreamRuntime, now = Date.now()): StreamStatus {
     const stats = rt.supervisor.stats();
     const seconds = Math.max(0.001, (now - rt.lastStats.at) / 1000);
-    const status = StreamStatusSchema.parse({
+    const state = rt.supervisor.state;
+    const health =
+      state === 'running'
+        ? 'online'
+        : state === 'stopped'
+          ? 'stopped'
+          : stats.lastError
+            ? classifyFailure(stats.lastError)
+            : 'offline';
+    return StreamStatusSchema.parse({
       streamId: rt.spec.id,
-      state: rt.supervisor.state,
-      online: rt.supervisor.state === 'running',
+      state,
+      online: state === 'running',
+      health,
       at: new Date(now).toISOString(),
       fpsIn: (stats.framesIn - rt.lastStats.framesIn) / seconds,
       fpsOut: (rt.framesOut - rt.lastStats.framesOut) / seconds,
@@ -163,13 +270,20 @@ export class IngestService implements OnModuleInit, OnModuleDestroy {
       drops: rt.drops,
       restarts: stats.restarts,
       lastFrameAt: stats.lastFrameAt === null ? null : new Date(stats.lastFrameAt).toISOString(),
+      lastFrameAgeS: stats.lastFrameAt === null ? null : Math.max(0, (now - stats.lastFrameAt) / 1000),
       lastError: stats.lastError,
     });
+  }
+
+  private async publishStatus(rt: StreamRuntime): Promise<void> {
+    const now = Date.now();
+    const status = this.status(rt, now);
+    const stats = rt.supervisor.stats();
     rt.lastStats = { at: now, framesIn: stats.framesIn, framesOut: rt.framesOut };
     try {
       await this.publisher.publish(TOPICS.streamStatus.name, [statusMessage(status)]);
     } catch (err) {
-      this.log.warn('status not published', { streamId: rt.spec.id, reason: (err as Error).message });
+      this.log.debug('status not published', { streamId: rt.spec.id, reason: (err as Error).message });
     }
   }
 }

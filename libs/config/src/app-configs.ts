@@ -45,6 +45,9 @@ export const IngestConfigSchema = z
     backoffMaxMs: z.number().int().min(100).max(600_000).default(30_000),
     statusIntervalMs: z.number().int().min(500).max(600_000).default(10_000),
     ffmpegPath: z.string().min(1).default('ffmpeg'),
+    secretsDir: z.string().min(1).default('/run/secrets/vigil'),
+    httpPort: z.number().int().min(0).max(65535).default(9464),
+    queueFrames: z.number().int().min(1).max(1000).default(8),
   })
   .strict();
 export type IngestConfig = z.output<typeof IngestConfigSchema>;
@@ -75,6 +78,20 @@ const ingestBindings = {
     hint: 'milliseconds, 500-600000',
   },
   ffmpegPath: { env: 'VIGIL_FFMPEG_PATH', hint: 'path to the ffmpeg binary' },
+  httpPort: {
+    env: 'VIGIL_INGEST_HTTP_PORT',
+    parse: 'number',
+    hint: 'TCP port for /metrics and /health (0 picks a free one)',
+  },
+  queueFrames: {
+    env: 'VIGIL_INGEST_QUEUE_FRAMES',
+    parse: 'number',
+    hint: 'frames buffered per stream while Kafka is slow, 1-1000',
+  },
+  secretsDir: {
+    env: 'VIGIL_SECRETS_DIR',
+    hint: 'directory holding one folder per camera secret (username, password files)',
+  },
 } as const satisfies Record<keyof z.input<typeof IngestConfigSchema>, EnvBinding>;
 
 export function loadIngestConfig(env: Env): IngestConfig {

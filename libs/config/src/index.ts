@@ -1,2 +1,3 @@
 export * from './config.js';
 export * from './app-configs.js';
+export * from './secrets.js';

@@ -38,7 +38,7 @@ test('stream URL policy: allowed schemes pass, others say what to use instead', 
     assert.equal(streamUrlProblem(ok), null, ok);
   }
   assert.match(streamUrlProblem('ftp://h/x')!, /scheme "ftp".*use one of rtsp, rtsps/);
-  assert.match(streamUrlProblem('not a url')!, /not a valid URL/);
+  assert.match(streamUrlProblem('not-a-url')!, /not a valid URL/);
   assert.match(streamUrlProblem('file:///etc/passwd')!, /only allowed for replay/);
   assert.equal(streamUrlProblem('file:///clips/a.mp4', { allowFiles: true }), null);
 });
@@ -118,4 +118,47 @@ test('committed JSON Schemas are current (run `npm run schemas` when this fails)
   for (const [file, text] of Object.entries(generated)) {
     assert.equal(readFileSync(join(dir, file), 'utf8'), text, `${file} is stale`);
   }
+});
+
+test('malformed and forbidden stream URLs are each refused with a specific reason', () => {
+  const cases: [url: string, reason: RegExp][] = [
+    ['', /not a valid URL/],
+    ['camera-3', /not a valid URL/],
+    ['rtsp://', /not a valid URL|has no host/],
+    ['rtsp://cam:99999/s', /not a valid URL/],
+    ['ftp://cam/x', /scheme "ftp"/],
+    ['gopher://cam/x', /scheme "gopher"/],
+    ['udp://239.0.0.1:1234', /scheme "udp"/],
+    ['tcp://cam:1234', /scheme "tcp"/],
+    ['javascript:alert(1)', /scheme "javascript"/],
+    ['data:video/mp4;base64,AAAA', /scheme "data"/],
+    ['concat:/etc/passwd|/etc/shadow', /scheme "concat"/],
+    ['subfile,,start,0,end,0,,:/etc/passwd', /not a valid URL|scheme/],
+    ['file:///etc/passwd', /only allowed for replay/],
+    ['-i file:/etc/passwd', /whitespace|starts with "-"/],
+    ['-protocol_whitelist', /starts with "-"/],
+    ['rtsp://cam/s\n-i file:/etc/passwd', /whitespace or control characters/],
+    ['rtsp://cam/s\tx', /whitespace or control characters/],
+    ['rtsp://cam/s\u0000', /whitespace or control characters/],
+    ['http://169.254.169.254/latest/meta-data', /link-local or cloud metadata/],
+    ['http://2852039166/', /link-local or cloud metadata/],
+    ['http://0xA9FEA9FE/', /link-local or cloud metadata/],
+    ['http://[::ffff:169.254.169.254]/', /link-local or cloud metadata/],
+    ['rtsp://[fe80::1%25eth0]/s', /not a valid URL|link-local/],
+    ['http://metadata.google.internal/computeMetadata/v1/', /link-local or cloud metadata/],
+    ['http://100.100.100.200/latest/meta-data', /link-local or cloud metadata/],
+    ['rtsp://admin:hunter2@cam/s', /user name or password; store them in a secret/],
+    ['rtsp://admin@cam/s', /user name or password/],
+  ];
+  assert.ok(cases.length >= 20);
+  for (const [url, reason] of cases) {
+    const problem = streamUrlProblem(url);
+    assert.ok(problem, `${JSON.stringify(url)} was accepted`);
+    assert.match(problem, reason, JSON.stringify(url));
+    assert.ok(!problem.includes('hunter2'), 'a rejection never echoes a password');
+  }
+});
+
+test('inline credentials are accepted only when explicitly allowed', () => {
+  assert.equal(streamUrlProblem('rtsp://admin:pw@cam/s', { allowInlineCredentials: true }), null);
 });

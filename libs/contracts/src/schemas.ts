@@ -41,6 +41,18 @@ export const StreamSpecSchema = z
     rtspTransport: z.enum(['tcp', 'udp']).default('tcp'),
     labels: z.record(z.string(), z.string().max(200)).default({}),
     replay: z.boolean().default(false).describe('Allow file:// URLs (backtesting recorded clips)'),
+    credentials: z
+      .object({
+        secret: z
+          .string()
+          .regex(
+            /^[a-z0-9][a-z0-9._-]{0,252}$/,
+            'must be a secret name: lowercase letters, digits, ".", "_", "-"',
+          )
+          .describe('Name of the secret holding username and password; resolved by ingest, never sent on'),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
@@ -78,6 +90,9 @@ export const StreamStatusSchema = z
     streamId: StreamIdSchema,
     state: StreamStateSchema,
     online: z.boolean(),
+    health: z
+      .enum(['online', 'degraded', 'offline', 'stopped'])
+      .describe('offline: unreachable; degraded: reachable but its data cannot be used (garbage, codec)'),
     at: isoTime,
     fpsIn: z.number().nonnegative().describe('Samples per second read from ffmpeg, last interval'),
     fpsOut: z.number().nonnegative().describe('Frames per second published, last interval'),
@@ -85,6 +100,7 @@ export const StreamStatusSchema = z
     drops: z.number().int().nonnegative(),
     restarts: z.number().int().nonnegative(),
     lastFrameAt: isoTime.nullable(),
+    lastFrameAgeS: z.number().nonnegative().nullable(),
     lastError: z.string().max(2000).nullable().describe('Credentials are always redacted'),
   })
   .strict()

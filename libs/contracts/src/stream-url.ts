@@ -8,6 +8,11 @@ export interface StreamUrlPolicy {
   readonly allowFiles?: boolean;
   /** Allow link-local and cloud metadata addresses. Off by default: they are SSRF targets. */
   readonly allowMetadataHosts?: boolean;
+  /**
+   * Allow user:password inside the URL. Off by default: a StreamSpec travels on Kafka and through the API,
+   * so credentials belong in a secret referenced by `credentials.secret`.
+   */
+  readonly allowInlineCredentials?: boolean;
 }
 
 const METADATA_HOSTS = new Set([
@@ -26,6 +31,13 @@ function isLinkLocalOrMetadata(host: string): boolean {
     return (a === 169 && b === 254) || h === '100.100.100.200';
   }
   if (isIP(h) === 6) {
+    // IPv4-mapped addresses (::ffff:169.254.169.254 normalizes to ::ffff:a9fe:a9fe) reach IPv4 hosts
+    const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(h);
+    if (mapped) {
+      const hi = parseInt(mapped[1]!, 16);
+      const lo = parseInt(mapped[2]!, 16);
+      return isLinkLocalOrMetadata(`${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`);
+    }
     return /^fe[89ab][0-9a-f]:/.test(h) || h === 'fd00:ec2::254';
   }
   return false;
@@ -36,6 +48,12 @@ function isLinkLocalOrMetadata(host: string): boolean {
  * what is wrong and how to fix it, or null when the URL may be given to ffmpeg. Never echoes credentials.
  */
 export function streamUrlProblem(raw: string, policy: StreamUrlPolicy = {}): string | null {
+  // WHATWG URL parsing silently drops tabs and newlines, but ffmpeg would get the raw string: refuse them.
+  if (/[\s\x00-\x1f\x7f]/.test(raw)) {
+    return 'contains whitespace or control characters; percent-encode them (e.g. %20) or remove them';
+  }
+  if (raw.startsWith('-'))
+    return 'starts with "-", which ffmpeg would read as an option; give a scheme://host URL';
   let url: URL;
   try {
     url = new URL(raw);
@@ -53,6 +71,9 @@ export function streamUrlProblem(raw: string, policy: StreamUrlPolicy = {}): str
     return `uses scheme "${scheme}", which is not allowed; use one of ${ALLOWED_STREAM_SCHEMES.join(', ')}`;
   }
   if (!url.hostname) return 'has no host; write it as scheme://host[:port]/path';
+  if (!policy.allowInlineCredentials && (url.username || url.password)) {
+    return 'contains a user name or password; store them in a secret and reference it with credentials.secret';
+  }
   if (!policy.allowMetadataHosts && isLinkLocalOrMetadata(url.hostname)) {
     return `points at ${url.hostname}, a link-local or cloud metadata address, which is refused; use the camera's own address`;
   }

@@ -83,3 +83,19 @@ test('a forbidden scheme never reaches an argument list', () => {
   const bad = { ...spec(), url: 'concat:/etc/passwd|/etc/shadow' };
   assert.throws(() => buildIngestArgs(bad, { ioTimeoutMs: 1000 }), /scheme "concat"/);
 });
+
+test('credentials go into the URL ffmpeg gets, percent-encoded', () => {
+  const args = buildIngestArgs(spec({ credentials: { secret: 'cam-1' } }), {
+    ioTimeoutMs: 1000,
+    credentials: { username: 'ad min', password: 'p@ss:w/rd' },
+  });
+  assert.equal(valueOf(args, '-i'), 'rtsp://ad%20min:p%40ss%3Aw%2Frd@cam.local/s');
+});
+
+test('raw output writes packed RGB24; timestamps add showinfo and info-level logging', () => {
+  const args = buildIngestArgs(spec(), { ioTimeoutMs: 1000, output: 'raw', timestamps: true });
+  assert.deepEqual(args.slice(-5), ['-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
+  assert.ok(valueOf(args, '-vf')!.endsWith(',format=rgb24,showinfo'));
+  assert.equal(valueOf(args, '-loglevel'), 'info');
+  assert.equal(valueOf(buildIngestArgs(spec(), { ioTimeoutMs: 1000 }), '-loglevel'), 'error');
+});

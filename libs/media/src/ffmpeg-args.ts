@@ -11,6 +11,21 @@ export interface IngestArgsOptions {
   readonly hwaccel?: 'cuda';
   /** JPEG quality, ffmpeg's -q:v scale (2 best .. 31 worst). */
   readonly jpegQuality?: number;
+  /** `mjpeg` (default): a stream of JPEGs; `raw`: packed RGB24 frames of width × height × 3 bytes. */
+  readonly output?: 'mjpeg' | 'raw';
+  /** Camera credentials from the secret store; put into the URL ffmpeg gets, and nowhere else. */
+  readonly credentials?: { readonly username: string; readonly password: string };
+  /** Log each sample's pts (showinfo) so samples can be mapped to stream time. */
+  readonly timestamps?: boolean;
+}
+
+/** The URL with credentials set, for ffmpeg's argument list only. */
+function withCredentials(raw: string, creds: IngestArgsOptions['credentials']): string {
+  if (!creds) return raw;
+  const url = new URL(raw);
+  url.username = encodeURIComponent(creds.username);
+  url.password = encodeURIComponent(creds.password);
+  return url.toString();
 }
 
 /** Protocols each scheme may use underneath; anything else is refused by ffmpeg itself. */
@@ -46,7 +61,8 @@ export function buildIngestArgs(spec: StreamSpec, opts: IngestArgsOptions): stri
     throw new UnsafeStreamUrlError(spec.id, `uses scheme "${scheme}", which has no protocol whitelist`);
 
   const timeoutUs = String(Math.round(opts.ioTimeoutMs * 1000));
-  const args = ['-hide_banner', '-nostdin', '-loglevel', 'error'];
+  // showinfo reports at info level; without it errors alone are enough
+  const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', opts.timestamps ? 'info' : 'error'];
 
   if (opts.hwaccel === 'cuda') args.push('-hwaccel', 'cuda');
 
@@ -66,18 +82,18 @@ export function buildIngestArgs(spec: StreamSpec, opts: IngestArgsOptions): stri
   const keyframesOnly = opts.burstFps === undefined && spec.sampling.mode !== 'fps';
   if (keyframesOnly) args.push('-skip_frame', 'nokey');
 
-  args.push('-i', spec.url, '-an', '-sn', '-dn');
+  args.push('-i', withCredentials(spec.url, opts.credentials), '-an', '-sn', '-dn');
 
   const { width: w, height: h } = spec.output;
   const filters: string[] = [];
   const fps = opts.burstFps ?? (spec.sampling.mode === 'fps' ? spec.sampling.fps : undefined);
   if (fps !== undefined) filters.push(`fps=${fps}`);
-  filters.push(
-    `scale=${w}:${h}:force_original_aspect_ratio=decrease`,
-    `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2`,
-    'format=yuvj420p',
-  );
+  filters.push(`scale=${w}:${h}:force_original_aspect_ratio=decrease`, `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2`);
+  const raw = opts.output === 'raw';
+  filters.push(raw ? 'format=rgb24' : 'format=yuvj420p');
+  if (opts.timestamps) filters.push('showinfo');
   args.push('-vf', filters.join(','), '-fps_mode', 'passthrough');
-  args.push('-f', 'image2pipe', '-c:v', 'mjpeg', '-q:v', String(opts.jpegQuality ?? 5), 'pipe:1');
+  if (raw) args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
+  else args.push('-f', 'image2pipe', '-c:v', 'mjpeg', '-q:v', String(opts.jpegQuality ?? 5), 'pipe:1');
   return args;
 }

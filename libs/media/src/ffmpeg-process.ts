@@ -59,5 +59,7 @@ class ChildMediaProcess implements MediaProcess {
 // detached: a terminal's Ctrl-C reaches only Vigil, which then stops ffmpeg in order (no restart race).
 export const spawnMediaProcess: MediaSpawner = (command, args) => {
   const guarded = diesWithParent(command, args, 'SIGKILL');
-  return new ChildMediaProcess(spawn(guarded.command, guarded.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
+  return new ChildMediaProcess(
+    spawn(guarded.command, guarded.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true }),
+  );
 };

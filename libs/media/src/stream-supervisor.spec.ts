@@ -54,7 +54,11 @@ function harness(opts: Partial<SupervisorOptions> = {}, ignoreTerm = false) {
   };
   const states: StateChange[] = [];
   const frames: number[] = [];
-  const spec = StreamSpecSchema.parse({ id: 'cam-1', url: 'rtsp://admin:s3cret@cam.local/s' });
+  const spec = StreamSpecSchema.parse({
+    id: 'cam-1',
+    url: 'rtsp://cam.local/s',
+    credentials: { secret: 'cam-1' },
+  });
   const sup = new StreamSupervisor(
     spec,
     {
@@ -66,6 +70,7 @@ function harness(opts: Partial<SupervisorOptions> = {}, ignoreTerm = false) {
       killGraceMs: 50,
       random: () => 1,
       spawner,
+      credentials: () => ({ username: 'admin', password: 's3cret' }),
       ...opts,
     },
     (f) => frames.push(f.seq),
@@ -87,6 +92,65 @@ test('starting → running on the first frame; frames are numbered from 0 per ru
     h.states.map((s) => s.state),
     ['starting', 'running', 'stopped'],
   );
+});
+
+test("credentials from the secret reach ffmpeg's arguments only, resolved at every start", async () => {
+  let version = 0;
+  const h = harness({ credentials: () => ({ username: 'admin', password: `s3cret${++version}` }) });
+  h.sup.start();
+  assert.ok(h.procs[0]!.args.includes('rtsp://admin:s3cret1@cam.local/s'));
+  h.procs[0]!.die(1);
+  await sleep(40);
+  assert.ok(
+    h.procs[1]!.args.includes('rtsp://admin:s3cret2@cam.local/s'),
+    'a rotated secret is used on restart',
+  );
+  await h.sup.stop();
+});
+
+test('a missing secret is a failed start: backoff with the reason, no process spawned', async () => {
+  const h = harness({
+    credentials: () => {
+      throw new Error('credentials secret "cam-1" cannot be read');
+    },
+  });
+  h.sup.start();
+  assert.equal(h.procs.length, 0);
+  assert.equal(h.sup.state, 'backoff');
+  assert.match(h.states.at(-1)!.reason!, /secret "cam-1"/);
+  await h.sup.stop();
+});
+
+test('stream pts from showinfo lines are attached to their samples and kept out of the stderr tail', async () => {
+  const h = harness();
+  const frames: { seq: number; pts: number | undefined }[] = [];
+  const sup = new StreamSupervisor(
+    StreamSpecSchema.parse({ id: 'cam-2', url: 'rtsp://cam.local/s' }),
+    {
+      ffmpegPath: 'ffmpeg',
+      stallTimeoutMs: 1000,
+      ioTimeoutMs: 1000,
+      backoffInitialMs: 10,
+      backoffMaxMs: 10,
+      spawner: (_c, a) => (h.procs.push(new FakeProcess(a)), h.procs.at(-1)!),
+    },
+    (f) => frames.push({ seq: f.seq, pts: f.ptsSeconds }),
+    () => undefined,
+  );
+  sup.start();
+  const p = h.procs[0]!;
+  p.stderr('[Parsed_showinfo_3 @ 0x55d0c8a0] n:   0 pts:      0 pts_time:12.5    duration:1 fmt:yuvj420p');
+  p.emitJpeg();
+  p.emitJpeg(); // no pts reported for frame 1
+  p.stderr('[Parsed_showinfo_3 @ 0x55d0c8a0] n:   2 pts:   1000 pts_time:13.5    duration:1');
+  p.emitJpeg();
+  assert.deepEqual(frames, [
+    { seq: 0, pts: 12.5 },
+    { seq: 1, pts: undefined },
+    { seq: 2, pts: 13.5 },
+  ]);
+  assert.deepEqual(sup.stderr(), []);
+  await sup.stop();
 });
 
 test('ffmpeg exiting leads to backoff then a restart, with the last stderr line, redacted, as the reason', async () => {

@@ -3,6 +3,7 @@ import { type StreamSpec, type StreamState, redactSecrets } from '@vigil/contrac
 import { buildIngestArgs, type IngestArgsOptions } from './ffmpeg-args.js';
 import { type MediaProcess, type MediaSpawner, spawnMediaProcess } from './ffmpeg-process.js';
 import { JpegSplitter } from './jpeg-splitter.js';
+import { RawFrameSplitter, parseShowinfo } from './raw-frame-splitter.js';
 import { backoffDelay } from './backoff.js';
 
 export interface SupervisorOptions {
@@ -16,16 +17,26 @@ export interface SupervisorOptions {
   readonly killGraceMs?: number;
   readonly stderrLines?: number;
   readonly realtime?: boolean;
+  /** `mjpeg` (default) or `raw` RGB24 frames. */
+  readonly output?: 'mjpeg' | 'raw';
+  /** Map samples to stream pts (ffmpeg showinfo). Default on. */
+  readonly timestamps?: boolean;
+  /** Resolves the camera's credentials at every start (secret rotation); throws when unavailable. */
+  readonly credentials?: () => { username: string; password: string } | undefined;
   readonly spawner?: MediaSpawner;
   readonly random?: () => number;
   readonly now?: () => number;
 }
 
 export interface SampledFrame {
-  readonly jpeg: Buffer;
+  /** A JPEG, or width × height × 3 bytes of RGB24 with output 'raw'. */
+  readonly image: Buffer;
   readonly seq: number;
   readonly runId: string;
+  /** Wall-clock time the sample was read from ffmpeg (ms since the epoch). */
   readonly capturedAt: number;
+  /** Presentation time in the source stream, seconds, when ffmpeg reported it. */
+  readonly ptsSeconds?: number;
 }
 
 export interface StateChange {
@@ -68,6 +79,8 @@ export class StreamSupervisor {
   private lastFrameAt: number | null = null;
   private lastError: string | null = null;
   private burstFps: number | undefined;
+  /** showinfo's pts per frame number of the current run, until the frame itself arrives. */
+  private pts = new Map<number, number>();
 
   constructor(
     readonly spec: StreamSpec,
@@ -115,9 +128,12 @@ export class StreamSupervisor {
     this.setState('stopped', 'stopped on request');
   }
 
-  private argOptions(): IngestArgsOptions {
+  private argOptions(credentials?: IngestArgsOptions['credentials']): IngestArgsOptions {
     return {
       ioTimeoutMs: this.opts.ioTimeoutMs,
+      timestamps: this.opts.timestamps ?? true,
+      ...(this.opts.output ? { output: this.opts.output } : {}),
+      ...(credentials ? { credentials } : {}),
       ...(this.opts.realtime !== undefined ? { realtime: this.opts.realtime } : {}),
       ...(this.burstFps !== undefined ? { burstFps: this.burstFps } : {}),
     };
@@ -128,11 +144,22 @@ export class StreamSupervisor {
   }
 
   private spawn(): void {
-    const args = buildIngestArgs(this.spec, this.argOptions());
+    let credentials: IngestArgsOptions['credentials'];
+    try {
+      credentials = this.opts.credentials?.();
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      this.scheduleRestart(this.lastError);
+      return;
+    }
+    const args = buildIngestArgs(this.spec, this.argOptions(credentials));
     this.runId = randomUUID();
     this.seq = 0;
     this.stderrTail = [];
-    const splitter = new JpegSplitter();
+    this.pts.clear();
+    const { width, height } = this.spec.output;
+    const splitter =
+      this.opts.output === 'raw' ? new RawFrameSplitter(width * height * 3) : new JpegSplitter();
     const proc = (this.opts.spawner ?? spawnMediaProcess)(this.opts.ffmpegPath, args);
     this.proc = proc;
     this.setState('starting');
@@ -141,10 +168,17 @@ export class StreamSupervisor {
     proc.onStdout((chunk) => {
       if (proc !== this.proc) return;
       const frames = splitter.push(chunk);
-      this.garbageBytes = splitter.garbageBytes;
-      for (const jpeg of frames) this.frame(jpeg);
+      if (splitter instanceof JpegSplitter) this.garbageBytes = splitter.garbageBytes;
+      for (const image of frames) this.frame(image);
     });
     proc.onStderrLine((line) => {
+      if (proc !== this.proc) return;
+      const info = parseShowinfo(line);
+      if (info) {
+        this.pts.set(info.n, info.ptsTime);
+        if (this.pts.size > 256) this.pts.delete(this.pts.keys().next().value!);
+        return;
+      }
       this.stderrTail.push(redactSecrets(line).slice(0, 500));
       const keep = this.opts.stderrLines ?? 20;
       if (this.stderrTail.length > keep) this.stderrTail.splice(0, this.stderrTail.length - keep);
@@ -167,14 +201,23 @@ export class StreamSupervisor {
     });
   }
 
-  private frame(jpeg: Buffer): void {
+  private frame(image: Buffer): void {
     const at = this.now();
     this.framesIn++;
     this.lastFrameAt = at;
     this.attempt = 0;
     if (this._state !== 'running') this.setState('running');
     this.armWatchdog();
-    this.onFrame({ jpeg, seq: this.seq++, runId: this.runId, capturedAt: at });
+    const seq = this.seq++;
+    const pts = this.pts.get(seq);
+    this.pts.delete(seq);
+    this.onFrame({
+      image,
+      seq,
+      runId: this.runId,
+      capturedAt: at,
+      ...(pts !== undefined && pts >= 0 ? { ptsSeconds: pts } : {}),
+    });
   }
 
   private armWatchdog(): void {

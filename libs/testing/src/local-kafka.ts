@@ -30,7 +30,10 @@ export function ensureKafkaJars(): string {
   const dir = join(repoRoot(), 'tools/kafka');
   const lib = join(dir, 'lib');
   if (existsSync(lib) && readdirSync(lib).some((f) => /^kafka_2\.13-3\.9\.\d+\.jar$/.test(f))) return lib;
-  const mvn = spawnSync('mvn', ['-q', '-B', '-Dstyle.color=never', 'dependency:copy-dependencies'], { cwd: dir, encoding: 'utf8' });
+  const mvn = spawnSync('mvn', ['-q', '-B', '-Dstyle.color=never', 'dependency:copy-dependencies'], {
+    cwd: dir,
+    encoding: 'utf8',
+  });
   if (mvn.error || mvn.status !== 0) {
     const why = mvn.error
       ? mvn.error.message
