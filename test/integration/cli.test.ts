@@ -126,7 +126,7 @@ test('a stream URL that does not answer: ingest keeps running, says what is wron
   assert.match(
     warn,
     new RegExp(
-      `stream cam-dead cannot be read: ffmpeg exited with code 1: .*127\\.0\\.0\\.1:${port}.*Connection refused; retrying in \\d+\\.\\d s \\(check that the camera is reachable`,
+      `stream cam-dead cannot be read: ffmpeg exited with code 1: connection refused: nothing listens at that address and port \\(ffmpeg: .*127\\.0\\.0\\.1:${port}.*Connection refused\\); retrying in \\d+\\.\\d s \\(check that the camera is reachable`,
     ),
   );
   assert.ok(!r.stderr.includes('s3cret') && !r.stdout.includes('s3cret'));

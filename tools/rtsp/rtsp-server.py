@@ -4,6 +4,7 @@
 Run with /usr/bin/python3 (Debian's python3-gi). Each --mount NAME=SOURCE adds rtsp://HOST:PORT/NAME:
   SOURCE = pattern:<videotestsrc pattern>[@WxH[@FPS]]  a live H.264 test pattern (smpte, ball, snow, ...)
   SOURCE = file:<path.mp4|.mkv|.ts>                    a video file, played in real time and looped forever
+  SOURCE = launch:<gst-launch description>               anything else, e.g. an audio-only stream
 Clients may use RTSP over TCP (interleaved) or UDP. Prints "READY <port>" on stdout once listening and
 exits cleanly on SIGTERM / SIGINT.
 """
@@ -128,12 +129,17 @@ def main() -> int:
             factory = GstRtspServer.RTSPMediaFactory()
             factory.set_launch(pattern_launch(value))
             factory.set_shared(True)
+        elif kind == "launch":
+            # a raw gst-launch description, e.g. an audio-only stream or a payload ffmpeg cannot decode
+            factory = GstRtspServer.RTSPMediaFactory()
+            factory.set_launch(f"( {value} )")
+            factory.set_shared(True)
         elif kind == "file":
             if not os.path.isfile(value):
                 parser.error(f"mount {item!r}: no such file {value!r}")
             factory = LoopingFileFactory(FilePlayer(value))
         else:
-            parser.error(f"mount {item!r}: source must start with pattern: or file:")
+            parser.error(f"mount {item!r}: source must start with pattern:, file: or launch:")
         factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP | GstRtsp.RTSPLowerTrans.UDP)
         mounts.add_factory("/" + name.strip("/"), factory)
 

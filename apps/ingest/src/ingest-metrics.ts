@@ -44,6 +44,12 @@ export class IngestMetrics {
       for (const [stream, age] of this.ages()) this.lastFrameAge.set({ stream }, age);
     },
   });
+  readonly queued = new Gauge({
+    name: 'vigil_ingest_queued_frames',
+    help: 'Frames waiting for Kafka per stream (bounded by VIGIL_INGEST_QUEUE_FRAMES)',
+    labelNames: ['stream'] as const,
+    registers: [this.registry],
+  });
   readonly streams = new Gauge({
     name: 'vigil_ingest_streams',
     help: 'Streams this worker runs',
@@ -55,7 +61,14 @@ export class IngestMetrics {
   }
 
   forget(stream: string): void {
-    for (const m of [this.framesIn, this.framesOut, this.restarts, this.online, this.lastFrameAge])
+    for (const m of [
+      this.framesIn,
+      this.framesOut,
+      this.restarts,
+      this.online,
+      this.lastFrameAge,
+      this.queued,
+    ])
       m.remove({ stream });
     this.drops.remove({ stream, reason: 'queue_full' });
     this.drops.remove({ stream, reason: 'publish_failed' });

@@ -178,6 +178,7 @@ export class IngestService implements OnModuleInit, OnModuleDestroy {
       rt.queue.shift();
       this.drop(rt, 1, 'queue_full');
     }
+    this.metrics.queued.set({ stream: rt.spec.id }, rt.queue.length);
     if (!rt.sending) void this.pump(rt);
   }
 
@@ -187,6 +188,7 @@ export class IngestService implements OnModuleInit, OnModuleDestroy {
     try {
       while (rt.queue.length > 0) {
         const batch = rt.queue.splice(0);
+        this.metrics.queued.set({ stream: rt.spec.id }, 0);
         try {
           await this.publisher.publish(TOPICS.frames.name, batch);
           rt.framesOut += batch.length;

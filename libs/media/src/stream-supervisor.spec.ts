@@ -162,7 +162,7 @@ test('ffmpeg exiting leads to backoff then a restart, with the last stderr line,
   const backoff = h.states.find((s) => s.state === 'backoff')!;
   assert.match(
     backoff.reason!,
-    /ffmpeg exited with code 1: rtsp:\/\/\*\*\*@cam\.local\/s: Connection refused/,
+    /ffmpeg exited with code 1: connection refused: nothing listens at that address and port \(ffmpeg: rtsp:\/\/\*\*\*@cam\.local\/s: Connection refused\)/,
   );
   assert.ok(!JSON.stringify(h.states).includes('s3cret'));
   assert.equal(backoff.retryInMs, 20);
@@ -190,15 +190,30 @@ test('backoff doubles on each failed start, is capped, and resets after a frame'
   await h.sup.stop();
 });
 
-test('the watchdog kills a process that stops sending frames, then restarts it', async () => {
+test('the watchdog stops a process that stops sending frames (SIGTERM, then SIGKILL), then restarts it', async () => {
   const h = harness({ stallTimeoutMs: 60 });
   h.sup.start();
   h.procs[0]!.emitJpeg();
   await sleep(100);
-  assert.ok(h.states.some((s) => s.state === 'stalled' && /no frame for 60 ms/.test(s.reason ?? '')));
-  assert.deepEqual(h.procs[0]!.signals, ['SIGKILL']);
+  assert.ok(
+    h.states.some((s) => s.state === 'stalled' && /stopped sending frames for 60 ms/.test(s.reason ?? '')),
+  );
+  assert.deepEqual(h.procs[0]!.signals, ['SIGTERM']);
   await sleep(40);
   assert.equal(h.procs.length, 2);
+  await h.sup.stop();
+});
+
+test('a process that never sends a frame and ignores SIGTERM is killed, and the reason says what ffmpeg said', async () => {
+  const h = harness({ stallTimeoutMs: 60 }, true);
+  h.sup.start();
+  h.procs[0]!.stderr('rtsp://cam.local/s: Invalid data found when processing input');
+  await sleep(140);
+  assert.deepEqual(h.procs[0]!.signals, ['SIGTERM', 'SIGKILL']);
+  assert.match(
+    h.sup.stats().lastError!,
+    /^no frame within 60 ms of starting: the source sent data that is not a valid video stream/,
+  );
   await h.sup.stop();
 });
 

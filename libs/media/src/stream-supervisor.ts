@@ -5,6 +5,7 @@ import { type MediaProcess, type MediaSpawner, spawnMediaProcess } from './ffmpe
 import { JpegSplitter } from './jpeg-splitter.js';
 import { RawFrameSplitter, parseShowinfo } from './raw-frame-splitter.js';
 import { backoffDelay } from './backoff.js';
+import { explainFfmpegError, pickErrorLine } from './failure.js';
 
 export interface SupervisorOptions {
   readonly ffmpegPath: string;
@@ -79,6 +80,8 @@ export class StreamSupervisor {
   private lastFrameAt: number | null = null;
   private lastError: string | null = null;
   private burstFps: number | undefined;
+  /** Set when the watchdog ended the current process, so its exit is reported as the stall it was. */
+  private stallReason: string | null = null;
   /** showinfo's pts per frame number of the current run, until the frame itself arrives. */
   private pts = new Map<number, number>();
 
@@ -195,8 +198,10 @@ export class StreamSupervisor {
         : code === 0
           ? 'reached the end of the stream (the source closed it)'
           : `exited with code ${code}`;
-      const last = this.stderrTail.at(-1);
-      this.lastError = `ffmpeg ${how}${last ? `: ${last}` : ''}`;
+      const last = pickErrorLine(this.stderrTail);
+      const detail = last ? `: ${explainFfmpegError(last)}` : '';
+      this.lastError = this.stallReason ? `${this.stallReason}${detail}` : `ffmpeg ${how}${detail}`;
+      this.stallReason = null;
       this.scheduleRestart(this.lastError);
     });
   }
@@ -224,12 +229,21 @@ export class StreamSupervisor {
     if (this.watchdog) clearTimeout(this.watchdog);
     this.watchdog = setTimeout(() => {
       this.watchdog = null;
-      if (this.stopping || !this.proc) return;
-      const reason = `no frame for ${this.opts.stallTimeoutMs} ms`;
+      const proc = this.proc;
+      if (this.stopping || !proc) return;
+      const ms = this.opts.stallTimeoutMs;
+      const reason =
+        this.seq > 0
+          ? `the stream stopped sending frames for ${ms} ms`
+          : `no frame within ${ms} ms of starting`;
+      this.stallReason = reason;
       this.lastError = reason;
       this.setState('stalled', reason);
-      // the exit handler schedules the restart
-      this.proc.kill('SIGKILL');
+      // SIGTERM first so ffmpeg says what it was stuck on; the exit handler schedules the restart
+      proc.kill('SIGTERM');
+      const kill = setTimeout(() => proc.kill('SIGKILL'), this.opts.killGraceMs ?? 2000);
+      kill.unref();
+      proc.onExit(() => clearTimeout(kill));
     }, this.opts.stallTimeoutMs);
     this.watchdog.unref();
   }

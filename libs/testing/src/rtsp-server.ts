@@ -14,7 +14,9 @@ export type RtspMount =
       readonly height?: number;
       readonly fps?: number;
     }
-  | { readonly name: string; readonly file: string };
+  | { readonly name: string; readonly file: string }
+  /** A raw gst-launch description ending in a payloader named pay0 (audio-only, unusual codecs...). */
+  | { readonly name: string; readonly launch: string };
 
 export class RtspServerError extends Error {
   constructor(message: string) {
@@ -51,7 +53,9 @@ export class RtspTestServer {
       const source =
         'file' in m
           ? `file:${m.file}`
-          : `pattern:${m.pattern}@${m.width ?? 640}x${m.height ?? 360}@${m.fps ?? 10}`;
+          : 'launch' in m
+            ? `launch:${m.launch}`
+            : `pattern:${m.pattern}@${m.width ?? 640}x${m.height ?? 360}@${m.fps ?? 10}`;
       args.push('--mount', `${m.name}=${source}`);
     }
     // detached: Ctrl-C reaches only Vigil, which stops its helpers in order.
