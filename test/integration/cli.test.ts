@@ -142,7 +142,7 @@ test('usage errors: unknown command and unknown topic', async () => {
   assert.equal(b.code, 2);
   assert.match(
     b.stderr,
-    /^vigil: vigil tail needs one of anomalies, summaries, status, frames \(got alerts\)\n$/,
+    /^vigil: vigil tail needs one of anomalies, summaries, status, streams, frames \(got alerts\)\n$/,
   );
   const c = await vigil(['--help'], {});
   assert.equal(c.code, 0);

@@ -8,6 +8,7 @@ import { startIngest } from '../../ingest/src/main.js';
 import { UsageError, describeFatal } from './errors.js';
 import { startTail, tailTopic } from './tail.command.js';
 import { runUp } from './up.command.js';
+import { runStreams } from './streams.command.js';
 
 const HELP = `vigil — real-time video understanding over Kafka
 
@@ -15,7 +16,9 @@ Usage:
   vigil up                       all roles in one process, demo cameras, local Kafka unless VIGIL_KAFKA_BROKERS is set
   vigil ingest                   the ingest role (cameras from VIGIL_STREAMS)
   vigil analyzer                 the analyzer role
-  vigil tail <anomalies|summaries|status|frames> [--from-beginning] [--json] [--brokers host:port]
+  vigil tail <anomalies|summaries|status|streams|frames> [--from-beginning] [--json] [--brokers host:port]
+  vigil streams put <file.json|->  add or update cameras (a StreamSpec or an array) on vigil.streams.v1
+  vigil streams rm <id…>          remove cameras
 
 Configuration is read from VIGIL_* environment variables (see README.md). Ctrl-C stops everything started.`;
 
@@ -47,8 +50,10 @@ function untilSignal(): Promise<NodeJS.Signals> {
 }
 
 async function runRole(start: () => Promise<INestApplicationContext>, log: Logger): Promise<void> {
+  // Listen before booting: a signal that arrives during boot shuts down as soon as boot is done.
+  const signal = untilSignal();
   const app = await start();
-  const sig = await untilSignal();
+  const sig = await signal;
   log.info(`received ${sig}: shutting down`);
   await app.close();
 }
@@ -75,12 +80,13 @@ export async function main(argv: string[], env: Env): Promise<number> {
   switch (command) {
     case 'up': {
       const cfg = loadCliConfig(env);
+      const signal = untilSignal();
       const up = await runUp(cfg, env, log, write);
       log.info(
         `Vigil is up: cameras ${up.streams.join(', ')}; Kafka at ${up.brokers.join(',')}. Summaries and anomalies print below; Ctrl-C stops everything.`,
       );
       log.info(`In another terminal: VIGIL_KAFKA_BROKERS=${up.brokers.join(',')} npx vigil tail summaries`);
-      const sig = await untilSignal();
+      const sig = await signal;
       log.info(`received ${sig}: shutting down`);
       await up.stop();
       return 0;
@@ -98,6 +104,7 @@ export async function main(argv: string[], env: Env): Promise<number> {
         ...(values.brokers ? { VIGIL_KAFKA_BROKERS: values.brokers } : {}),
       });
       const brokers = cfg.brokers ?? [`127.0.0.1:${cfg.kafkaPort}`];
+      const signal = untilSignal();
       const stop = await startTail(
         { brokers, clientId: 'vigil-tail', connectTimeoutMs: cfg.connectTimeoutMs },
         log,
@@ -108,8 +115,23 @@ export async function main(argv: string[], env: Env): Promise<number> {
           write,
         },
       );
-      await untilSignal();
+      await signal;
       await stop();
+      return 0;
+    }
+    case 'streams': {
+      const cfg = loadCliConfig({
+        ...env,
+        ...(values.brokers ? { VIGIL_KAFKA_BROKERS: values.brokers } : {}),
+      });
+      const brokers = cfg.brokers ?? [`127.0.0.1:${cfg.kafkaPort}`];
+      await runStreams(
+        { brokers, clientId: 'vigil-cli', connectTimeoutMs: cfg.connectTimeoutMs },
+        log,
+        arg,
+        positionals.slice(2),
+        write,
+      );
       return 0;
     }
     default:

@@ -8,6 +8,7 @@ export const TAIL_TOPICS = {
   anomalies: TOPICS.anomalies.name,
   summaries: TOPICS.summaries.name,
   status: TOPICS.streamStatus.name,
+  streams: TOPICS.streams.name,
   frames: TOPICS.frames.name,
 } as const;
 export type TailTopic = keyof typeof TAIL_TOPICS;
@@ -37,6 +38,7 @@ export function formatTailLine(
   try {
     const v = JSON.parse(text) as Record<string, unknown>;
     const time = str(v.createdAt ?? v.observedAt ?? v.at).slice(11, 19);
+    if (topic === 'streams') return `[${str(v.id)}] ${str(v.url)} enabled=${String(v.enabled)}`;
     if (topic === 'summaries') return `${time} [${str(v.streamId)}] ${str(v.text)}`;
     if (topic === 'anomalies') {
       return `${time} [${str(v.streamId)}] ${str(v.phase).toUpperCase()} ${str(v.kind)} ${str(v.severity)} score=${Number(v.score).toFixed(3)} ${str(v.description)}`;

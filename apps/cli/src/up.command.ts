@@ -1,7 +1,8 @@
 import { join, resolve } from 'node:path';
 import { type INestApplicationContext } from '@nestjs/common';
 import { type CliConfig, loadAnalyzerConfig, loadIngestConfig, type Env } from '@vigil/config';
-import { type StreamSpecInput } from '@vigil/contracts';
+import { StreamSpecSchema, TOPICS, type StreamSpecInput } from '@vigil/contracts';
+import { KafkaPublisher, StreamRegistry, createKafka, ensureTopics } from '@vigil/kafka';
 import { type Logger } from '@vigil/observability';
 import { LocalKafka, RtspTestServer, generateClip } from '@vigil/testing';
 import { startAnalyzer } from '../../analyzer/src/main.js';
@@ -90,8 +91,20 @@ export async function runUp(
       ...shared,
       VIGIL_SUMMARY_INTERVAL_S: env.VIGIL_SUMMARY_INTERVAL_S ?? '10',
     });
-    const ingestCfg = loadIngestConfig({ ...shared, VIGIL_STREAMS: JSON.stringify(streams) });
+    const ingestCfg = loadIngestConfig(shared);
     const conn = { brokers, clientId: 'vigil-up', connectTimeoutMs: cfg.connectTimeoutMs };
+
+    // The demo cameras are registered the way any camera is: as StreamSpecs on vigil.streams.v1, from
+    // where the ingest worker group picks them up.
+    const kafka = createKafka(conn, logger);
+    await ensureTopics(kafka, conn, [TOPICS.streams]);
+    const publisher = new KafkaPublisher(kafka, conn);
+    await publisher.connect();
+    try {
+      await new StreamRegistry(publisher, 'urn:vigil:up').put(streams.map((s) => StreamSpecSchema.parse(s)));
+    } finally {
+      await publisher.disconnect();
+    }
 
     // The analyzer creates the output topics, so it starts before the printers that follow them.
     const analyzer: INestApplicationContext = await startAnalyzer(analyzerCfg, logger);

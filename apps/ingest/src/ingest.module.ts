@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { type IngestConfig } from '@vigil/config';
 import { type Logger } from '@vigil/observability';
 import { IngestService } from './ingest.service.js';
+import { StreamAssignmentService } from './stream-assignment.service.js';
 import { INGEST_CONFIG, ROOT_LOGGER } from './ingest.tokens.js';
 
 @Module({})
@@ -13,8 +14,9 @@ export class IngestModule {
         { provide: INGEST_CONFIG, useValue: config },
         { provide: ROOT_LOGGER, useValue: logger },
         IngestService,
+        StreamAssignmentService,
       ],
-      exports: [IngestService],
+      exports: [IngestService, StreamAssignmentService],
     };
   }
 }

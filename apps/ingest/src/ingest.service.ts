@@ -43,6 +43,7 @@ export class IngestService implements OnModuleInit, OnModuleDestroy {
   private readonly streams = new Map<string, StreamRuntime>();
   private statusTimer: NodeJS.Timeout | null = null;
   private kafkaReady = false;
+  private closing = false;
   private _httpPort = 0;
 
   constructor(
@@ -89,6 +90,7 @@ export class IngestService implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.closing = true;
     if (this.statusTimer) clearInterval(this.statusTimer);
     await Promise.all([...this.streams.keys()].map((id) => this.remove(id)));
     await this.ops.close();
@@ -112,11 +114,12 @@ export class IngestService implements OnModuleInit, OnModuleDestroy {
 
   /** Starts a stream, restarts it when its spec changed, or stops it when it is disabled. */
   upsert(spec: StreamSpec): void {
+    if (this.closing) return;
     const current = this.streams.get(spec.id);
     if (current && JSON.stringify(current.spec) === JSON.stringify(spec)) return;
     if (current) {
       this.log.info('stream spec changed: restarting', { streamId: spec.id });
-      void this.remove(spec.id).then(() => spec.enabled && this.start(spec));
+      void this.remove(spec.id).then(() => spec.enabled && !this.closing && this.start(spec));
       return;
     }
     if (spec.enabled) this.start(spec);

@@ -47,6 +47,9 @@ export const IngestConfigSchema = z
     ffmpegPath: z.string().min(1).default('ffmpeg'),
     secretsDir: z.string().min(1).default('/run/secrets/vigil'),
     httpPort: z.number().int().min(0).max(65535).default(9464),
+    assignment: z.enum(['kafka', 'static']).default('kafka'),
+    groupId: z.string().min(1).default('vigil-ingest'),
+    sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(10_000),
     queueFrames: z.number().int().min(1).max(1000).default(8),
   })
   .strict();
@@ -78,6 +81,19 @@ const ingestBindings = {
     hint: 'milliseconds, 500-600000',
   },
   ffmpegPath: { env: 'VIGIL_FFMPEG_PATH', hint: 'path to the ffmpeg binary' },
+  assignment: {
+    env: 'VIGIL_INGEST_ASSIGNMENT',
+    hint: 'kafka (run the streams of vigil.streams.v1 partitions this worker owns, plus VIGIL_STREAMS) or static (VIGIL_STREAMS only)',
+  },
+  groupId: {
+    env: 'VIGIL_INGEST_GROUP_ID',
+    hint: 'Kafka consumer group shared by the ingest workers of one site',
+  },
+  sessionTimeoutMs: {
+    env: 'VIGIL_INGEST_SESSION_TIMEOUT_MS',
+    parse: 'number',
+    hint: 'milliseconds, 6000-300000: how soon a dead worker is noticed and its streams move',
+  },
   httpPort: {
     env: 'VIGIL_INGEST_HTTP_PORT',
     parse: 'number',

@@ -2,3 +2,4 @@ export * from './kafka-errors.js';
 export * from './kafka-client.js';
 export * from './topic-admin.js';
 export * from './message-bus.js';
+export * from './stream-registry.js';

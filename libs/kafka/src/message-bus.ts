@@ -85,6 +85,15 @@ export interface SubscriberOptions {
   readonly groupId: string;
   readonly topics: readonly string[];
   readonly fromBeginning?: boolean;
+  /**
+   * false: never commit offsets, so every partition this member is assigned is read from the start
+   * (with fromBeginning) — how a compacted topic is read as a table. Default true.
+   */
+  readonly commitOffsets?: boolean;
+  /** How soon the group notices a dead member (kafkajs default 30 s). */
+  readonly sessionTimeoutMs?: number;
+  /** Called after every rebalance with the partitions this member now owns, per topic. */
+  readonly onAssignment?: (assignment: Record<string, number[]>) => void;
 }
 
 /**
@@ -105,8 +114,8 @@ export class KafkaSubscriber {
   ) {
     this.consumer = kafka.consumer({
       groupId: options.groupId,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: Math.min(3_000, Math.floor((options.sessionTimeoutMs ?? 30_000) / 5)),
       // Short fetch waits keep frame latency low and let disconnect() return quickly at shutdown.
       maxWaitTimeInMs: 500,
       allowAutoTopicCreation: false,
@@ -117,6 +126,7 @@ export class KafkaSubscriber {
         groupId: e.payload.groupId,
         partitions: Object.values(e.payload.memberAssignment).flat().length,
       });
+      this.options.onAssignment?.(e.payload.memberAssignment);
       this.markJoined();
     });
     this.consumer.on(this.consumer.events.CRASH, (e) => {
@@ -144,7 +154,7 @@ export class KafkaSubscriber {
     }
     this.running = true;
     await this.consumer.run({
-      autoCommit: true,
+      autoCommit: this.options.commitOffsets ?? true,
       eachBatchAutoResolve: true,
       eachBatch: async (payload: EachBatchPayload) => {
         const { batch } = payload;
