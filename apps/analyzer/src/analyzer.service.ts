@@ -1,7 +1,9 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import {
   CE_TYPES,
+  ControlMessageSchema,
   FrameMetaSchema,
+  deterministicId,
   TOPICS,
   fromCloudEventHeaders,
   headerValue,
@@ -105,7 +107,33 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
         this.reject(msg, err.message);
       }
     }
+    // Fast path: when something starts, ask ingest for full-rate sampling so its course is timed precisely.
+    const bursts = anomalies
+      .filter((e) => e.phase === 'start')
+      .map((e) =>
+        ControlMessageSchema.parse({
+          streamId: e.streamId,
+          action: 'burst',
+          reason: `${e.kind} started`,
+          requestedAt: new Date().toISOString(),
+        }),
+      );
     await Promise.all([
+      this.publisher.publish(
+        TOPICS.control.name,
+        bursts.map((c) => ({
+          key: c.streamId,
+          value: JSON.stringify(c),
+          headers: toCloudEventHeaders({
+            id: deterministicId('control', c.streamId, c.reason, c.requestedAt),
+            source: SOURCE,
+            type: CE_TYPES.control,
+            time: c.requestedAt,
+            subject: c.streamId,
+            contentType: 'application/json',
+          }),
+        })),
+      ),
       this.publisher.publish(
         TOPICS.anomalies.name,
         anomalies.map((e) => ({

@@ -50,6 +50,12 @@ export class IngestMetrics {
     labelNames: ['stream'] as const,
     registers: [this.registry],
   });
+  readonly bursts = new Counter({
+    name: 'vigil_ingest_bursts_total',
+    help: 'Bursts of full-rate sampling in adaptive mode, by what asked for them (change, analyzer, ...)',
+    labelNames: ['stream', 'reason'] as const,
+    registers: [this.registry],
+  });
   readonly streams = new Gauge({
     name: 'vigil_ingest_streams',
     help: 'Streams this worker runs',

@@ -3,6 +3,7 @@ import { type IngestConfig } from '@vigil/config';
 import { type Logger } from '@vigil/observability';
 import { IngestService } from './ingest.service.js';
 import { StreamAssignmentService } from './stream-assignment.service.js';
+import { ControlService } from './control.service.js';
 import { INGEST_CONFIG, ROOT_LOGGER } from './ingest.tokens.js';
 
 @Module({})
@@ -15,6 +16,7 @@ export class IngestModule {
         { provide: ROOT_LOGGER, useValue: logger },
         IngestService,
         StreamAssignmentService,
+        ControlService,
       ],
       exports: [IngestService, StreamAssignmentService],
     };

@@ -8,7 +8,9 @@ import {
   type KafkaConnection,
   type OutgoingMessage,
 } from '@vigil/kafka';
+import { ChangeDetector, meanAbsDiff } from '@vigil/anomaly';
 import { type SampledFrame, type StateChange, StreamSupervisor, classifyFailure } from '@vigil/media';
+import { type GrayThumbnail, grayThumbnail } from '@vigil/vision';
 import { Logger, OpsEndpoint } from '@vigil/observability';
 import { frameMessage, statusMessage } from './frame-message.js';
 import { IngestMetrics } from './ingest-metrics.js';
@@ -25,6 +27,10 @@ interface StreamRuntime {
   lastStats: { at: number; framesIn: number; framesOut: number };
   lastPublishError: number;
   removed: boolean;
+  /** Adaptive sampling: the cheap change check (previous keyframe thumbnail), and when the burst ends. */
+  changeCheck: { prev: GrayThumbnail | null; detector: ChangeDetector; busy: boolean };
+  burstTimer: NodeJS.Timeout | null;
+  burstUntil: number;
 }
 
 /**
@@ -131,6 +137,7 @@ export class IngestService implements OnModuleInit, OnModuleDestroy {
     if (!rt) return;
     this.streams.delete(id);
     rt.removed = true;
+    if (rt.burstTimer) clearTimeout(rt.burstTimer);
     await rt.supervisor.stop();
     await this.publishStatus(rt);
     this.metrics.forget(id);
@@ -148,6 +155,9 @@ export class IngestService implements OnModuleInit, OnModuleDestroy {
       lastStats: { at: Date.now(), framesIn: 0, framesOut: 0 },
       lastPublishError: 0,
       removed: false,
+      changeCheck: { prev: null, detector: this.changeDetector(), busy: false },
+      burstTimer: null,
+      burstUntil: 0,
       supervisor: new StreamSupervisor(
         spec,
         {
@@ -173,9 +183,63 @@ export class IngestService implements OnModuleInit, OnModuleDestroy {
     rt.supervisor.start();
   }
 
+  /**
+   * Adaptive sampling: full decoding at the stream's burstFps for `seconds` (extended by later requests),
+   * then back to keyframes. Returns false for streams not here or not in adaptive mode.
+   */
+  requestBurst(id: string, reason: string, seconds?: number): boolean {
+    const rt = this.streams.get(id);
+    if (!rt || rt.removed || rt.spec.sampling.mode !== 'adaptive') return false;
+    const until = Date.now() + (seconds ?? rt.spec.sampling.burstSeconds) * 1000;
+    if (until <= rt.burstUntil) return true;
+    rt.burstUntil = until;
+    if (!rt.burstTimer) {
+      this.metrics.bursts.inc({ stream: id, reason });
+      this.log.info(`burst sampling at ${rt.spec.sampling.burstFps} fps`, { streamId: id, reason });
+      rt.supervisor.setBurst(rt.spec.sampling.burstFps);
+    } else {
+      clearTimeout(rt.burstTimer);
+    }
+    rt.burstTimer = setTimeout(() => {
+      rt.burstTimer = null;
+      rt.burstUntil = 0;
+      rt.changeCheck = { prev: null, detector: this.changeDetector(), busy: false };
+      if (!rt.removed) rt.supervisor.setBurst(undefined);
+    }, until - Date.now());
+    rt.burstTimer.unref();
+    return true;
+  }
+
+  /** A jump relative to the scene's usual keyframe-to-keyframe change (steady motion does not count). */
+  private changeDetector(): ChangeDetector {
+    const enter = this.config.changeThreshold;
+    return new ChangeDetector({ enter, exit: enter / 2, calmSamples: 1, warmupSamples: 2, ratio: 3 });
+  }
+
+  /** Ingest's own cheap change check: a 32×18 luma thumbnail per keyframe (well under a millisecond). */
+  private async checkChange(rt: StreamRuntime, frame: SampledFrame): Promise<void> {
+    const check = rt.changeCheck;
+    check.busy = true;
+    try {
+      const thumb = await grayThumbnail(frame.image, 32, 18);
+      const change = check.prev ? meanAbsDiff(check.prev.pixels, thumb.pixels) : null;
+      if (change !== null && check.detector.observe(change, frame.capturedAt).kind === 'start') {
+        this.requestBurst(rt.spec.id, 'change');
+      }
+      check.prev = thumb;
+    } catch {
+      // an undecodable sample is the analyzer's to report; the check just skips it
+    } finally {
+      check.busy = false;
+    }
+  }
+
   private onFrame(rt: StreamRuntime, frame: SampledFrame): void {
     this.metrics.framesIn.inc({ stream: rt.spec.id });
-    const sampling = rt.spec.sampling.mode === 'fps' ? 'fps' : 'keyframes';
+    const bursting = rt.supervisor.bursting;
+    if (rt.spec.sampling.mode === 'adaptive' && !bursting && !rt.changeCheck.busy)
+      void this.checkChange(rt, frame);
+    const sampling = bursting ? 'burst' : rt.spec.sampling.mode === 'fps' ? 'fps' : 'keyframes';
     rt.queue.push(frameMessage(rt.spec, frame, sampling));
     if (rt.queue.length > this.config.queueFrames) {
       rt.queue.shift();

@@ -51,6 +51,7 @@ export const IngestConfigSchema = z
     groupId: z.string().min(1).default('vigil-ingest'),
     sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(10_000),
     queueFrames: z.number().int().min(1).max(1000).default(8),
+    changeThreshold: z.number().gt(0).lt(1).default(0.04),
   })
   .strict();
 export type IngestConfig = z.output<typeof IngestConfigSchema>;
@@ -104,6 +105,12 @@ const ingestBindings = {
     parse: 'number',
     hint: 'frames buffered per stream while Kafka is slow, 1-1000',
   },
+  changeThreshold: {
+    env: 'VIGIL_INGEST_CHANGE_THRESHOLD',
+    parse: 'number',
+    hint: 'mean luma change between consecutive keyframes (fraction, e.g. 0.04) that starts a burst in adaptive mode',
+  },
+
   secretsDir: {
     env: 'VIGIL_SECRETS_DIR',
     hint: 'directory holding one folder per camera secret (username, password files)',

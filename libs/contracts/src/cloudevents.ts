@@ -8,6 +8,7 @@ export const CE_TYPES = {
   anomaly: 'dev.vigil.anomaly.v1',
   summary: 'dev.vigil.summary.v1',
   streamSpec: 'dev.vigil.stream-spec.v1',
+  control: 'dev.vigil.control.v1',
 } as const;
 
 export interface CloudEventAttributes {

@@ -190,6 +190,22 @@ export const SummarySchema = z
   .meta({ id: 'Summary', title: 'Summary', description: 'A narrated summary on vigil.summaries.v1.' });
 export type Summary = z.output<typeof SummarySchema>;
 
+export const ControlMessageSchema = z
+  .object({
+    streamId: StreamIdSchema,
+    action: z.literal('burst').describe('Sample at the stream’s burstFps for `seconds` (adaptive sampling)'),
+    seconds: z.number().positive().max(600).optional().describe('Defaults to the stream’s burstSeconds'),
+    reason: z.string().max(200),
+    requestedAt: isoTime,
+  })
+  .strict()
+  .meta({
+    id: 'ControlMessage',
+    title: 'ControlMessage',
+    description: 'A request to ingest on vigil.control.v1.',
+  });
+export type ControlMessage = z.output<typeof ControlMessageSchema>;
+
 /** The message schemas whose JSON Schema is generated into libs/contracts/schemas/. */
 export const MESSAGE_SCHEMAS = {
   'stream-spec': StreamSpecSchema,
@@ -197,4 +213,5 @@ export const MESSAGE_SCHEMAS = {
   'stream-status': StreamStatusSchema,
   'anomaly-event': AnomalyEventSchema,
   summary: SummarySchema,
+  control: ControlMessageSchema,
 } as const;

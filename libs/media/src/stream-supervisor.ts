@@ -80,6 +80,8 @@ export class StreamSupervisor {
   private lastFrameAt: number | null = null;
   private lastError: string | null = null;
   private burstFps: number | undefined;
+  /** Set while ffmpeg is being restarted to change sampling: the restart is immediate, not a failure. */
+  private switching = false;
   /** Set when the watchdog ended the current process, so its exit is reported as the stall it was. */
   private stallReason: string | null = null;
   /** showinfo's pts per frame number of the current run, until the frame itself arrives. */
@@ -193,6 +195,11 @@ export class StreamSupervisor {
       if (proc !== this.proc) return;
       this.proc = null;
       if (this.stopping) return;
+      if (this.switching) {
+        this.switching = false;
+        this.spawn();
+        return;
+      }
       const how = signal
         ? `was killed by ${signal}`
         : code === 0
@@ -269,7 +276,14 @@ export class StreamSupervisor {
   setBurst(fps: number | undefined): void {
     if (fps === this.burstFps) return;
     this.burstFps = fps;
-    if (this.proc && !this.stopping) this.proc.kill('SIGTERM');
+    if (this.proc && !this.proc.exited && !this.stopping) {
+      this.switching = true;
+      this.proc.kill('SIGTERM');
+    }
+  }
+
+  get bursting(): boolean {
+    return this.burstFps !== undefined;
   }
 
   private clearTimers(): void {
