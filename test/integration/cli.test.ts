@@ -3,6 +3,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { TOPICS } from '@vigil/contracts';
+import { KafkaSubscriber, createKafka } from '@vigil/kafka';
+import { Logger } from '@vigil/observability';
 import { findProcesses, freePort, repoRoot, testDir, useTestKafka } from '@vigil/testing';
 
 let broker: Awaited<ReturnType<typeof useTestKafka>>;
@@ -49,6 +53,29 @@ function vigil(
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** Every value of `key` on `topic` from the beginning, read until the topic is quiet for 2 s. */
+async function readAll(topic: string, key: string): Promise<string[]> {
+  const log = new Logger('cli-test', { level: 'error' });
+  const conn = { brokers: broker.brokers, clientId: 'cli-test', connectTimeoutMs: 3000 };
+  const values: string[] = [];
+  let last = Date.now();
+  const sub = new KafkaSubscriber(
+    createKafka(conn, log),
+    conn,
+    { groupId: `cli-${randomUUID()}`, topics: [topic], fromBeginning: true },
+    log,
+  );
+  await sub.start((batch) => {
+    for (const m of batch) if (m.key === key && m.value) values.push(m.value.toString());
+    last = Date.now();
+    return Promise.resolve();
+  });
+  await sub.whenJoined();
+  while (Date.now() - last < 2000) await new Promise((r) => setTimeout(r, 200));
+  await sub.stop();
+  return values;
 }
 
 const lines = (s: string) => s.trim().split('\n').filter(Boolean);
@@ -131,6 +158,14 @@ test('a stream URL that does not answer: ingest keeps running, says what is wron
   );
   assert.ok(!r.stderr.includes('s3cret') && !r.stdout.includes('s3cret'));
   assert.match(r.stderr, /ingest stopped/);
+  // nor in the status events it published
+  const statuses = await readAll(TOPICS.streamStatus.name, 'cam-dead');
+  assert.ok(statuses.length > 0, 'status events were published');
+  assert.ok(
+    statuses.every((v) => !v.includes('s3cret') && !v.includes('admin')),
+    statuses.join('\n'),
+  );
+  assert.ok(statuses.some((v) => (JSON.parse(v) as { health: string }).health === 'offline'));
   assert.deepEqual(findProcesses(new RegExp(`ffmpeg.*127\\.0\\.0\\.1:${port}`)), []);
 });
 

@@ -4,6 +4,7 @@
 Run with /usr/bin/python3 (Debian's python3-gi). Each --mount NAME=SOURCE adds rtsp://HOST:PORT/NAME:
   SOURCE = pattern:<videotestsrc pattern>[@WxH[@FPS]]  a live H.264 test pattern (smpte, ball, snow, ...)
   SOURCE = file:<path.mp4|.mkv|.ts>                    a video file, played in real time and looped forever
+  SOURCE = h264loop:<path.mp4>                          an H.264 MP4 looped without re-encoding (its own GOP)
   SOURCE = launch:<gst-launch description>               anything else, e.g. an audio-only stream
 Clients may use RTSP over TCP (interleaved) or UDP. Prints "READY <port>" on stdout once listening and
 exits cleanly on SIGTERM / SIGINT.
@@ -42,13 +43,19 @@ class FilePlayer:
     see one endless live stream.
     """
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, passthrough: bool = False):
         self.path = path
         self.sources = []
         self.caps = None
+        # passthrough: the file's own H.264 access units, no decode or re-encode (cheap for many clients)
+        decode = (
+            "qtdemux ! h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au"
+            if passthrough
+            else "decodebin ! videoconvert ! video/x-raw,format=I420"
+        )
         self.pipeline = Gst.parse_launch(
-            f'filesrc location="{path}" ! decodebin ! videoconvert ! video/x-raw,format=I420 '
-            f"! appsink name=sink sync=true emit-signals=true max-buffers=2 drop=true"
+            f'filesrc location="{path}" ! {decode} '
+            f"! appsink name=sink sync=true emit-signals=true max-buffers=4 drop=false"
         )
         sink = self.pipeline.get_by_name("sink")
         sink.connect("new-sample", self._on_sample)
@@ -87,15 +94,20 @@ class FilePlayer:
 
 
 class LoopingFileFactory(GstRtspServer.RTSPMediaFactory):
-    """An RTSP mount fed by a FilePlayer, encoded with a 1 s GOP so late joiners get a keyframe fast."""
+    """An RTSP mount fed by a FilePlayer: re-encoded with a 1 s GOP so late joiners get a keyframe fast,
+    or (passthrough) the file's own H.264 with its own GOP."""
 
-    def __init__(self, player: FilePlayer):
+    def __init__(self, player: FilePlayer, passthrough: bool = False):
         super().__init__()
         self.player = player
         self.set_shared(True)
+        encode = (
+            "h264parse"
+            if passthrough
+            else "videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10"
+        )
         self.set_launch(
-            "( appsrc name=src is-live=true do-timestamp=true format=time "
-            "! videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 "
+            f"( appsrc name=src is-live=true do-timestamp=true format=time ! {encode} "
             "! rtph264pay name=pay0 pt=96 config-interval=1 )"
         )
         self.connect("media-configure", self._on_configure)
@@ -134,12 +146,13 @@ def main() -> int:
             factory = GstRtspServer.RTSPMediaFactory()
             factory.set_launch(f"( {value} )")
             factory.set_shared(True)
-        elif kind == "file":
+        elif kind in ("file", "h264loop"):
             if not os.path.isfile(value):
                 parser.error(f"mount {item!r}: no such file {value!r}")
-            factory = LoopingFileFactory(FilePlayer(value))
+            passthrough = kind == "h264loop"
+            factory = LoopingFileFactory(FilePlayer(value, passthrough), passthrough)
         else:
-            parser.error(f"mount {item!r}: source must start with pattern:, file: or launch:")
+            parser.error(f"mount {item!r}: source must start with pattern:, file:, h264loop: or launch:")
         factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP | GstRtsp.RTSPLowerTrans.UDP)
         mounts.add_factory("/" + name.strip("/"), factory)
 

@@ -49,6 +49,8 @@ test('keyframe sampling decodes keyframes only and adds no fps filter', () => {
   const args = buildIngestArgs(spec({ sampling: { mode: 'keyframes' } }), { ioTimeoutMs: 1000 });
   assert.equal(valueOf(args, '-skip_frame'), 'nokey');
   assert.ok(args.indexOf('-skip_frame') < args.indexOf('-i'), '-skip_frame is an input option');
+  assert.equal(valueOf(args, '-threads'), '1', 'one decoder thread per stream by default');
+  assert.ok(args.indexOf('-threads') < args.indexOf('-i'), '-threads before -i sets the decoder');
   assert.ok(!valueOf(args, '-vf')!.startsWith('fps='));
 });
 

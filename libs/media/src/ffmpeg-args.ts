@@ -17,6 +17,11 @@ export interface IngestArgsOptions {
   readonly credentials?: { readonly username: string; readonly password: string };
   /** Log each sample's pts (showinfo) so samples can be mapped to stream time. */
   readonly timestamps?: boolean;
+  /**
+   * Decoder threads per stream. Default 1: a node runs many streams, so parallelism comes from processes;
+   * ffmpeg's default (cores + 1 frame threads, each holding frames) only costs memory and switching there.
+   */
+  readonly decodeThreads?: number;
 }
 
 /** The URL with credentials set, for ffmpeg's argument list only. */
@@ -81,6 +86,7 @@ export function buildIngestArgs(spec: StreamSpec, opts: IngestArgsOptions): stri
 
   const keyframesOnly = opts.burstFps === undefined && spec.sampling.mode !== 'fps';
   if (keyframesOnly) args.push('-skip_frame', 'nokey');
+  args.push('-threads', String(opts.decodeThreads ?? 1));
 
   args.push('-i', withCredentials(spec.url, opts.credentials), '-an', '-sn', '-dn');
 

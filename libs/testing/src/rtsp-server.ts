@@ -15,6 +15,8 @@ export type RtspMount =
       readonly fps?: number;
     }
   | { readonly name: string; readonly file: string }
+  /** An H.264 MP4 looped without re-encoding: its own GOP, little CPU per client (benchmarks). */
+  | { readonly name: string; readonly h264loop: string }
   /** A raw gst-launch description ending in a payloader named pay0 (audio-only, unusual codecs...). */
   | { readonly name: string; readonly launch: string };
 
@@ -53,9 +55,11 @@ export class RtspTestServer {
       const source =
         'file' in m
           ? `file:${m.file}`
-          : 'launch' in m
-            ? `launch:${m.launch}`
-            : `pattern:${m.pattern}@${m.width ?? 640}x${m.height ?? 360}@${m.fps ?? 10}`;
+          : 'h264loop' in m
+            ? `h264loop:${m.h264loop}`
+            : 'launch' in m
+              ? `launch:${m.launch}`
+              : `pattern:${m.pattern}@${m.width ?? 640}x${m.height ?? 360}@${m.fps ?? 10}`;
       args.push('--mount', `${m.name}=${source}`);
     }
     // detached: Ctrl-C reaches only Vigil, which stops its helpers in order.

@@ -1,0 +1,62 @@
+// `npm run bench -- <suite…> [--quick]`: runs benchmarks, prints a table, writes bench-results/<suite>.json.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from '@vigil/testing';
+import { ingestBench } from './ingest.bench.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const suites = args.filter((a) => !a.startsWith('--'));
+const known = ['ingest'];
+const chosen = suites.length ? suites : known;
+for (const s of chosen) {
+  if (!known.includes(s)) {
+    console.error(`bench: unknown suite "${s}"; choose from ${known.join(', ')}`);
+    process.exit(2);
+  }
+}
+
+const machine = { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version };
+const outDir = join(repoRoot(), 'bench-results');
+mkdirSync(outDir, { recursive: true });
+const log = (line: string) => console.error(`bench: ${line}`);
+
+if (chosen.includes('ingest')) {
+  const r = await ingestBench(quick, log);
+  const file = join(outDir, 'ingest.json');
+  writeFileSync(
+    file,
+    JSON.stringify({ suite: 'ingest', quick, at: new Date().toISOString(), machine, ...r }, null, 2) + '\n',
+  );
+  console.log(
+    `\ningest — CPU per sampled frame (${r.clip}), Vigil vs bare ffmpeg, same decode and scale to ${640}x${360}`,
+  );
+  console.table(
+    r.cpuPerFrame.map((row) => ({
+      mode: row.mode,
+      frames: row.frames,
+      'vigil ms/frame': row.vigilCpuPerFrameMs,
+      'bare ffmpeg ms/frame': row.bareCpuPerFrameMs,
+      ratio: row.ratio,
+    })),
+  );
+  console.log('ingest — concurrent 1080p25 streams, keyframes mode, one ingest process');
+  console.table(
+    r.scaling.map((s) => ({
+      streams: s.streams,
+      'kept up': s.keptUp,
+      'frames seen/expected': `${s.framesSeen}/${s.framesExpected}`,
+      drops: s.drops,
+      'max frame age s': s.maxFrameAgeS,
+      'node RSS MB': s.nodeRssMb,
+      'ffmpeg RSS MB/stream': s.ffmpegRssPerStreamMb,
+      'ffmpeg PSS MB/stream': s.ffmpegPssPerStreamMb,
+      'cores node/ffmpeg/rtsp': `${s.cpuCores.node}/${s.cpuCores.ffmpeg}/${s.cpuCores.rtspServer}`,
+    })),
+  );
+  console.log(
+    `ratioKeyframes=${r.ratioKeyframes} ratioFps=${r.ratioFps} maxStreamsKeyframes=${r.maxStreamsKeyframes} nodeRssPerStreamMb=${r.nodeRssPerStreamMb}`,
+  );
+  console.log(`wrote ${file}`);
+}
