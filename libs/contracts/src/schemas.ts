@@ -206,6 +206,42 @@ export const ControlMessageSchema = z
   });
 export type ControlMessage = z.output<typeof ControlMessageSchema>;
 
+export const ModelManifestSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be lowercase letters, digits, ".", "_", "-"'),
+    description: z.string().max(2000),
+    licence: z.string().min(1).max(200),
+    file: z.string().min(1).describe('ONNX file, relative to the manifest'),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex-digit sha256 of the file'),
+    input: z
+      .object({
+        name: z.string().min(1),
+        layout: z.literal('NCHW'),
+        width: z.number().int().min(8).max(4096),
+        height: z.number().int().min(8).max(4096),
+        colorOrder: z.enum(['RGB', 'BGR']),
+        mean: z.tuple([z.number(), z.number(), z.number()]).describe('Per channel, on the 0..1 scale'),
+        std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]),
+      })
+      .strict(),
+    output: z
+      .object({
+        name: z.string().min(1),
+        tokenGrid: z
+          .tuple([z.number().int().positive(), z.number().int().positive()])
+          .describe('[rows, cols]'),
+        tokenDims: z.number().int().positive(),
+      })
+      .strict(),
+  })
+  .strict()
+  .meta({
+    id: 'ModelManifest',
+    title: 'ModelManifest',
+    description: 'models/<name>/model.json: a vision encoder [N,3,H,W] → [N,T,D].',
+  });
+export type ModelManifest = z.output<typeof ModelManifestSchema>;
+
 /** The message schemas whose JSON Schema is generated into libs/contracts/schemas/. */
 export const MESSAGE_SCHEMAS = {
   'stream-spec': StreamSpecSchema,
@@ -214,4 +250,5 @@ export const MESSAGE_SCHEMAS = {
   'anomaly-event': AnomalyEventSchema,
   summary: SummarySchema,
   control: ControlMessageSchema,
+  'model-manifest': ModelManifestSchema,
 } as const;

@@ -1,1 +1,3 @@
 export * from './thumbnail.js';
+export * from './vision-model.js';
+export * from './preprocess.js';

@@ -1,0 +1,63 @@
+import sharp from 'sharp';
+import { type ModelManifest } from '@vigil/contracts';
+import { ImageDecodeError } from './thumbnail.js';
+
+/**
+ * JPEG → the model's input: resized to the model size inside libvips (letterboxed, aspect kept, black
+ * bars), RGB (or BGR), normalized per channel, written into one reusable NCHW Float32Array per batch size.
+ */
+export class Preprocessor {
+  private buffer: Float32Array;
+  private readonly plane: number;
+  private readonly scale: [number, number, number];
+  private readonly offset: [number, number, number];
+
+  constructor(
+    readonly manifest: ModelManifest,
+    maxBatch = 1,
+  ) {
+    const { width, height, mean, std } = manifest.input;
+    this.plane = width * height;
+    this.buffer = new Float32Array(maxBatch * 3 * this.plane);
+    // (v/255 - mean) / std  ==  v * scale + offset
+    this.scale = [0, 1, 2].map((c) => 1 / (255 * std[c]!)) as [number, number, number];
+    this.offset = [0, 1, 2].map((c) => -mean[c]! / std[c]!) as [number, number, number];
+  }
+
+  /** Writes frame `slot` of the batch; returns the shared buffer (valid until the next call that grows it). */
+  async write(jpeg: Buffer, slot: number): Promise<Float32Array> {
+    const { width, height, colorOrder } = this.manifest.input;
+    const need = (slot + 1) * 3 * this.plane;
+    if (need > this.buffer.length) {
+      const grown = new Float32Array(Math.max(need, this.buffer.length * 2));
+      grown.set(this.buffer);
+      this.buffer = grown;
+    }
+    let raw: Buffer;
+    try {
+      raw = await sharp(jpeg, { failOn: 'error' })
+        .resize(width, height, { fit: 'contain', background: { r: 0, g: 0, b: 0 } })
+        .removeAlpha()
+        .toColorspace('srgb')
+        .raw()
+        .toBuffer();
+    } catch (e) {
+      throw new ImageDecodeError((e as Error).message.split('\n')[0] ?? 'unknown');
+    }
+    const base = slot * 3 * this.plane;
+    const order = colorOrder === 'RGB' ? [0, 1, 2] : [2, 1, 0];
+    for (let c = 0; c < 3; c++) {
+      // mean and std are given in the model's channel order, like its input
+      const src = order[c]!;
+      const s = this.scale[c]!;
+      const o = this.offset[c]!;
+      const dst = base + c * this.plane;
+      for (let i = 0; i < this.plane; i++) this.buffer[dst + i] = raw[i * 3 + src]! * s + o;
+    }
+    return this.buffer;
+  }
+
+  get pixels(): Float32Array {
+    return this.buffer;
+  }
+}

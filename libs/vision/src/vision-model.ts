@@ -1,0 +1,200 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import ort from 'onnxruntime-node';
+import { type ModelManifest, ModelManifestSchema, formatIssues } from '@vigil/contracts';
+
+// ONNX Runtime's own log goes to stderr outside our logger; errors reach callers as ModelLoadError instead.
+ort.env.logLevel = 'fatal';
+
+export type ExecutionProvider =
+  { readonly kind: 'cpu' } | { readonly kind: 'cuda'; readonly deviceId: number };
+
+export interface SessionOptions {
+  readonly provider: ExecutionProvider;
+  readonly intraOpThreads: number;
+}
+
+/** A model that cannot be used, with what is wrong and how to fix it. */
+export class ModelLoadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelLoadError';
+  }
+}
+
+export function readManifest(manifestPath: string): ModelManifest {
+  const path = resolve(manifestPath);
+  if (!existsSync(path))
+    throw new ModelLoadError(`model manifest ${path} does not exist; give the path of a model.json`);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new ModelLoadError(`model manifest ${path} is not valid JSON (${(e as Error).message})`);
+  }
+  const r = ModelManifestSchema.safeParse(json);
+  if (!r.success) {
+    throw new ModelLoadError(
+      `model manifest ${path} is invalid: ${formatIssues(r.error).join('; ')} (schema: libs/contracts/schemas/model-manifest.v1.schema.json)`,
+    );
+  }
+  return r.data;
+}
+
+/**
+ * A vision encoder loaded once and kept resident: [N,3,H,W] → [N,T,D] as its manifest describes. Loading
+ * checks the file's sha256, the model's input and output names and shapes against the manifest, and runs
+ * one warm-up batch, so a model that loads is a model that works.
+ */
+export class VisionModel {
+  private constructor(
+    readonly manifest: ModelManifest,
+    readonly path: string,
+    private readonly session: ort.InferenceSession,
+    readonly provider: ExecutionProvider,
+  ) {}
+
+  get tokens(): number {
+    return this.manifest.output.tokenGrid[0] * this.manifest.output.tokenGrid[1];
+  }
+
+  static async load(manifestPath: string, options: SessionOptions): Promise<VisionModel> {
+    const manifest = readManifest(manifestPath);
+    const file = join(dirname(resolve(manifestPath)), manifest.file);
+    if (!existsSync(file)) {
+      throw new ModelLoadError(
+        `model file ${file} named by ${manifestPath} does not exist; run npm run models for the shipped models, or put the ONNX file there`,
+      );
+    }
+    const bytes = readFileSync(file);
+    const actual = createHash('sha256').update(bytes).digest('hex');
+    if (actual !== manifest.sha256) {
+      throw new ModelLoadError(
+        `model file ${file} has sha256 ${actual} but its manifest says ${manifest.sha256}: the file is corrupt or not the model the manifest describes (regenerate it with npm run models, or correct sha256)`,
+      );
+    }
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(bytes, {
+        executionProviders: [
+          options.provider.kind === 'cuda' ? { name: 'cuda', deviceId: options.provider.deviceId } : 'cpu',
+        ],
+        intraOpNumThreads: options.intraOpThreads,
+        interOpNumThreads: 1,
+        logSeverityLevel: 4,
+        graphOptimizationLevel: 'all',
+      });
+    } catch (e) {
+      const msg = (e as Error).message.split('\n')[0] ?? '';
+      if (options.provider.kind === 'cuda') {
+        throw new ModelLoadError(
+          `CUDA was asked for (device ${options.provider.deviceId}) but ONNX Runtime cannot use it here (${msg}); on a GPU node install onnxruntime-node with its CUDA libraries (no onnxruntime-node-install=skip), or set VIGIL_VISION_PROVIDER=cpu`,
+        );
+      }
+      throw new ModelLoadError(
+        `ONNX Runtime cannot load ${file} (${msg}); the file is not a valid ONNX model`,
+      );
+    }
+    const model = new VisionModel(manifest, file, session, options.provider);
+    try {
+      model.checkSignature();
+      await model.warmUp();
+    } catch (e) {
+      await session.release();
+      throw e;
+    }
+    return model;
+  }
+
+  private checkSignature(): void {
+    const { input, output } = this.manifest;
+    if (!this.session.inputNames.includes(input.name)) {
+      throw new ModelLoadError(
+        `model ${this.manifest.name} has inputs [${this.session.inputNames.join(', ')}] but its manifest names input "${input.name}"; correct input.name in the manifest`,
+      );
+    }
+    if (!this.session.outputNames.includes(output.name)) {
+      throw new ModelLoadError(
+        `model ${this.manifest.name} has outputs [${this.session.outputNames.join(', ')}] but its manifest names output "${output.name}"; correct output.name in the manifest`,
+      );
+    }
+    const meta = this.session.inputMetadata.find((m) => m.name === input.name);
+    const shape = meta && meta.isTensor ? meta.shape : undefined;
+    if (shape && shape.length === 4) {
+      const want = [3, input.height, input.width];
+      const got = shape.slice(1);
+      const clash = got.some((d, i) => typeof d === 'number' && d !== want[i]);
+      if (clash) {
+        throw new ModelLoadError(
+          `model ${this.manifest.name} takes input [${shape.join(', ')}] but its manifest says [N, 3, ${input.height}, ${input.width}]; correct input.width/height in the manifest`,
+        );
+      }
+    }
+  }
+
+  private async warmUp(): Promise<void> {
+    const { width, height } = this.manifest.input;
+    try {
+      await this.encode(new Float32Array(3 * width * height), 1);
+    } catch (e) {
+      if (e instanceof ModelLoadError) throw e;
+      throw new ModelLoadError(
+        `model ${this.manifest.name} fails on a 1×3×${height}×${width} input: ${(e as Error).message.split('\n')[0]}`,
+      );
+    }
+  }
+
+  /** Encodes `n` preprocessed frames (NCHW Float32, n × 3 × H × W) into n × T × D tokens. */
+  async encode(pixels: Float32Array, n: number): Promise<Float32Array> {
+    const { width, height, name } = this.manifest.input;
+    const tensor = new ort.Tensor('float32', pixels.subarray(0, n * 3 * width * height), [
+      n,
+      3,
+      height,
+      width,
+    ]);
+    const result = await this.session.run({ [name]: tensor });
+    const out = result[this.manifest.output.name];
+    if (!out)
+      throw new ModelLoadError(`model ${this.manifest.name} produced no ${this.manifest.output.name}`);
+    const data = out.data;
+    if (!(data instanceof Float32Array))
+      throw new ModelLoadError(`model ${this.manifest.name} output is not float32`);
+    const dims = out.dims.map(Number);
+    if (dims[0] !== n || dims[1] !== this.tokens || dims[2] !== this.manifest.output.tokenDims) {
+      throw new ModelLoadError(
+        `model ${this.manifest.name} returned [${dims.join(', ')}] for ${n} frames but its manifest describes [N, ${this.tokens}, ${this.manifest.output.tokenDims}]; correct output.tokenGrid/tokenDims`,
+      );
+    }
+    return data;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** One resident session per model path and provider, loaded once (the pool the analyzer shares). */
+export class VisionSessionPool {
+  private readonly models = new Map<string, Promise<VisionModel>>();
+
+  constructor(private readonly options: SessionOptions) {}
+
+  get(manifestPath: string): Promise<VisionModel> {
+    const key = resolve(manifestPath);
+    let m = this.models.get(key);
+    if (!m) {
+      m = VisionModel.load(key, this.options);
+      this.models.set(key, m);
+      m.catch(() => this.models.delete(key));
+    }
+    return m;
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.models.values()];
+    this.models.clear();
+    for (const m of all) await (await m.catch(() => null))?.release();
+  }
+}

@@ -1,0 +1,199 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { ModelLoadError, Preprocessor, VisionModel, VisionSessionPool, readManifest } from '@vigil/vision';
+import { repoRoot, testDir } from '@vigil/testing';
+import { SHIPPED } from '../../tools/scripts/generate-models.js';
+
+const manifestPath = join(repoRoot(), 'models/vigil-patch-v1/model.json');
+const cpu = { provider: { kind: 'cpu' as const }, intraOpThreads: 1 };
+let pool: VisionSessionPool;
+let model: VisionModel;
+
+before(async () => {
+  pool = new VisionSessionPool(cpu);
+  model = await pool.get(manifestPath);
+});
+after(async () => {
+  await pool.close();
+});
+
+const FEATURES = [
+  'r',
+  'g',
+  'b',
+  'sr',
+  'sg',
+  'sb',
+  'e0',
+  'e90',
+  'e45',
+  'e135',
+  'focus',
+  'dc',
+  'fh',
+  'fv',
+  'fd',
+  'sy',
+];
+const feature = (tokens: Float32Array, frame: number, token: number, name: string) =>
+  tokens[(frame * 196 + token) * 16 + FEATURES.indexOf(name)]!;
+
+async function encodeImages(images: Buffer[]): Promise<Float32Array> {
+  const pre = new Preprocessor(model.manifest, images.length);
+  for (const [i, img] of images.entries()) await pre.write(img, i);
+  return model.encode(pre.pixels, images.length);
+}
+
+test('the shipped model is generated deterministically and matches its manifest checksum', () => {
+  const bytes = SHIPPED['vigil-patch-v1'].build();
+  assert.deepEqual(
+    bytes,
+    readFileSync(join(repoRoot(), 'models/vigil-patch-v1/model.onnx')),
+    'run npm run models',
+  );
+  assert.equal(createHash('sha256').update(bytes).digest('hex'), readManifest(manifestPath).sha256);
+});
+
+test('vigil-patch-v1 through its manifest: [N,196,16], a flat colour gives its colour and no texture', async () => {
+  const flat = await sharp({
+    create: { width: 224, height: 224, channels: 3, background: { r: 51, g: 102, b: 153 } },
+  })
+    .png()
+    .toBuffer();
+  const tokens = await encodeImages([flat, flat]);
+  assert.equal(tokens.length, 2 * 196 * 16);
+  for (const token of [0, 97, 195]) {
+    assert.ok(Math.abs(feature(tokens, 1, token, 'r') - 0.2) < 1e-3);
+    assert.ok(Math.abs(feature(tokens, 1, token, 'g') - 0.4) < 1e-3);
+    assert.ok(Math.abs(feature(tokens, 1, token, 'b') - 0.6) < 1e-3);
+    for (const f of ['sr', 'sg', 'sb', 'e0', 'e90', 'e45', 'e135', 'focus', 'fh', 'fv', 'fd', 'sy']) {
+      assert.ok(
+        Math.abs(feature(tokens, 1, token, f)) < 1e-3,
+        `${f} of a flat patch = ${feature(tokens, 1, token, f)}`,
+      );
+    }
+    assert.ok(Math.abs(feature(tokens, 1, token, 'dc') - (0.299 * 0.2 + 0.587 * 0.4 + 0.114 * 0.6)) < 1e-3);
+  }
+});
+
+test('a vertical edge shows as 0° gradient energy in the patches it crosses, and nowhere else', async () => {
+  const raw = Buffer.alloc(224 * 224 * 3);
+  for (let y = 0; y < 224; y++)
+    for (let x = 120; x < 224; x++) raw.fill(255, (y * 224 + x) * 3, (y * 224 + x) * 3 + 3);
+  const edge = await sharp(raw, { raw: { width: 224, height: 224, channels: 3 } })
+    .png()
+    .toBuffer();
+  const tokens = await encodeImages([edge]);
+  const col = 7; // x 112..127 holds the edge at x = 120
+  const onEdge = feature(tokens, 0, 5 * 14 + col, 'e0');
+  assert.ok(onEdge > 0.1, `0° energy on the edge: ${onEdge}`);
+  assert.ok(feature(tokens, 0, 5 * 14 + col, 'e90') < 1e-3, 'no horizontal-edge energy');
+  assert.ok(feature(tokens, 0, 5 * 14 + 2, 'e0') < 1e-3, 'flat black patch');
+  assert.ok(feature(tokens, 0, 5 * 14 + 12, 'e0') < 1e-3, 'flat white patch');
+  assert.ok(feature(tokens, 0, 5 * 14 + col, 'fh') !== 0, 'the horizontal low frequency sees the step');
+});
+
+test('frames of another size are letterboxed to the model size', async () => {
+  const wide = await sharp({
+    create: { width: 640, height: 360, channels: 3, background: { r: 255, g: 0, b: 0 } },
+  })
+    .jpeg()
+    .toBuffer();
+  const pre = new Preprocessor(model.manifest, 1);
+  const px = await pre.write(wide, 0);
+  const plane = 224 * 224;
+  const at = (c: number, x: number, y: number) => px[c * plane + y * 224 + x]!;
+  assert.ok(at(0, 112, 0) < 0.02, 'black bar at the top');
+  assert.ok(at(0, 112, 112) > 0.95 && at(1, 112, 112) < 0.05, 'red in the middle');
+});
+
+async function loadError(mutate: (dir: string) => void): Promise<string> {
+  const dir = testDir('model');
+  copyFileSync(join(repoRoot(), 'models/vigil-patch-v1/model.onnx'), join(dir, 'model.onnx'));
+  copyFileSync(manifestPath, join(dir, 'model.json'));
+  mutate(dir);
+  try {
+    await VisionModel.load(join(dir, 'model.json'), cpu);
+  } catch (e) {
+    assert.ok(e instanceof ModelLoadError, String(e));
+    assert.ok(!e.message.includes('\n'), 'one line');
+    return e.message;
+  }
+  assert.fail('the model loaded');
+}
+
+const editManifest = (
+  dir: string,
+  edit: (m: Record<string, unknown> & { input: Record<string, unknown> }) => void,
+) => {
+  const m = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as Record<string, unknown> & {
+    input: Record<string, unknown>;
+  };
+  edit(m);
+  writeFileSync(join(dir, 'model.json'), JSON.stringify(m));
+};
+
+test('a corrupt model file fails on its checksum, or in ONNX Runtime when the checksum was updated too', async () => {
+  const corrupt = (dir: string) => {
+    const b = readFileSync(join(dir, 'model.onnx'));
+    b.fill(0x5a, 20, 400);
+    writeFileSync(join(dir, 'model.onnx'), b);
+  };
+  assert.match(
+    await loadError(corrupt),
+    /has sha256 [0-9a-f]{64} but its manifest says [0-9a-f]{64}: the file is corrupt/,
+  );
+  const msg = await loadError((dir) => {
+    corrupt(dir);
+    editManifest(
+      dir,
+      (m) =>
+        (m.sha256 = createHash('sha256')
+          .update(readFileSync(join(dir, 'model.onnx')))
+          .digest('hex')),
+    );
+  });
+  assert.match(msg, /ONNX Runtime cannot load .* the file is not a valid ONNX model/);
+});
+
+test('a manifest that disagrees with its model fails with what to correct', async () => {
+  assert.match(
+    await loadError((dir) => editManifest(dir, (m) => (m.input.width = 256))),
+    /takes input \[N, 3, 224, 224\] but its manifest says \[N, 3, 224, 256\]; correct input\.width\/height/,
+  );
+  assert.match(
+    await loadError((dir) => editManifest(dir, (m) => (m.input.name = 'images'))),
+    /has inputs \[pixels\] but its manifest names input "images"/,
+  );
+  assert.match(
+    await loadError((dir) => editManifest(dir, (m) => ((m.output as { tokenDims: number }).tokenDims = 32))),
+    /returned \[1, 196, 16\] for 1 frames but its manifest describes \[N, 196, 32\]; correct output\.tokenGrid\/tokenDims/,
+  );
+  assert.match(
+    await loadError((dir) => editManifest(dir, (m) => (m.file = 'missing.onnx'))),
+    /missing\.onnx named by .* does not exist/,
+  );
+  assert.match(
+    await loadError((dir) => writeFileSync(join(dir, 'model.json'), '{"name":')),
+    /is not valid JSON/,
+  );
+  assert.match(await loadError((dir) => editManifest(dir, (m) => delete m.sha256)), /is invalid: sha256: /);
+});
+
+test('asking for CUDA where there is none is an error, not a silent CPU fallback', async () => {
+  await assert.rejects(
+    VisionModel.load(manifestPath, { provider: { kind: 'cuda', deviceId: 0 }, intraOpThreads: 1 }),
+    (e: Error) => {
+      assert.ok(e instanceof ModelLoadError);
+      assert.match(
+        e.message,
+        /^CUDA was asked for \(device 0\) but ONNX Runtime cannot use it here .*set VIGIL_VISION_PROVIDER=cpu$/,
+      );
+      return true;
+    },
+  );
+});
