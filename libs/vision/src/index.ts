@@ -1,3 +1,5 @@
 export * from './thumbnail.js';
 export * from './vision-model.js';
 export * from './preprocess.js';
+export * from './dynamic-batcher.js';
+export * from './near-duplicate-gate.js';
