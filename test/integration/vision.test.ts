@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { ModelLoadError, Preprocessor, VisionModel, VisionSessionPool, readManifest } from '@vigil/vision';
 import { repoRoot, testDir } from '@vigil/testing';
-import { SHIPPED } from '../../tools/scripts/generate-models.js';
+import { SHIPPED, TINY_VIT, seededNormal, tinyVitWeights } from '../../tools/scripts/generate-models.js';
 
 const manifestPath = join(repoRoot(), 'models/vigil-patch-v1/model.json');
 const cpu = { provider: { kind: 'cpu' as const }, intraOpThreads: 1 };
@@ -48,14 +48,104 @@ async function encodeImages(images: Buffer[]): Promise<Float32Array> {
   return model.encode(pre.pixels, images.length);
 }
 
-test('the shipped model is generated deterministically and matches its manifest checksum', () => {
-  const bytes = SHIPPED['vigil-patch-v1'].build();
-  assert.deepEqual(
-    bytes,
-    readFileSync(join(repoRoot(), 'models/vigil-patch-v1/model.onnx')),
-    'run npm run models',
-  );
-  assert.equal(createHash('sha256').update(bytes).digest('hex'), readManifest(manifestPath).sha256);
+test('the shipped models are generated deterministically and match their manifest checksums', () => {
+  for (const [name, m] of Object.entries(SHIPPED)) {
+    const bytes = m.build();
+    assert.deepEqual(
+      bytes,
+      readFileSync(join(repoRoot(), `models/${name}/model.onnx`)),
+      `${name}: run npm run models`,
+    );
+    assert.equal(
+      createHash('sha256').update(bytes).digest('hex'),
+      readManifest(join(repoRoot(), `models/${name}/model.json`)).sha256,
+    );
+  }
+});
+
+/** tiny-vit-test computed in plain JS from the same seeded weights: an independent check of the graph. */
+function tinyVitReference(px: Float32Array): Float32Array {
+  const { dim, heads, mlp } = TINY_VIT;
+  const w = tinyVitWeights();
+  const T = 196;
+  const hd = dim / heads;
+  const S = 224;
+  const x0 = new Float64Array(T * dim);
+  for (let t = 0; t < T; t++) {
+    const oy = Math.floor(t / 14) * 16;
+    const ox = (t % 14) * 16;
+    for (let d = 0; d < dim; d++) {
+      let acc = w.patchBias[d]!;
+      for (let c = 0; c < 3; c++)
+        for (let ky = 0; ky < 16; ky++)
+          for (let kx = 0; kx < 16; kx++)
+            acc += w.patch[((d * 3 + c) * 16 + ky) * 16 + kx]! * px[(c * S + oy + ky) * S + ox + kx]!;
+      x0[t * dim + d] = acc + w.pos[t * dim + d]!;
+    }
+  }
+  const ln = (x: Float64Array) => {
+    const out = new Float64Array(x.length);
+    for (let t = 0; t < T; t++) {
+      let m = 0;
+      for (let d = 0; d < dim; d++) m += x[t * dim + d]!;
+      m /= dim;
+      let v = 0;
+      for (let d = 0; d < dim; d++) v += (x[t * dim + d]! - m) ** 2;
+      v /= dim;
+      for (let d = 0; d < dim; d++) out[t * dim + d] = (x[t * dim + d]! - m) / Math.sqrt(v + 1e-5);
+    }
+    return out;
+  };
+  const matmul = (a: Float64Array, wm: Float32Array, n: number, k: number, bias?: Float32Array) => {
+    const out = new Float64Array((a.length / n) * k);
+    for (let r = 0; r < a.length / n; r++)
+      for (let j = 0; j < k; j++) {
+        let acc = bias ? bias[j]! : 0;
+        for (let i = 0; i < n; i++) acc += a[r * n + i]! * wm[i * k + j]!;
+        out[r * k + j] = acc;
+      }
+    return out;
+  };
+  const h = ln(x0);
+  const [q, k, v] = [w.wq, w.wk, w.wv].map((m) => matmul(h, m, dim, dim));
+  const merged = new Float64Array(T * dim);
+  for (let hh = 0; hh < heads; hh++)
+    for (let i = 0; i < T; i++) {
+      const scores = new Float64Array(T);
+      let max = -Infinity;
+      for (let j = 0; j < T; j++) {
+        let dot = 0;
+        for (let e = 0; e < hd; e++) dot += q![i * dim + hh * hd + e]! * k![j * dim + hh * hd + e]!;
+        scores[j] = dot / Math.sqrt(hd);
+        max = Math.max(max, scores[j]!);
+      }
+      let sum = 0;
+      for (let j = 0; j < T; j++) sum += scores[j] = Math.exp(scores[j]! - max);
+      for (let e = 0; e < hd; e++) {
+        let acc = 0;
+        for (let j = 0; j < T; j++) acc += (scores[j]! / sum) * v![j * dim + hh * hd + e]!;
+        merged[i * dim + hh * hd + e] = acc;
+      }
+    }
+  const attnOut = matmul(merged, w.wo, dim, dim);
+  const x1 = x0.map((val, i) => val + attnOut[i]!);
+  const hidden = matmul(ln(x1), w.w1, dim, mlp, w.b1).map((val) => Math.max(0, val));
+  const mlpOut = matmul(hidden, w.w2, mlp, dim, w.b2);
+  return Float32Array.from(x1.map((val, i) => val + mlpOut[i]!));
+}
+
+test('tiny-vit-test through its manifest matches a plain-JS implementation of the same network', async () => {
+  const vit = await pool.get(join(repoRoot(), 'models/tiny-vit-test/model.json'));
+  const px = Float32Array.from(seededNormal(7, 3 * 224 * 224, 0.5));
+  const out = await vit.encode(Float32Array.from([...px, ...px]), 2);
+  assert.equal(out.length, 2 * 196 * 64);
+  const ref = tinyVitReference(px);
+  let worst = 0;
+  for (let i = 0; i < ref.length; i++)
+    worst = Math.max(worst, Math.abs(out[i]! - ref[i]!), Math.abs(out[196 * 64 + i]! - ref[i]!));
+  assert.ok(worst < 1e-3, `largest difference from the reference: ${worst}`);
+  const spread = Math.max(...ref) - Math.min(...ref);
+  assert.ok(spread > 0.5, `outputs are not degenerate (range ${spread})`);
 });
 
 test('vigil-patch-v1 through its manifest: [N,196,16], a flat colour gives its colour and no texture', async () => {

@@ -76,6 +76,105 @@ export function vigilPatchV1(): Buffer {
   );
 }
 
+/** mulberry32 + Box-Muller: seeded N(0, std²) weights, identical on every machine. */
+export function seededNormal(seed: number, n: number, std: number): Float32Array {
+  let a = seed >>> 0;
+  const rand = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = Math.max(rand(), 1e-12);
+    out[i] = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand()) * std;
+  }
+  return out;
+}
+
+export const TINY_VIT = { dim: 64, heads: 4, mlp: 128, seed: 20261128 } as const;
+
+/** The seeded weights of tiny-vit-test, shared with the test's reference implementation. */
+export function tinyVitWeights() {
+  const { dim, mlp, seed } = TINY_VIT;
+  const tokens = GRID * GRID;
+  return {
+    patch: seededNormal(seed + 1, dim * 3 * PATCH * PATCH, 0.02),
+    patchBias: seededNormal(seed + 2, dim, 0.02),
+    pos: seededNormal(seed + 3, tokens * dim, 0.02),
+    wq: seededNormal(seed + 4, dim * dim, 0.125),
+    wk: seededNormal(seed + 5, dim * dim, 0.125),
+    wv: seededNormal(seed + 6, dim * dim, 0.125),
+    wo: seededNormal(seed + 7, dim * dim, 0.125),
+    w1: seededNormal(seed + 8, dim * mlp, 0.125),
+    b1: seededNormal(seed + 9, mlp, 0.02),
+    w2: seededNormal(seed + 10, mlp * dim, 0.09),
+    b2: seededNormal(seed + 11, dim, 0.02),
+  };
+}
+
+/**
+ * tiny-vit-test: patch embedding (16×16 conv) + position table + one pre-norm transformer block (4-head
+ * self-attention, ReLU MLP, residuals) with seeded random weights. Exercises the operators real encoders
+ * (SigLIP, the Qwen-VL vision tower) use. Input [N,3,224,224]; output [N,196,64].
+ */
+export function tinyVitTest(): Buffer {
+  const { dim, heads, mlp } = TINY_VIT;
+  const hd = dim / heads;
+  const tokens = GRID * GRID;
+  const w = tinyVitWeights();
+  const g = new GraphBuilder();
+  const emb = g.op(
+    'Conv',
+    [
+      'pixels',
+      g.constant('w_patch', [dim, 3, PATCH, PATCH], w.patch),
+      g.constant('b_patch', [dim], w.patchBias),
+    ],
+    {
+      strides: [PATCH, PATCH],
+    },
+  );
+  const seq = g.op('Transpose', [g.op('Reshape', [emb, g.int64('shape_seq', [0, dim, -1])])], {
+    perm: [0, 2, 1],
+  });
+  const x0 = g.op('Add', [seq, g.constant('pos', [1, tokens, dim], w.pos)]);
+  const ones = g.constant('ln_scale', [dim], new Float32Array(dim).fill(1));
+  const zeros = g.constant('ln_bias', [dim], new Float32Array(dim));
+  const ln = (x: string) => g.op('LayerNormalization', [x, ones, zeros], { axis: -1, epsilon: 1e-5 });
+  const h = ln(x0);
+  const split = (x: string, perm: number[]) =>
+    g.op('Transpose', [g.op('Reshape', [x, g.int64(`shape_heads_${x}`, [0, tokens, heads, hd])])], { perm });
+  const q = split(g.op('MatMul', [h, g.constant('wq', [dim, dim], w.wq)]), [0, 2, 1, 3]);
+  const kT = split(g.op('MatMul', [h, g.constant('wk', [dim, dim], w.wk)]), [0, 2, 3, 1]);
+  const v = split(g.op('MatMul', [h, g.constant('wv', [dim, dim], w.wv)]), [0, 2, 1, 3]);
+  const scores = g.op('Mul', [g.op('MatMul', [q, kT]), g.constant('attn_scale', [1], [1 / Math.sqrt(hd)])]);
+  const attn = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), v]);
+  const merged = g.op('Reshape', [
+    g.op('Transpose', [attn], { perm: [0, 2, 1, 3] }),
+    g.int64('shape_merge', [0, tokens, dim]),
+  ]);
+  const x1 = g.op('Add', [x0, g.op('MatMul', [merged, g.constant('wo', [dim, dim], w.wo)])]);
+  const hidden = g.op('Relu', [
+    g.op('Add', [
+      g.op('MatMul', [ln(x1), g.constant('w1', [dim, mlp], w.w1)]),
+      g.constant('b1', [mlp], w.b1),
+    ]),
+  ]);
+  const mlpOut = g.op('Add', [
+    g.op('MatMul', [hidden, g.constant('w2', [mlp, dim], w.w2)]),
+    g.constant('b2', [dim], w.b2),
+  ]);
+  g.op('Add', [x1, mlpOut], {}, 'tokens');
+  return g.build(
+    'tiny-vit-test',
+    { name: 'pixels', dims: ['N', 3, SIZE, SIZE] },
+    { name: 'tokens', dims: ['N', tokens, dim] },
+  );
+}
+
 export function manifestFor(name: string, bytes: Buffer, description: string): ModelManifest {
   return ModelManifestSchema.parse({
     name,
@@ -92,7 +191,11 @@ export function manifestFor(name: string, bytes: Buffer, description: string): M
       mean: [0, 0, 0],
       std: [1, 1, 1],
     },
-    output: { name: 'tokens', tokenGrid: [GRID, GRID], tokenDims: 16 },
+    output: {
+      name: 'tokens',
+      tokenGrid: [GRID, GRID],
+      tokenDims: name === 'tiny-vit-test' ? TINY_VIT.dim : 16,
+    },
   });
 }
 
@@ -101,6 +204,11 @@ export const SHIPPED = {
     build: vigilPatchV1,
     description:
       'Fixed-weight patch features (colour mean and spread, oriented gradient energy, focus, low frequencies, luma spread) per 16×16 patch; meaningful without training; the default for anomaly scoring.',
+  },
+  'tiny-vit-test': {
+    build: tinyVitTest,
+    description:
+      'Test model: patch embedding + one 4-head attention block with seeded random weights; exercises the transformer path real encoders use. Not meaningful features.',
   },
 } as const;
 
