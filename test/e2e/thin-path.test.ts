@@ -58,7 +58,10 @@ before(async () => {
   await rtsp.start();
 
   const env = { VIGIL_KAFKA_BROKERS: broker.brokers.join(','), VIGIL_LOG_LEVEL: 'warn' };
-  analyzer = await startAnalyzer(loadAnalyzerConfig({ ...env, VIGIL_SUMMARY_INTERVAL_S: '4' }), log);
+  analyzer = await startAnalyzer(
+    loadAnalyzerConfig({ ...env, VIGIL_SUMMARY_INTERVAL_S: '4', VIGIL_ANALYZER_HTTP_PORT: '0' }),
+    log,
+  );
 
   const conn = { brokers: broker.brokers, clientId: 'e2e', connectTimeoutMs: 3000 };
   sub = new KafkaSubscriber(
@@ -179,6 +182,22 @@ test('summary ids are deterministic: one per stream and window', () => {
   const keys = summaries.map((s) => `${s.streamId}|${s.windowStart}`);
   const ids = summaries.map((s) => s.summaryId);
   assert.equal(new Set(ids).size, new Set(keys).size);
+});
+
+test('the analyzer works on vision tokens: frames go through vigil-patch-v1, the steady camera mostly reuses tokens', async (t) => {
+  const { AnalyzerService } = await import('../../apps/analyzer/src/analyzer.service.js');
+  const port = analyzer!.get(AnalyzerService).httpPort;
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+  const encoded = value(/^vigil_analyzer_encoder_frames_total (\d+)$/m);
+  const batches = value(/^vigil_analyzer_encoder_batches_total (\d+)$/m);
+  const steadySkip = value(
+    new RegExp(`^vigil_analyzer_gate_skip_ratio\\{stream="${STEADY}"\\} ([\\d.e+-]+)$`, 'm'),
+  );
+  t.diagnostic(`encoded ${encoded} frames in ${batches} batches; steady camera skip ratio ${steadySkip}`);
+  assert.ok(encoded > 0 && batches > 0, 'frames went through vigil-patch-v1');
+  assert.ok(steadySkip >= 0.5, `a static scene reuses tokens for most frames: ${steadySkip}`);
+  assert.equal((await fetch(`http://127.0.0.1:${port}/health/ready`)).status, 200);
 });
 
 test('closing ingest stops every ffmpeg it started', async () => {

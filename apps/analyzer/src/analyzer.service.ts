@@ -21,9 +21,10 @@ import {
   createKafka,
   ensureTopics,
 } from '@vigil/kafka';
-import { ImageDecodeError } from '@vigil/vision';
-import { Logger } from '@vigil/observability';
-import { FrameAnalysisService } from './frame-analysis.service.js';
+import { FrameDroppedError, ImageDecodeError } from '@vigil/vision';
+import { Logger, OpsEndpoint } from '@vigil/observability';
+import { FrameAnalysisService, type AnalysisOutput } from './frame-analysis.service.js';
+import { AnalyzerMetrics } from './analyzer-metrics.js';
 import { ANALYZER_CONFIG, ROOT_LOGGER } from './analyzer.tokens.js';
 
 const SOURCE = 'urn:vigil:analyzer';
@@ -40,12 +41,16 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
   private readonly conn: KafkaConnection;
   private readonly publisher: KafkaPublisher;
   private readonly subscriber: KafkaSubscriber;
+  private readonly ops: OpsEndpoint;
   private rejected = 0;
+  private ready = false;
+  private _httpPort = 0;
 
   constructor(
-    @Inject(ANALYZER_CONFIG) config: AnalyzerConfig,
+    @Inject(ANALYZER_CONFIG) private readonly config: AnalyzerConfig,
     @Inject(ROOT_LOGGER) root: Logger,
     private readonly analysis: FrameAnalysisService,
+    private readonly metrics: AnalyzerMetrics,
   ) {
     this.log = root.child('analyzer');
     this.conn = {
@@ -58,9 +63,20 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
     this.subscriber = new KafkaSubscriber(
       kafka,
       this.conn,
-      { groupId: config.groupId, topics: [TOPICS.frames.name] },
+      // several partitions at once, so frames of many streams meet in the encoder's batches
+      {
+        groupId: config.groupId,
+        topics: [TOPICS.frames.name],
+        partitionsConsumedConcurrently: Math.max(1, config.visionMaxBatch),
+      },
       this.log,
     );
+    this.ops = new OpsEndpoint(metrics.registry, {
+      ready: () => ({
+        ok: this.ready,
+        detail: this.ready ? 'consuming frames' : 'not in the consumer group yet',
+      }),
+    });
   }
 
   async onModuleInit(): Promise<void> {
@@ -73,8 +89,17 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
     ]);
     if (topics.created.length) this.log.info('created topics', { topics: topics.created.join(',') });
     await this.publisher.connect();
+    this._httpPort = await this.ops.listen(this.config.httpPort);
     await this.subscriber.start((batch) => this.handleBatch(batch));
-    this.log.info('analyzer running', { brokers: this.conn.brokers.join(',') });
+    void this.subscriber.whenJoined().then(() => (this.ready = true));
+    this.log.info('analyzer running', {
+      brokers: this.conn.brokers.join(','),
+      metrics: `http://0.0.0.0:${this._httpPort}/metrics`,
+    });
+  }
+
+  get httpPort(): number {
+    return this._httpPort;
   }
 
   /** Resolves once the consumer group has assigned partitions to this analyzer. */
@@ -87,7 +112,9 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.ready = false;
     await this.subscriber.stop();
+    await this.ops.close();
     await this.publisher.disconnect();
     this.log.info('analyzer stopped');
   }
@@ -95,17 +122,33 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
   private async handleBatch(batch: IncomingMessage[]): Promise<void> {
     const anomalies: AnomalyEvent[] = [];
     const summaries: Summary[] = [];
+    // Each stream's frames in order; different streams concurrently, so the encoder can batch across them.
+    const byStream = new Map<string, IncomingMessage[]>();
     for (const msg of batch) {
-      const meta = this.frameMeta(msg);
-      if (!meta || !msg.value) continue;
-      try {
-        const out = await this.analysis.analyze(meta, msg.value);
-        anomalies.push(...out.anomalies);
-        summaries.push(...out.summaries);
-      } catch (err) {
-        if (!(err instanceof ImageDecodeError)) throw err;
-        this.reject(msg, err.message);
-      }
+      const key = msg.key ?? '';
+      byStream.set(key, [...(byStream.get(key) ?? []), msg]);
+    }
+    const outputs = await Promise.all(
+      [...byStream.values()].map(async (msgs) => {
+        const results: AnalysisOutput[] = [];
+        for (const msg of msgs) {
+          const meta = this.frameMeta(msg);
+          if (!meta || !msg.value) continue;
+          try {
+            results.push(await this.analysis.analyze(meta, msg.value));
+            this.metrics.frames.inc({ stream: meta.streamId });
+          } catch (err) {
+            if (err instanceof FrameDroppedError) this.metrics.dropped.inc({ stream: meta.streamId });
+            else if (err instanceof ImageDecodeError) this.reject(msg, err.message);
+            else throw err;
+          }
+        }
+        return results;
+      }),
+    );
+    for (const out of outputs.flat()) {
+      anomalies.push(...out.anomalies);
+      summaries.push(...out.summaries);
     }
     // Fast path: when something starts, ask ingest for full-rate sampling so its course is timed precisely.
     const bursts = anomalies
@@ -191,6 +234,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
   /** A message we cannot use is skipped and counted (the dead-letter topic comes with the reliability issue). */
   private reject(msg: IncomingMessage, reason: string): undefined {
     this.rejected++;
+    this.metrics.rejected.inc();
     this.log.warn(`skipped frame message: ${reason}`, {
       topic: msg.topic,
       partition: msg.partition,

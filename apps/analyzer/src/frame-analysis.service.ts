@@ -10,15 +10,17 @@ import {
   summaryId,
 } from '@vigil/contracts';
 import { type AnalyzerConfig } from '@vigil/config';
-import { ChangeDetector, changedRegion, meanAbsDiff } from '@vigil/anomaly';
+import { ChangeDetector, letterboxContent, patchChange } from '@vigil/anomaly';
 import { type Decoder } from '@vigil/decoders';
-import { type GrayThumbnail, grayThumbnail } from '@vigil/vision';
+import { grayThumbnail } from '@vigil/vision';
 import { TumblingWindow } from '@vigil/windows';
 import { ANALYZER_CONFIG, DECODER } from './analyzer.tokens.js';
+import { VisionEncoderService } from './vision-encoder.service.js';
 
 interface StreamState {
   runId: string;
-  prev: GrayThumbnail | null;
+  /** The previous frame's vision tokens [T × D]. */
+  prev: Float32Array | null;
   detector: ChangeDetector;
   window: TumblingWindow;
   /** The open event's last region and start, for update/end messages. */
@@ -34,9 +36,10 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
 /**
- * Thin-path analysis of one stream's frames: a luma-thumbnail change signal, a hysteresis detector that
- * turns jumps into scene_change events (start / update / end, one eventId), and a window per
- * summaryIntervalS narrated by the decoder. Later issues swap in vision tokens and learned baselines.
+ * Analysis of one stream's frames on vision tokens: the change signal is the fraction of the picture's
+ * patches whose token features changed since the previous frame; a hysteresis detector turns jumps into
+ * scene_change events (start / update / end, one eventId) located by the changed patches; a window per
+ * summaryIntervalS is narrated by the decoder. Learned baselines and tampering detectors come next.
  */
 @Injectable()
 export class FrameAnalysisService {
@@ -45,20 +48,34 @@ export class FrameAnalysisService {
   constructor(
     @Inject(ANALYZER_CONFIG) private readonly config: AnalyzerConfig,
     @Inject(DECODER) private readonly decoder: Decoder,
+    private readonly encoder: VisionEncoderService,
   ) {}
 
   async analyze(meta: FrameMeta, jpeg: Buffer): Promise<AnalysisOutput> {
-    const thumb = await grayThumbnail(jpeg);
+    // decoding a small thumbnail first rejects corrupt JPEGs before they reach the encoder, and feeds the gate
+    const thumb = await grayThumbnail(jpeg, 32, 18);
     const at = Date.parse(meta.capturedAt);
     const st = this.state(meta.streamId);
     const out: AnalysisOutput = { anomalies: [], summaries: [] };
+    const { tokens } = await this.encoder.tokens(meta.streamId, jpeg, thumb, at);
 
-    // A new ffmpeg run (restart, burst switch) starts a new baseline image; a restart is not a scene change.
-    const comparable =
-      st.prev !== null && st.runId === meta.runId && st.prev.pixels.length === thumb.pixels.length;
-    const change = comparable ? meanAbsDiff(st.prev!.pixels, thumb.pixels) : 0;
-    const prev = st.prev;
-    st.prev = thumb;
+    // A new ffmpeg run (restart, burst switch) starts afresh; a restart is not a scene change.
+    const comparable = st.prev !== null && st.runId === meta.runId && st.prev.length === tokens.length;
+    const m = this.encoder.manifest;
+    const pc = comparable
+      ? patchChange(
+          st.prev!,
+          tokens,
+          m.output.tokenGrid,
+          m.output.tokenDims,
+          this.config.patchThreshold,
+          letterboxContent(meta.width, meta.height, m.input.width, m.input.height),
+          m.input.width,
+          m.input.height,
+        )
+      : { fraction: 0 };
+    const change = pc.fraction;
+    st.prev = tokens;
     st.runId = meta.runId;
 
     const closed = st.window.add({ at, change });
@@ -91,12 +108,12 @@ export class FrameAnalysisService {
       case 'none':
         break;
       case 'start': {
-        const region = changedRegion(prev!.pixels, thumb.pixels, thumb.width, thumb.height);
+        const region = pc.region;
         st.open = { startedAt: decision.startedAt, region };
         st.window.noteAnomaly(at, 'scene_change', change);
         out.anomalies.push(
           this.event(meta, 'start', decision.startedAt, at, change, change, region, {
-            description: `Sudden scene change: ${pct(change)} of the image changed between two samples (usual ${pct(usual)}).`,
+            description: `Sudden scene change: ${pct(change)} of the picture changed between two samples (usual ${pct(usual)}).`,
             evidence: await evidenceThumbnail(jpeg),
           }),
         );

@@ -1,2 +1,3 @@
 export * from './frame-change.js';
 export * from './change-detector.js';
+export * from './patch-change.js';

@@ -131,6 +131,19 @@ export const AnalyzerConfigSchema = z
     changeExit: z.number().gt(0).lt(1).default(0.02),
     calmSamples: z.number().int().min(1).max(1000).default(3),
     warmupSamples: z.number().int().min(1).max(1000).default(3),
+    patchThreshold: z.number().gt(0).max(10).default(0.05),
+    visionModel: z.string().default(''),
+    visionProvider: z
+      .string()
+      .regex(/^(cpu|cuda(:\d+)?)$/, 'must be cpu, cuda or cuda:<device id>')
+      .default('cpu'),
+    visionThreads: z.number().int().min(1).max(64).default(1),
+    visionMaxBatch: z.number().int().min(1).max(256).default(8),
+    visionMaxWaitMs: z.number().int().min(0).max(1000).default(20),
+    visionQueueFrames: z.number().int().min(1).max(100).default(4),
+    gateThreshold: z.number().min(0).lt(1).default(0.004),
+    gateMaxReuseS: z.number().min(0).max(3600).default(10),
+    httpPort: z.number().int().min(0).max(65535).default(9465),
   })
   .strict()
   .refine((c) => c.changeExit <= c.changeEnter, {
@@ -156,6 +169,47 @@ const analyzerBindings = {
   },
   calmSamples: { env: 'VIGIL_ANALYZER_CALM_SAMPLES', parse: 'number', hint: 'whole number, 1-1000' },
   warmupSamples: { env: 'VIGIL_ANALYZER_WARMUP_SAMPLES', parse: 'number', hint: 'whole number, 1-1000' },
+  patchThreshold: {
+    env: 'VIGIL_ANALYZER_PATCH_THRESHOLD',
+    parse: 'number',
+    hint: 'mean feature change that makes a patch count as changed, e.g. 0.05',
+  },
+  visionModel: {
+    env: 'VIGIL_VISION_MODEL',
+    hint: 'path of a model.json manifest (default: the shipped vigil-patch-v1)',
+  },
+  visionProvider: { env: 'VIGIL_VISION_PROVIDER', hint: 'cpu, cuda or cuda:<device id>' },
+  visionThreads: {
+    env: 'VIGIL_VISION_THREADS',
+    parse: 'number',
+    hint: 'ONNX Runtime intra-op threads, 1-64',
+  },
+  visionMaxBatch: { env: 'VIGIL_VISION_MAX_BATCH', parse: 'number', hint: 'frames per encoder batch, 1-256' },
+  visionMaxWaitMs: {
+    env: 'VIGIL_VISION_MAX_WAIT_MS',
+    parse: 'number',
+    hint: 'longest a frame waits for a batch, 0-1000 ms',
+  },
+  visionQueueFrames: {
+    env: 'VIGIL_VISION_QUEUE_FRAMES',
+    parse: 'number',
+    hint: 'frames queued per stream for the encoder, 1-100',
+  },
+  gateThreshold: {
+    env: 'VIGIL_VISION_GATE_THRESHOLD',
+    parse: 'number',
+    hint: 'thumbnail difference under which a frame reuses its stream’s last tokens, e.g. 0.004',
+  },
+  gateMaxReuseS: {
+    env: 'VIGIL_VISION_GATE_MAX_REUSE_S',
+    parse: 'number',
+    hint: 'encode for real at least every this many seconds',
+  },
+  httpPort: {
+    env: 'VIGIL_ANALYZER_HTTP_PORT',
+    parse: 'number',
+    hint: 'TCP port for /metrics and /health (0 picks a free one)',
+  },
 } as const satisfies Record<keyof z.input<typeof AnalyzerConfigSchema>, EnvBinding>;
 
 export function loadAnalyzerConfig(env: Env): AnalyzerConfig {

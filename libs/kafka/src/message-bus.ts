@@ -92,6 +92,8 @@ export interface SubscriberOptions {
   readonly commitOffsets?: boolean;
   /** How soon the group notices a dead member (kafkajs default 30 s). */
   readonly sessionTimeoutMs?: number;
+  /** Partitions whose batches are handled at the same time (kafkajs default 1). */
+  readonly partitionsConsumedConcurrently?: number;
   /** Called after every rebalance with the partitions this member now owns, per topic. */
   readonly onAssignment?: (assignment: Record<string, number[]>) => void;
 }
@@ -155,6 +157,7 @@ export class KafkaSubscriber {
     this.running = true;
     await this.consumer.run({
       autoCommit: this.options.commitOffsets ?? true,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
       eachBatchAutoResolve: true,
       eachBatch: async (payload: EachBatchPayload) => {
         const { batch } = payload;

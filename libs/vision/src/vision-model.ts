@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { type ModelManifest, ModelManifestSchema, formatIssues } from '@vigil/contracts';
 
@@ -197,4 +198,27 @@ export class VisionSessionPool {
     this.models.clear();
     for (const m of all) await (await m.catch(() => null))?.release();
   }
+}
+
+/** The manifest path of a model shipped under models/<name>/, found from this package wherever it is run. */
+export function shippedModel(name: string): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'models', name, 'model.json');
+    if (existsSync(candidate)) return candidate;
+    const up = dirname(dir);
+    if (up === dir)
+      throw new ModelLoadError(
+        `no shipped model "${name}" under any models/ folder above ${fileURLToPath(import.meta.url)}; run npm run models`,
+      );
+    dir = up;
+  }
+}
+
+/** `cpu`, `cuda` or `cuda:<device>` from configuration. */
+export function parseProvider(text: string): ExecutionProvider {
+  if (text === 'cpu') return { kind: 'cpu' };
+  const m = /^cuda(?::(\d+))?$/.exec(text);
+  if (m) return { kind: 'cuda', deviceId: Number(m[1] ?? 0) };
+  throw new ModelLoadError(`execution provider "${text}" is not known; use cpu, cuda or cuda:<device id>`);
 }

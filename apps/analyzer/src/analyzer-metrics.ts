@@ -1,0 +1,54 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics of the analyzer role; one registry per app instance. */
+export class AnalyzerMetrics {
+  readonly registry = new Registry();
+  /** Set by the encoder: the near-duplicate gate's skip ratio per stream, read at scrape time. */
+  skipRatios: () => Iterable<[stream: string, ratio: number]> = () => [];
+  readonly frames = new Counter({
+    name: 'vigil_analyzer_frames_total',
+    help: 'Frames analyzed',
+    labelNames: ['stream'] as const,
+    registers: [this.registry],
+  });
+  readonly reused = new Counter({
+    name: 'vigil_analyzer_tokens_reused_total',
+    help: 'Frames that reused their stream’s last tokens (near-duplicate gate)',
+    labelNames: ['stream'] as const,
+    registers: [this.registry],
+  });
+  readonly dropped = new Counter({
+    name: 'vigil_analyzer_frames_dropped_total',
+    help: 'Frames dropped because the encoder was behind (oldest first, per stream)',
+    labelNames: ['stream'] as const,
+    registers: [this.registry],
+  });
+  readonly rejected = new Counter({
+    name: 'vigil_analyzer_messages_rejected_total',
+    help: 'Frame messages that could not be used',
+    registers: [this.registry],
+  });
+  readonly batches = new Counter({
+    name: 'vigil_analyzer_encoder_batches_total',
+    help: 'Encoder runs',
+    registers: [this.registry],
+  });
+  readonly encoded = new Counter({
+    name: 'vigil_analyzer_encoder_frames_total',
+    help: 'Frames encoded (frames / batches = mean batch size)',
+    registers: [this.registry],
+  });
+  readonly skipRatio = new Gauge({
+    name: 'vigil_analyzer_gate_skip_ratio',
+    help: 'Fraction of a stream’s frames that reused tokens instead of being encoded',
+    labelNames: ['stream'] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const [stream, ratio] of this.skipRatios()) this.skipRatio.set({ stream }, ratio);
+    },
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'vigil_analyzer_' });
+  }
+}

@@ -1,0 +1,105 @@
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { type AnalyzerConfig } from '@vigil/config';
+import {
+  DynamicBatcher,
+  type GrayThumbnail,
+  NearDuplicateGate,
+  Preprocessor,
+  type VisionModel,
+  VisionSessionPool,
+  parseProvider,
+  shippedModel,
+} from '@vigil/vision';
+import { Logger } from '@vigil/observability';
+import { AnalyzerMetrics } from './analyzer-metrics.js';
+import { ANALYZER_CONFIG, ROOT_LOGGER } from './analyzer.tokens.js';
+
+/**
+ * Frames → vision tokens: one resident model session (loaded and warmed up at boot, so a bad model or a
+ * missing GPU stops the analyzer with one clear error), a dynamic batcher across streams, and a
+ * near-duplicate gate that reuses a stream's last tokens when its picture did not change.
+ */
+@Injectable()
+export class VisionEncoderService implements OnModuleInit, OnModuleDestroy {
+  private readonly log: Logger;
+  private readonly pool: VisionSessionPool;
+  private model!: VisionModel;
+  private pre!: Preprocessor;
+  private batcher!: DynamicBatcher<Buffer, Float32Array>;
+  private readonly gate: NearDuplicateGate<Float32Array>;
+  private readonly streams = new Set<string>();
+
+  constructor(
+    @Inject(ANALYZER_CONFIG) private readonly config: AnalyzerConfig,
+    @Inject(ROOT_LOGGER) root: Logger,
+    private readonly metrics: AnalyzerMetrics,
+  ) {
+    this.log = root.child('vision');
+    this.pool = new VisionSessionPool({
+      provider: parseProvider(config.visionProvider),
+      intraOpThreads: config.visionThreads,
+    });
+    this.gate = new NearDuplicateGate({
+      threshold: config.gateThreshold,
+      maxReuseMs: config.gateMaxReuseS * 1000,
+    });
+    metrics.skipRatios = () => [...this.streams].map((s) => [s, this.gate.skipRatio(s)] as [string, number]);
+  }
+
+  async onModuleInit(): Promise<void> {
+    const path = this.config.visionModel || shippedModel('vigil-patch-v1');
+    this.model = await this.pool.get(path);
+    this.pre = new Preprocessor(this.model.manifest, this.config.visionMaxBatch);
+    this.batcher = new DynamicBatcher(
+      {
+        maxBatch: this.config.visionMaxBatch,
+        maxWaitMs: this.config.visionMaxWaitMs,
+        maxQueuePerStream: this.config.visionQueueFrames,
+      },
+      (jpegs) => this.encodeBatch(jpegs),
+    );
+    const m = this.model.manifest;
+    this.log.info('vision encoder ready', {
+      model: m.name,
+      provider: this.config.visionProvider,
+      tokens: this.model.tokens,
+      dims: m.output.tokenDims,
+    });
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.batcher?.close();
+    await this.pool.close();
+  }
+
+  get manifest() {
+    return this.model.manifest;
+  }
+
+  /** Tokens of one frame ([T × D]); rejects with FrameDroppedError when the stream's encoder queue overflowed. */
+  async tokens(
+    streamId: string,
+    jpeg: Buffer,
+    thumb: GrayThumbnail,
+    at: number,
+  ): Promise<{ tokens: Float32Array; reused: boolean }> {
+    this.streams.add(streamId);
+    const g = this.gate.check(streamId, thumb.pixels, at);
+    if (g.reuse) {
+      this.metrics.reused.inc({ stream: streamId });
+      return { tokens: g.tokens, reused: true };
+    }
+    const tokens = await this.batcher.submit(streamId, jpeg);
+    this.gate.encoded(streamId, thumb.pixels, at, tokens);
+    return { tokens, reused: false };
+  }
+
+  private async encodeBatch(jpegs: Buffer[]): Promise<Float32Array[]> {
+    for (const [i, jpeg] of jpegs.entries()) await this.pre.write(jpeg, i);
+    const out = await this.model.encode(this.pre.pixels, jpegs.length);
+    this.metrics.batches.inc();
+    this.metrics.encoded.inc(jpegs.length);
+    const per = this.model.tokens * this.model.manifest.output.tokenDims;
+    return jpegs.map((_, i) => out.slice(i * per, (i + 1) * per));
+  }
+}
