@@ -170,6 +170,27 @@ test('a stream URL that does not answer: ingest keeps running, says what is wron
   assert.deepEqual(findProcesses(new RegExp(`ffmpeg.*127\\.0\\.0\\.1:${port}`)), []);
 });
 
+test('a vision model that cannot be used stops the analyzer at boot with one line: CUDA asked for, none here', async () => {
+  const r = await vigil(['analyzer'], {
+    VIGIL_KAFKA_BROKERS: broker.brokers.join(','),
+    VIGIL_VISION_PROVIDER: 'cuda:0',
+  });
+  assert.equal(r.code, 2);
+  assert.match(
+    r.stderr,
+    /^vigil: CUDA was asked for \(device 0\) but ONNX Runtime cannot use it here .*set VIGIL_VISION_PROVIDER=cpu\n$/,
+  );
+  const bad = await vigil(['analyzer'], {
+    VIGIL_KAFKA_BROKERS: broker.brokers.join(','),
+    VIGIL_VISION_MODEL: '/nonexistent/model.json',
+  });
+  assert.equal(bad.code, 2);
+  assert.equal(
+    bad.stderr,
+    'vigil: model manifest /nonexistent/model.json does not exist; give the path of a model.json\n',
+  );
+});
+
 test('usage errors: unknown command and unknown topic', async () => {
   const a = await vigil(['frobnicate'], {});
   assert.equal(a.code, 2);

@@ -2,6 +2,7 @@ import { ConfigError } from '@vigil/config';
 import { KafkaTopicMissingError, KafkaUnavailableError } from '@vigil/kafka';
 import { UnsafeStreamUrlError } from '@vigil/media';
 import { LocalKafkaError, RtspServerError } from '@vigil/testing';
+import { ModelLoadError } from '@vigil/vision';
 import { redactSecrets } from '@vigil/contracts';
 
 export class UsageError extends Error {
@@ -27,7 +28,12 @@ const KNOWN = [
  * unexpected, its stack only at debug level.
  */
 export function describeFatal(err: unknown): { line: string; code: number; stack?: string } {
-  if (err instanceof ConfigError || err instanceof UsageError || err instanceof UnsafeStreamUrlError) {
+  if (
+    err instanceof ConfigError ||
+    err instanceof UsageError ||
+    err instanceof UnsafeStreamUrlError ||
+    err instanceof ModelLoadError
+  ) {
     return { line: `vigil: ${redactSecrets(err.message)}`, code: 2 };
   }
   if (KNOWN.some((k) => err instanceof k)) {
