@@ -4,11 +4,12 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '@vigil/testing';
 import { ingestBench } from './ingest.bench.js';
+import { visionBench } from './vision.bench.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const suites = args.filter((a) => !a.startsWith('--'));
-const known = ['ingest'];
+const known = ['ingest', 'vision'];
 const chosen = suites.length ? suites : known;
 for (const s of chosen) {
   if (!known.includes(s)) {
@@ -57,6 +58,30 @@ if (chosen.includes('ingest')) {
   );
   console.log(
     `ratioKeyframes=${r.ratioKeyframes} ratioFps=${r.ratioFps} maxStreamsKeyframes=${r.maxStreamsKeyframes} nodeRssPerStreamMb=${r.nodeRssPerStreamMb}`,
+  );
+  console.log(`wrote ${file}`);
+}
+
+if (chosen.includes('vision')) {
+  const r = await visionBench(quick, log);
+  const file = join(outDir, 'vision.json');
+  writeFileSync(
+    file,
+    JSON.stringify({ suite: 'vision', quick, at: new Date().toISOString(), machine, ...r }, null, 2) + '\n',
+  );
+  console.log('\nvision — 16 streams feeding the batcher (preprocessing + encode), CPU, 1 intra-op thread');
+  console.table(
+    r.throughput.map((t) => ({
+      model: t.model,
+      batch: t.batch,
+      frames: t.frames,
+      'frames/s': t.fps,
+      'CPU ms/frame': t.cpuMsPerFrame,
+      'mean batch': t.meanBatch,
+    })),
+  );
+  console.log(
+    `speedupBatched=${r.speedupBatched} (tiny-vit-test) maxBatchingWaitMs=${r.maxBatchingWaitMs} (maxWaitMs ${r.maxWaitMs}) skipStatic=${r.skipStatic} missedChanges=${r.missedChanges} skipOnChangingClip=${r.skipOnChangingClip}`,
   );
   console.log(`wrote ${file}`);
 }

@@ -1,12 +1,12 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { type AnalyzerConfig } from '@vigil/config';
 import {
-  DynamicBatcher,
+  type DynamicBatcher,
   type GrayThumbnail,
   NearDuplicateGate,
-  Preprocessor,
   type VisionModel,
   VisionSessionPool,
+  createEncodePath,
   parseProvider,
   shippedModel,
 } from '@vigil/vision';
@@ -24,7 +24,6 @@ export class VisionEncoderService implements OnModuleInit, OnModuleDestroy {
   private readonly log: Logger;
   private readonly pool: VisionSessionPool;
   private model!: VisionModel;
-  private pre!: Preprocessor;
   private batcher!: DynamicBatcher<Buffer, Float32Array>;
   private readonly gate: NearDuplicateGate<Float32Array>;
   private readonly streams = new Set<string>();
@@ -49,15 +48,15 @@ export class VisionEncoderService implements OnModuleInit, OnModuleDestroy {
   async onModuleInit(): Promise<void> {
     const path = this.config.visionModel || shippedModel('vigil-patch-v1');
     this.model = await this.pool.get(path);
-    this.pre = new Preprocessor(this.model.manifest, this.config.visionMaxBatch);
-    this.batcher = new DynamicBatcher(
-      {
-        maxBatch: this.config.visionMaxBatch,
-        maxWaitMs: this.config.visionMaxWaitMs,
-        maxQueuePerStream: this.config.visionQueueFrames,
+    this.batcher = createEncodePath(this.model, {
+      maxBatch: this.config.visionMaxBatch,
+      maxWaitMs: this.config.visionMaxWaitMs,
+      maxQueuePerStream: this.config.visionQueueFrames,
+      onBatch: (_start, _end, frames) => {
+        this.metrics.batches.inc();
+        this.metrics.encoded.inc(frames);
       },
-      (jpegs) => this.encodeBatch(jpegs),
-    );
+    });
     const m = this.model.manifest;
     this.log.info('vision encoder ready', {
       model: m.name,
@@ -92,14 +91,5 @@ export class VisionEncoderService implements OnModuleInit, OnModuleDestroy {
     const tokens = await this.batcher.submit(streamId, jpeg);
     this.gate.encoded(streamId, thumb.pixels, at, tokens);
     return { tokens, reused: false };
-  }
-
-  private async encodeBatch(jpegs: Buffer[]): Promise<Float32Array[]> {
-    for (const [i, jpeg] of jpegs.entries()) await this.pre.write(jpeg, i);
-    const out = await this.model.encode(this.pre.pixels, jpegs.length);
-    this.metrics.batches.inc();
-    this.metrics.encoded.inc(jpegs.length);
-    const per = this.model.tokens * this.model.manifest.output.tokenDims;
-    return jpegs.map((_, i) => out.slice(i * per, (i + 1) * per));
   }
 }

@@ -3,3 +3,4 @@ export * from './vision-model.js';
 export * from './preprocess.js';
 export * from './dynamic-batcher.js';
 export * from './near-duplicate-gate.js';
+export * from './encode-path.js';

@@ -24,7 +24,10 @@ export class Preprocessor {
     this.offset = [0, 1, 2].map((c) => -mean[c]! / std[c]!) as [number, number, number];
   }
 
-  /** Writes frame `slot` of the batch; returns the shared buffer (valid until the next call that grows it). */
+  /**
+   * Writes frame `slot` of the batch; returns the shared buffer. Slots below the constructor's maxBatch may
+   * be written concurrently; a larger slot grows (reallocates) the buffer, so write those one at a time.
+   */
   async write(jpeg: Buffer, slot: number): Promise<Float32Array> {
     const { width, height, colorOrder } = this.manifest.input;
     const need = (slot + 1) * 3 * this.plane;

@@ -1,0 +1,223 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import sharp from 'sharp';
+import { NearDuplicateGate, VisionModel, createEncodePath, grayThumbnail, shippedModel } from '@vigil/vision';
+import { generateClip, repoRoot, testDir } from '@vigil/testing';
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+interface ThroughputRow {
+  readonly model: string;
+  readonly batch: number;
+  readonly frames: number;
+  readonly fps: number;
+  readonly cpuMsPerFrame: number;
+  readonly meanBatch: number;
+}
+
+/** 16 distinct 640×360 JPEG camera frames (noise over a colour each), made with sharp. */
+async function cameraFrames(n: number): Promise<Buffer[]> {
+  return Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      sharp({
+        create: {
+          width: 640,
+          height: 360,
+          channels: 3,
+          background: { r: (i * 37) % 255, g: (i * 91) % 255, b: (i * 53) % 255 },
+          noise: { type: 'gaussian', mean: 120, sigma: 40 },
+        },
+      })
+        .jpeg({ quality: 80 })
+        .toBuffer(),
+    ),
+  );
+}
+
+/** The analyzer's encode path (createEncodePath), with a queue deep enough that nothing is dropped. */
+function encodePath(
+  model: VisionModel,
+  maxBatch: number,
+  maxWaitMs: number,
+  onBatch?: (start: number, end: number, n: number) => void,
+) {
+  return createEncodePath(model, {
+    maxBatch,
+    maxWaitMs,
+    maxQueuePerStream: 1000,
+    ...(onBatch ? { onBatch } : {}),
+  });
+}
+
+async function throughput(
+  model: VisionModel,
+  name: string,
+  batch: number,
+  frames: Buffer[],
+  perStream: number,
+): Promise<ThroughputRow> {
+  let batches = 0;
+  const b = encodePath(model, batch, 20, () => void batches++);
+  // warm the path once at this batch size
+  await Promise.all(frames.slice(0, batch).map((f, i) => b.submit(`w${i}`, f)));
+  batches = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  // 16 streams with a backlog: every stream's frames are queued at once
+  await Promise.all(frames.flatMap((f, s) => Array.from({ length: perStream }, () => b.submit(`s${s}`, f))));
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const n = frames.length * perStream;
+  return {
+    model: name,
+    batch,
+    frames: n,
+    fps: round(n / wall),
+    cpuMsPerFrame: round((cpu.user + cpu.system) / 1000 / n),
+    meanBatch: round(n / batches),
+  };
+}
+
+/** Light load: how long a frame waits for its batch beyond the encoder being free; must stay ≤ maxWaitMs. */
+async function batchingWait(
+  model: VisionModel,
+  frames: Buffer[],
+  maxWaitMs: number,
+  seconds: number,
+): Promise<number> {
+  const submits: number[][] = [];
+  let prevEnd = 0;
+  let worst = 0;
+  const b = encodePath(model, 32, maxWaitMs, (start, end, n) => {
+    const mine = submits.splice(0, n).map((s) => s[0]!);
+    for (const s of mine) worst = Math.max(worst, start - Math.max(s, prevEnd));
+    prevEnd = end;
+  });
+  const end = performance.now() + seconds * 1000;
+  const pending: Promise<Float32Array>[] = [];
+  while (performance.now() < end) {
+    const s = Math.floor(Math.random() * frames.length);
+    submits.push([performance.now()]);
+    pending.push(b.submit(`s${s}`, frames[s]!));
+    await sleep(15 + Math.random() * 30);
+  }
+  await Promise.all(pending);
+  return round(worst);
+}
+
+function sampleClip(clip: string, dir: string): Buffer[] {
+  const r = spawnSync('ffmpeg', [
+    '-v',
+    'error',
+    '-i',
+    clip,
+    '-vf',
+    'fps=2,scale=640:360',
+    '-q:v',
+    '5',
+    join(dir, 'f%04d.jpg'),
+  ]);
+  if (r.status !== 0) throw new Error(`cannot sample ${clip}: ${r.stderr.toString()}`);
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.jpg'))
+    .sort()
+    .map((f) => readFileSync(join(dir, f)));
+}
+
+/** The analyzer's gate settings on 2 fps samples: skip ratio, and whether each scheduled change got encoded. */
+async function gateRun(
+  jpegs: Buffer[],
+  changesAtS: number[],
+): Promise<{ skipRatio: number; missed: number }> {
+  const gate = new NearDuplicateGate<number>({ threshold: 0.004, maxReuseMs: 10_000 });
+  const encodedAt = new Set<number>();
+  for (const [i, jpeg] of jpegs.entries()) {
+    const at = i * 500;
+    const thumb = await grayThumbnail(jpeg, 32, 18);
+    if (!gate.check('cam', thumb.pixels, at).reuse) {
+      gate.encoded('cam', thumb.pixels, at, i);
+      encodedAt.add(i);
+    }
+  }
+  // the first sample at or after each change must have been encoded
+  const missed = changesAtS.filter((t) => !encodedAt.has(Math.ceil(t * 2))).length;
+  return { skipRatio: round(gate.skipRatio('cam')), missed };
+}
+
+export async function visionBench(quick: boolean, log: (l: string) => void) {
+  const frames = await cameraFrames(16);
+  const rows: ThroughputRow[] = [];
+  for (const name of ['vigil-patch-v1', 'tiny-vit-test']) {
+    const model = await VisionModel.load(shippedModel(name), {
+      provider: { kind: 'cpu' },
+      intraOpThreads: 1,
+    });
+    for (const batch of [1, 8, 32]) {
+      log(`vision: ${name} at batch ${batch}, 16 streams`);
+      rows.push(await throughput(model, name, batch, frames, quick ? 4 : 12));
+    }
+    await model.release();
+  }
+  const vit = rows.filter((r) => r.model === 'tiny-vit-test');
+  const speedupBatched = round(
+    Math.max(...vit.filter((r) => r.batch > 1).map((r) => r.fps)) / vit.find((r) => r.batch === 1)!.fps,
+  );
+  const patch = await VisionModel.load(shippedModel('vigil-patch-v1'), {
+    provider: { kind: 'cpu' },
+    intraOpThreads: 1,
+  });
+  log('vision: batching wait under light load (maxWaitMs 20)');
+  const maxBatchingWaitMs = await batchingWait(patch, frames, 20, quick ? 3 : 8);
+  await patch.release();
+
+  log('vision: near-duplicate gate on a static scene and on small scheduled changes');
+  const dir = testDir('vision-bench');
+  const steady = generateClip(join(repoRoot(), '.cache/bench/steady-640x360-30s.mp4'), {
+    scenario: 'steady',
+    seconds: 30,
+    width: 640,
+    height: 360,
+  });
+  const small = join(repoRoot(), '.cache/bench/small-changes-640x360-30s.mp4');
+  const mk = spawnSync('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'smptebars=size=640x360:rate=10',
+    '-t',
+    '30',
+    '-vf',
+    "drawbox=x=40:y=40:w=80:h=45:color=white:t=fill:enable='gte(t,10)',drawbox=x=500:y=280:w=80:h=45:color=black:t=fill:enable='gte(t,20)',noise=alls=6:allf=t",
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-pix_fmt',
+    'yuv420p',
+    '-g',
+    '10',
+    small,
+  ]);
+  if (mk.status !== 0) throw new Error(mk.stderr.toString());
+  const sub = (name: string) => {
+    const d = join(dir, name);
+    spawnSync('mkdir', ['-p', d]);
+    return d;
+  };
+  const staticRun = await gateRun(sampleClip(steady, sub('steady')), []);
+  const changeRun = await gateRun(sampleClip(small, sub('small')), [10, 20]);
+  return {
+    throughput: rows,
+    speedupBatched,
+    maxBatchingWaitMs,
+    maxWaitMs: 20,
+    skipStatic: staticRun.skipRatio,
+    missedChanges: changeRun.missed,
+    skipOnChangingClip: changeRun.skipRatio,
+  };
+}
