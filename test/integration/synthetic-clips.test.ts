@@ -66,7 +66,7 @@ function frameDiff(path: string, t1: number, t2: number): number {
 
 test('every scenario renders as H.264 at the asked size with the asked GOP', () => {
   const dir = testDir('clips');
-  for (const scenario of ['steady', 'moving', 'box', 'blur', 'freeze'] as Scenario[]) {
+  for (const scenario of ['steady', 'moving', 'box', 'blur', 'freeze', 'small-changes'] as Scenario[]) {
     const path = generateClip(join(dir, `${scenario}.mp4`), {
       scenario,
       seconds: 3,

@@ -180,30 +180,13 @@ export async function visionBench(quick: boolean, log: (l: string) => void) {
     width: 640,
     height: 360,
   });
-  const small = join(repoRoot(), '.cache/bench/small-changes-640x360-30s.mp4');
-  const mk = spawnSync('ffmpeg', [
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    'smptebars=size=640x360:rate=10',
-    '-t',
-    '30',
-    '-vf',
-    "drawbox=x=40:y=40:w=80:h=45:color=white:t=fill:enable='gte(t,10)',drawbox=x=500:y=280:w=80:h=45:color=black:t=fill:enable='gte(t,20)',noise=alls=6:allf=t",
-    '-c:v',
-    'libx264',
-    '-preset',
-    'veryfast',
-    '-pix_fmt',
-    'yuv420p',
-    '-g',
-    '10',
-    small,
-  ]);
-  if (mk.status !== 0) throw new Error(mk.stderr.toString());
+  const small = generateClip(join(repoRoot(), '.cache/bench/small-changes-640x360-30s.mp4'), {
+    scenario: 'small-changes',
+    seconds: 30,
+    width: 640,
+    height: 360,
+    changeAt: 10,
+  });
   const sub = (name: string) => {
     const d = join(dir, name);
     spawnSync('mkdir', ['-p', d]);

@@ -20,7 +20,7 @@ test('narrates frames, activity and each anomaly with its time, and only what wa
   });
   assert.equal(
     r.summary,
-    'Loading dock 3 (dock-3), 10:00:00–10:00:10 UTC: 20 frames sampled (2.0 fps). Scene activity low (mean frame change 0.8%, peak 12.0%). 1 anomaly: scene change at 10:00:04 (score 0.12).',
+    'Loading dock 3 (dock-3), 10:00:00–10:00:10 UTC: 20 frames sampled (2.0 fps). Scene activity low (on average 0.8% of the picture changing between samples, peak 12.0%). 1 anomaly: scene change at 10:00:04 (score 0.12).',
   );
   assert.deepEqual(r.decoder, { type: 'grounded', fallback: false });
   assert.equal(r.findings.length, 1);

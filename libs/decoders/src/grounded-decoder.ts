@@ -8,7 +8,7 @@ function pct(x: number): string {
   return `${(x * 100).toFixed(1)}%`;
 }
 
-/** Words for the mean frame change of a window; thresholds fit the 64×36 luma thumbnail signal. */
+/** Words for the mean fraction of the picture changing between samples in a window. */
 export function activityLevel(meanChange: number): 'still' | 'low' | 'moderate' | 'high' {
   if (meanChange < 0.005) return 'still';
   if (meanChange < 0.02) return 'low';
@@ -33,7 +33,7 @@ export class GroundedDecoder implements Decoder {
     const who = streamName ? `${streamName} (${streamId})` : streamId;
     const parts = [
       `${who}, ${hms(window.start)}–${hms(window.end)} UTC: ${n} frame${n === 1 ? '' : 's'} sampled (${(n / seconds).toFixed(1)} fps).`,
-      `Scene activity ${activityLevel(mean)} (mean frame change ${pct(mean)}, peak ${pct(peak)}).`,
+      `Scene activity ${activityLevel(mean)} (on average ${pct(mean)} of the picture changing between samples, peak ${pct(peak)}).`,
     ];
     const anomalies = window.anomalies;
     if (anomalies.length === 0) {

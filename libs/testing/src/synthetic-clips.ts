@@ -9,8 +9,10 @@ import { dirname } from 'node:path';
  * - box: steady, then at `changeAt` s a large white box appears and stays.
  * - blur: steady, then at `changeAt` s the image goes out of focus.
  * - freeze: moving, then from `changeAt` s the picture freezes (a hung encoder).
+ * - small-changes: steady, then a small white box (1/8 × 1/8 of the picture) at `changeAt` s and a small
+ *   black one at 2 × `changeAt` s: changes a near-duplicate gate must not miss.
  */
-export type Scenario = 'steady' | 'moving' | 'box' | 'blur' | 'freeze';
+export type Scenario = 'steady' | 'moving' | 'box' | 'blur' | 'freeze' | 'small-changes';
 
 export interface ClipOptions {
   readonly scenario: Scenario;
@@ -40,6 +42,15 @@ export function clipFilter(o: ClipOptions): { source: string; filters: string[] 
       return {
         source: steady,
         filters: [`drawbox=x=iw/4:y=ih/4:w=iw/2:h=ih/2:color=white:t=fill:enable='gte(t,${at})'`, noise],
+      };
+    case 'small-changes':
+      return {
+        source: steady,
+        filters: [
+          `drawbox=x=iw/16:y=ih/9:w=iw/8:h=ih/8:color=white:t=fill:enable='gte(t,${at})'`,
+          `drawbox=x=iw*13/16:y=ih*7/9:w=iw/8:h=ih/8:color=black:t=fill:enable='gte(t,${2 * at})'`,
+          noise,
+        ],
       };
     case 'blur':
       return {
