@@ -15,7 +15,14 @@ import {
 import { loadAnalyzerConfig, loadIngestConfig } from '@vigil/config';
 import { KafkaSubscriber, createKafka } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
-import { RtspTestServer, findProcesses, generateClip, testDir, useTestKafka } from '@vigil/testing';
+import {
+  RtspTestServer,
+  findProcesses,
+  generateClip,
+  testDir,
+  useTestKafka,
+  waitFor as until,
+} from '@vigil/testing';
 import { startAnalyzer } from '../../apps/analyzer/src/main.js';
 import { startIngest } from '../../apps/ingest/src/main.js';
 
@@ -110,14 +117,6 @@ after(async () => {
   await rtsp?.stop();
   await broker?.stop();
 });
-
-async function until(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 test('the clip with a scheduled change yields a start and an end event sharing one eventId', async () => {
   await until(

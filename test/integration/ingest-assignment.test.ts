@@ -4,13 +4,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { type INestApplicationContext } from '@nestjs/common';
 import { StreamSpecSchema, TOPICS, type StreamSpec } from '@vigil/contracts';
 import { loadIngestConfig } from '@vigil/config';
 import { KafkaPublisher, StreamRegistry, createKafka, ensureTopics } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
-import { LocalKafka, RtspTestServer, repoRoot, testDir } from '@vigil/testing';
+import { LocalKafka, RtspTestServer, repoRoot, testDir, waitFor as until } from '@vigil/testing';
 import { startIngest } from '../../apps/ingest/src/main.js';
 import { IngestService } from '../../apps/ingest/src/ingest.service.js';
 import { StreamAssignmentService } from '../../apps/ingest/src/stream-assignment.service.js';
@@ -72,16 +71,6 @@ const env = () => ({
   VIGIL_INGEST_HTTP_PORT: '0',
   VIGIL_INGEST_BACKOFF_INITIAL_MS: '300',
 });
-
-async function until<T>(what: string, get: () => T | undefined | false, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = get();
-    if (v) return v;
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 const runningOn = (app: INestApplicationContext) =>
   app

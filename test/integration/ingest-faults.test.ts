@@ -8,7 +8,14 @@ import { StreamStatusSchema, TOPICS, type StreamSpecInput, type StreamStatus } f
 import { loadIngestConfig } from '@vigil/config';
 import { KafkaSubscriber, createKafka } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
-import { LocalKafka, RtspTestServer, freePort, testDir, useTestKafka } from '@vigil/testing';
+import {
+  LocalKafka,
+  RtspTestServer,
+  freePort,
+  testDir,
+  useTestKafka,
+  waitFor as until,
+} from '@vigil/testing';
 import { startIngest } from '../../apps/ingest/src/main.js';
 import { IngestService } from '../../apps/ingest/src/ingest.service.js';
 
@@ -90,20 +97,6 @@ async function startIngestWith(
   );
   apps.push(app);
   return { app, ingest: app.get(IngestService) };
-}
-
-async function until<T>(
-  what: string,
-  get: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs: number,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await get();
-    if (v) return v;
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 /** Restarts that fit in `windowMs` if every backoff delay (exponential, capped, equal jitter) is at its minimum. */

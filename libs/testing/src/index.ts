@@ -5,3 +5,4 @@ export * from './local-kafka.js';
 export * from './rtsp-server.js';
 export * from './synthetic-clips.js';
 export * from './test-kafka.js';
+export * from './wait-for.js';
