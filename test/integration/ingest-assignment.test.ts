@@ -4,12 +4,20 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type INestApplicationContext } from '@nestjs/common';
 import { StreamSpecSchema, TOPICS, type StreamSpec } from '@vigil/contracts';
 import { loadIngestConfig } from '@vigil/config';
 import { KafkaPublisher, StreamRegistry, createKafka, ensureTopics } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
-import { LocalKafka, RtspTestServer, repoRoot, testDir, waitFor as until } from '@vigil/testing';
+import {
+  LocalKafka,
+  RtspTestServer,
+  findProcesses,
+  repoRoot,
+  testDir,
+  waitFor as until,
+} from '@vigil/testing';
 import { startIngest } from '../../apps/ingest/src/main.js';
 import { IngestService } from '../../apps/ingest/src/ingest.service.js';
 import { StreamAssignmentService } from '../../apps/ingest/src/stream-assignment.service.js';
@@ -165,6 +173,25 @@ test('a changed spec restarts its stream, a tombstone stops it, a malformed spec
     },
     20_000,
   );
+
+  // several versions of one spec in one batch (what a replay after a rebalance looks like): one ffmpeg, the newest
+  const v = (fps: number) => ({ ...first!, sampling: { ...first!.sampling, fps } });
+  await registry.put([v(3), v(4), v(5)]);
+  await until(
+    'the newest version running',
+    () => ingest.list().find((x) => x.id === first!.id)?.state === 'running',
+    20_000,
+  );
+  await sleep(3000);
+  const supervised = ingest.list().filter((x) => x.pid !== undefined).length;
+  const ffmpegs = findProcesses(/^ffmpeg /).filter((p) => p.cmdline.includes(rtsp.url('cam')));
+  assert.equal(
+    ffmpegs.length,
+    supervised,
+    `every ffmpeg is supervised: ${ffmpegs.map((p) => p.pid).join(',')}`,
+  );
+  const running = ffmpegs.filter((p) => p.cmdline.includes('fps=5,'));
+  assert.equal(running.length, 1, 'the stream runs once, with its newest spec');
 
   await registry.remove([second!.id]);
   await until('the deleted stream stopped', () => !ingest.list().some((s) => s.id === second!.id), 10_000);

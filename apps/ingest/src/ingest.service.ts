@@ -47,6 +47,8 @@ export class IngestService implements OnModuleInit, OnModuleDestroy {
   readonly metrics = new IngestMetrics();
   private readonly ops: OpsEndpoint;
   private readonly streams = new Map<string, StreamRuntime>();
+  /** Streams whose ffmpeg is stopping for a spec change → the newest spec to start once it has stopped. */
+  private readonly restarting = new Map<string, StreamSpec>();
   private statusTimer: NodeJS.Timeout | null = null;
   private kafkaReady = false;
   private closing = false;
@@ -121,18 +123,33 @@ export class IngestService implements OnModuleInit, OnModuleDestroy {
   /** Starts a stream, restarts it when its spec changed, or stops it when it is disabled. */
   upsert(spec: StreamSpec): void {
     if (this.closing) return;
+    // while the old ffmpeg of this stream is being stopped, only remember the newest spec: it starts once
+    if (this.restarting.has(spec.id)) {
+      this.restarting.set(spec.id, spec);
+      return;
+    }
     const current = this.streams.get(spec.id);
     if (current && JSON.stringify(current.spec) === JSON.stringify(spec)) return;
     if (current) {
       this.log.info('stream spec changed: restarting', { streamId: spec.id });
-      void this.remove(spec.id).then(() => spec.enabled && !this.closing && this.start(spec));
+      this.restarting.set(spec.id, spec);
+      void this.stopStream(spec.id).then(() => {
+        const latest = this.restarting.get(spec.id);
+        this.restarting.delete(spec.id);
+        if (latest?.enabled && !this.closing) this.start(latest);
+      });
       return;
     }
     if (spec.enabled) this.start(spec);
   }
 
-  /** Stops a stream and publishes its final status. */
+  /** Stops a stream (and cancels a restart under way) and publishes its final status. */
   async remove(id: string): Promise<void> {
+    this.restarting.delete(id);
+    await this.stopStream(id);
+  }
+
+  private async stopStream(id: string): Promise<void> {
     const rt = this.streams.get(id);
     if (!rt) return;
     this.streams.delete(id);
