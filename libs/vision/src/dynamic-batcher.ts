@@ -81,7 +81,9 @@ export class DynamicBatcher<T, R> {
     const oldest = Math.min(
       ...[...this.queues.values()].filter((q) => q.length).map((q) => q[0]!.enqueuedAt),
     );
-    const due = oldest + this.opts.maxWaitMs - this.now();
+    // timers fire a millisecond or two late: start that much early so no frame waits longer than maxWaitMs
+    const slack = Math.min(2, this.opts.maxWaitMs / 4);
+    const due = oldest + this.opts.maxWaitMs - slack - this.now();
     if (this.queued >= this.opts.maxBatch || due <= 0) {
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
