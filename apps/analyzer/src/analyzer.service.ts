@@ -42,7 +42,6 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
   private readonly publisher: KafkaPublisher;
   private readonly subscriber: KafkaSubscriber;
   private readonly ops: OpsEndpoint;
-  private rejected = 0;
   private ready = false;
   private _httpPort = 0;
 
@@ -105,10 +104,6 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
   /** Resolves once the consumer group has assigned partitions to this analyzer. */
   whenReady(): Promise<void> {
     return this.subscriber.whenJoined();
-  }
-
-  get rejectedMessages(): number {
-    return this.rejected;
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -233,7 +228,6 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
 
   /** A message we cannot use is skipped and counted (the dead-letter topic comes with the reliability issue). */
   private reject(msg: IncomingMessage, reason: string): undefined {
-    this.rejected++;
     this.metrics.rejected.inc();
     this.log.warn(`skipped frame message: ${reason}`, {
       topic: msg.topic,

@@ -4,6 +4,7 @@ import {
   FrameMetaSchema,
   type StreamSpec,
   type StreamStatus,
+  deterministicId,
   frameId,
   toCloudEventHeaders,
 } from '@vigil/contracts';
@@ -52,7 +53,7 @@ export function statusMessage(status: StreamStatus): OutgoingMessage {
     key: status.streamId,
     value: JSON.stringify(status),
     headers: toCloudEventHeaders({
-      id: frameId(status.streamId, 'status', Date.parse(status.at)),
+      id: deterministicId('status', status.streamId, status.at),
       source: INGEST_SOURCE,
       type: CE_TYPES.streamStatus,
       time: status.at,

@@ -8,9 +8,9 @@ import {
   type KafkaConnection,
   type OutgoingMessage,
 } from '@vigil/kafka';
-import { ChangeDetector, meanAbsDiff } from '@vigil/anomaly';
+import { ChangeDetector } from '@vigil/anomaly';
 import { type SampledFrame, type StateChange, StreamSupervisor, classifyFailure } from '@vigil/media';
-import { type GrayThumbnail, grayThumbnail } from '@vigil/vision';
+import { type GrayThumbnail, grayThumbnail, meanAbsDiff } from '@vigil/vision';
 import { Logger, OpsEndpoint } from '@vigil/observability';
 import { frameMessage, statusMessage } from './frame-message.js';
 import { IngestMetrics } from './ingest-metrics.js';

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChangeDetector } from './change-detector.js';
-import { changedRegion, meanAbsDiff } from './frame-change.js';
 
 const opts = { enter: 0.04, exit: 0.02, calmSamples: 3, warmupSamples: 3 };
 
@@ -42,18 +41,4 @@ test('a rising score inside an event is an update; the usual level is not learne
   assert.deepEqual(feed(d, [0.1, 0.15, 0.12, 0.3], 5000), ['start', 'update', 'none', 'update']);
   assert.equal(d.usualChange, before);
   assert.ok(d.isActive);
-});
-
-test('mean absolute difference and changed region', () => {
-  const w = 4;
-  const h = 2;
-  const a = new Uint8Array(w * h).fill(100);
-  const b = Uint8Array.from(a);
-  b[w * 1 + 2] = 255; // pixel (2,1)
-  b[w * 1 + 3] = 255; // pixel (3,1)
-  assert.equal(meanAbsDiff(a, a), 0);
-  assert.ok(Math.abs(meanAbsDiff(a, b) - (2 * 155) / (8 * 255)) < 1e-12);
-  assert.deepEqual(changedRegion(a, b, w, h), { x: 0.5, y: 0.5, w: 0.5, h: 0.5 });
-  assert.equal(changedRegion(a, a, w, h), undefined);
-  assert.throws(() => meanAbsDiff(a, new Uint8Array(3)), /differ in size/);
 });

@@ -1,3 +1,5 @@
+import { meanAbsDiff } from './thumbnail.js';
+
 export interface GateOptions {
   /** Mean absolute luma difference (0..1) of the small thumbnails under which a frame is a near-duplicate. */
   readonly threshold: number;
@@ -26,9 +28,7 @@ export class NearDuplicateGate<T> {
   check(streamId: string, thumb: Uint8Array, at: number): { reuse: true; tokens: T } | { reuse: false } {
     const s = this.streams.get(streamId);
     if (!s || s.thumb.length !== thumb.length || at - s.at >= this.opts.maxReuseMs) return { reuse: false };
-    let sum = 0;
-    for (let i = 0; i < thumb.length; i++) sum += Math.abs(thumb[i]! - s.thumb[i]!);
-    if (sum / (thumb.length * 255) >= this.opts.threshold) return { reuse: false };
+    if (meanAbsDiff(s.thumb, thumb) >= this.opts.threshold) return { reuse: false };
     s.skipped++;
     return { reuse: true, tokens: s.tokens };
   }

@@ -34,3 +34,13 @@ export async function grayThumbnail(jpeg: Buffer, width = 64, height = 36): Prom
     throw new ImageDecodeError((err as Error).message.split('\n')[0] ?? 'unknown');
   }
 }
+
+/** Mean absolute difference of two equal-size 8-bit images, as a fraction of full scale (0..1). Pure. */
+export function meanAbsDiff(a: Uint8Array, b: Uint8Array): number {
+  if (a.length !== b.length || a.length === 0) {
+    throw new RangeError(`images differ in size (${a.length} vs ${b.length} pixels)`);
+  }
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i]! - b[i]!);
+  return sum / (a.length * 255);
+}
