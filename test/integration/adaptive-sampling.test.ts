@@ -8,7 +8,7 @@ import { CE_TYPES, TOPICS, toCloudEventHeaders } from '@vigil/contracts';
 import { loadIngestConfig } from '@vigil/config';
 import { KafkaPublisher, createKafka } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
-import { RtspTestServer, generateClip, testDir, useTestKafka } from '@vigil/testing';
+import { RtspTestServer, generateClip, testDir, useTestKafka, sumMetric } from '@vigil/testing';
 import { startIngest } from '../../apps/ingest/src/main.js';
 import { IngestService } from '../../apps/ingest/src/ingest.service.js';
 import { ControlService } from '../../apps/ingest/src/control.service.js';
@@ -66,14 +66,8 @@ after(async () => {
   await broker?.stop();
 });
 
-async function metric(name: string, id: string, extra = ''): Promise<number> {
-  const text = await ingest.metrics.registry.metrics();
-  let sum = 0;
-  for (const m of text.matchAll(
-    new RegExp(`^${name}\\{[^}]*stream="${id}"[^}]*${extra}[^}]*\\} ([\\d.e+-]+)$`, 'gm'),
-  ))
-    sum += Number(m[1]);
-  return sum;
+async function metric(name: string, id: string, ...labels: string[]): Promise<number> {
+  return sumMetric(await ingest.metrics.registry.metrics(), name, `stream="${id}"`, ...labels);
 }
 
 /** Samples read from the stream during the next `ms`. */

@@ -15,6 +15,7 @@ import {
   testDir,
   useTestKafka,
   waitFor as until,
+  sumMetric,
 } from '@vigil/testing';
 import { startIngest } from '../../apps/ingest/src/main.js';
 import { IngestService } from '../../apps/ingest/src/ingest.service.js';
@@ -158,9 +159,7 @@ test('ffmpeg killed with SIGKILL: frames resume within 5 s', async (t) => {
 });
 
 async function framesIn(ingest: IngestService, id: string): Promise<number> {
-  const text = await ingest.metrics.registry.metrics();
-  const m = new RegExp(`vigil_ingest_frames_in_total\\{stream="${id}"\\} (\\d+)`).exec(text);
-  return m ? Number(m[1]) : 0;
+  return sumMetric(await ingest.metrics.registry.metrics(), 'vigil_ingest_frames_in_total', `stream="${id}"`);
 }
 
 test('RTSP server down for 20 s: offline then online again, frames resume, no restart storm', async () => {
@@ -248,11 +247,7 @@ test('Kafka frozen: each stream queues at most VIGIL_INGEST_QUEUE_FRAMES, drops 
 });
 
 async function metric(ingest: IngestService, name: string, id: string): Promise<number> {
-  const text = await ingest.metrics.registry.metrics();
-  let sum = 0;
-  for (const m of text.matchAll(new RegExp(`^${name}\\{[^}]*stream="${id}"[^}]*\\} ([\\d.e+-]+)$`, 'gm')))
-    sum += Number(m[1]);
-  return sum;
+  return sumMetric(await ingest.metrics.registry.metrics(), name, `stream="${id}"`);
 }
 
 test('metrics and health are served over HTTP', async () => {

@@ -6,3 +6,4 @@ export * from './rtsp-server.js';
 export * from './synthetic-clips.js';
 export * from './test-kafka.js';
 export * from './wait-for.js';
+export * from './prometheus-text.js';
