@@ -4,7 +4,14 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { ModelLoadError, Preprocessor, VisionModel, VisionSessionPool, readManifest } from '@vigil/vision';
+import {
+  ModelLoadError,
+  Preprocessor,
+  VisionModel,
+  VisionSessionPool,
+  createEncodePath,
+  readManifest,
+} from '@vigil/vision';
 import { repoRoot, testDir } from '@vigil/testing';
 import { SHIPPED, TINY_VIT, seededNormal, tinyVitWeights } from '../../tools/scripts/generate-models.js';
 
@@ -286,4 +293,37 @@ test('asking for CUDA where there is none is an error, not a silent CPU fallback
       return true;
     },
   );
+});
+
+test('the encode path: batched tokens equal one-at-a-time tokens; a corrupt frame fails alone', async () => {
+  const images = await Promise.all(
+    [0, 60, 120, 180, 240].map((r) =>
+      sharp({ create: { width: 320, height: 180, channels: 3, background: { r, g: 255 - r, b: 90 } } })
+        .jpeg()
+        .toBuffer(),
+    ),
+  );
+  const single = await encodeImages([images[3]!]);
+  const path = createEncodePath(model, { maxBatch: 4, maxWaitMs: 5, maxQueuePerStream: 10 });
+  const corrupt = Buffer.concat([images[0]!.subarray(0, 200), Buffer.alloc(300, 7)]);
+  const results = await Promise.allSettled([
+    ...images.map((img, i) => path.submit(`cam${i}`, img)),
+    path.submit('broken', corrupt),
+  ]);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected'],
+  );
+  const third = results[3]!;
+  assert.ok(third.status === 'fulfilled');
+  assert.deepEqual(Array.from(third.value), Array.from(single));
+  const bad = results[5]!;
+  assert.ok(bad.status === 'rejected' && (bad.reason as Error).name === 'ImageDecodeError');
+  await path.close();
+});
+
+test('a released model refuses to encode with a clear error instead of hanging', async () => {
+  const m = await VisionModel.load(manifestPath, cpu);
+  await m.release();
+  await assert.rejects(m.encode(new Float32Array(3 * 224 * 224), 1), /session was released/);
 });

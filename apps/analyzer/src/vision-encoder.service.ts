@@ -67,7 +67,8 @@ export class VisionEncoderService implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
-    this.batcher?.close();
+    // queued frames are dropped; the batch in the model finishes before its session is released
+    await this.batcher?.close();
     await this.pool.close();
   }
 

@@ -4,6 +4,11 @@ export interface BatcherOptions {
   readonly maxWaitMs: number;
   /** Frames queued per stream; beyond it the stream's oldest frame is dropped (and counted). */
   readonly maxQueuePerStream: number;
+  /**
+   * Batches in flight at once (default 1). Two let a pipelined `run` prepare the next batch (decode on
+   * libvips' threads) while the current one is in the model; `run` itself must keep the model's turns.
+   */
+  readonly concurrency?: number;
 }
 
 export class FrameDroppedError extends Error {
@@ -24,14 +29,16 @@ interface Entry<T, R> {
  * Gathers frames from many streams into batches for one model: a batch runs as soon as `maxBatch` frames
  * wait, or when the oldest has waited `maxWaitMs`. Streams take turns (round-robin), so a busy camera
  * cannot starve a quiet one; each stream's queue is bounded and drops its oldest frame under overload.
- * One batch runs at a time (one resident session per model).
+ * `concurrency` batches run at a time (1 by default; one resident session per model). `run` may answer an
+ * Error in a frame's place: that frame alone is rejected (a corrupt JPEG does not fail its batch).
  */
 export class DynamicBatcher<T, R> {
   private readonly queues = new Map<string, Entry<T, R>[]>();
   private order: string[] = [];
   private next = 0;
   private queued = 0;
-  private running = false;
+  private inFlight = 0;
+  private idle: (() => void)[] = [];
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   readonly dropped = new Map<string, number>();
@@ -40,11 +47,11 @@ export class DynamicBatcher<T, R> {
 
   constructor(
     private readonly opts: BatcherOptions,
-    private readonly run: (items: T[]) => Promise<R[]>,
+    private readonly run: (items: T[]) => Promise<(R | Error)[]>,
     private readonly now: () => number = Date.now,
   ) {
-    if (opts.maxBatch < 1 || opts.maxQueuePerStream < 1)
-      throw new RangeError('maxBatch and maxQueuePerStream must be ≥ 1');
+    if (opts.maxBatch < 1 || opts.maxQueuePerStream < 1 || (opts.concurrency ?? 1) < 1)
+      throw new RangeError('maxBatch, maxQueuePerStream and concurrency must be ≥ 1');
   }
 
   submit(streamId: string, item: T): Promise<R> {
@@ -68,21 +75,22 @@ export class DynamicBatcher<T, R> {
     });
   }
 
-  /** Rejects everything still queued; a running batch finishes. */
-  close(): void {
+  /** Rejects everything still queued; resolves once the batches already running have finished. */
+  async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     for (const [id, q] of this.queues) for (const e of q.splice(0)) e.reject(new FrameDroppedError(id));
     this.queued = 0;
+    while (this.inFlight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
   }
 
   private schedule(): void {
-    if (this.running || this.queued === 0) return;
+    if (this.inFlight >= (this.opts.concurrency ?? 1) || this.queued === 0) return;
     const oldest = Math.min(
       ...[...this.queues.values()].filter((q) => q.length).map((q) => q[0]!.enqueuedAt),
     );
-    // timers fire a millisecond or two late: start that much early so no frame waits longer than maxWaitMs
-    const slack = Math.min(2, this.opts.maxWaitMs / 4);
+    // timers fire late (a busy event loop, a loaded VM): start a little early so no frame waits past maxWaitMs
+    const slack = Math.min(5, this.opts.maxWaitMs / 4);
     const due = oldest + this.opts.maxWaitMs - slack - this.now();
     if (this.queued >= this.opts.maxBatch || due <= 0) {
       if (this.timer) clearTimeout(this.timer);
@@ -130,16 +138,23 @@ export class DynamicBatcher<T, R> {
   private async flush(): Promise<void> {
     const batch = this.take();
     if (batch.length === 0) return;
-    this.running = true;
+    this.inFlight++;
     this.batches++;
     this.items += batch.length;
+    // a second batch may start (pipelining) while this one runs
+    this.schedule();
     try {
       const results = await this.run(batch.map((e) => e.item));
-      batch.forEach((e, i) => e.resolve(results[i]!));
+      batch.forEach((e, i) => {
+        const r = results[i]!;
+        if (r instanceof Error) e.reject(r);
+        else e.resolve(r);
+      });
     } catch (err) {
       for (const e of batch) e.reject(err as Error);
     } finally {
-      this.running = false;
+      this.inFlight--;
+      if (this.inFlight === 0) for (const wake of this.idle.splice(0)) wake();
       this.schedule();
     }
   }

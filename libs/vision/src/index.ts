@@ -4,3 +4,4 @@ export * from './preprocess.js';
 export * from './dynamic-batcher.js';
 export * from './near-duplicate-gate.js';
 export * from './encode-path.js';
+export * from './ort-session.js';

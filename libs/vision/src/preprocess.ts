@@ -2,6 +2,9 @@ import sharp from 'sharp';
 import { type ModelManifest } from '@vigil/contracts';
 import { ImageDecodeError } from './thumbnail.js';
 
+/** Shared memory: the model's worker thread reads the batch where it was written, without a copy. */
+const shared = (floats: number) => new Float32Array(new SharedArrayBuffer(floats * 4));
+
 /**
  * JPEG → the model's input: resized to the model size inside libvips (letterboxed, aspect kept, black
  * bars), RGB (or BGR), normalized per channel, written into one reusable NCHW Float32Array per batch size.
@@ -18,7 +21,7 @@ export class Preprocessor {
   ) {
     const { width, height, mean, std } = manifest.input;
     this.plane = width * height;
-    this.buffer = new Float32Array(maxBatch * 3 * this.plane);
+    this.buffer = shared(maxBatch * 3 * this.plane);
     // (v/255 - mean) / std  ==  v * scale + offset
     this.scale = [0, 1, 2].map((c) => 1 / (255 * std[c]!)) as [number, number, number];
     this.offset = [0, 1, 2].map((c) => -mean[c]! / std[c]!) as [number, number, number];
@@ -32,7 +35,7 @@ export class Preprocessor {
     const { width, height, colorOrder } = this.manifest.input;
     const need = (slot + 1) * 3 * this.plane;
     if (need > this.buffer.length) {
-      const grown = new Float32Array(Math.max(need, this.buffer.length * 2));
+      const grown = shared(Math.max(need, this.buffer.length * 2));
       grown.set(this.buffer);
       this.buffer = grown;
     }
@@ -47,15 +50,20 @@ export class Preprocessor {
     } catch (e) {
       throw new ImageDecodeError((e as Error).message.split('\n')[0] ?? 'unknown');
     }
-    const base = slot * 3 * this.plane;
-    const order = colorOrder === 'RGB' ? [0, 1, 2] : [2, 1, 0];
-    for (let c = 0; c < 3; c++) {
-      // mean and std are given in the model's channel order, like its input
-      const src = order[c]!;
-      const s = this.scale[c]!;
-      const o = this.offset[c]!;
-      const dst = base + c * this.plane;
-      for (let i = 0; i < this.plane; i++) this.buffer[dst + i] = raw[i * 3 + src]! * s + o;
+    // one pass over the interleaved pixels, three planes written; mean and std are given in the model's
+    // channel order, like its input
+    const plane = this.plane;
+    const out = this.buffer;
+    const d0 = slot * 3 * plane;
+    const d1 = d0 + plane;
+    const d2 = d1 + plane;
+    const [s0, s1, s2] = colorOrder === 'RGB' ? [0, 1, 2] : [2, 1, 0];
+    const [k0, k1, k2] = this.scale;
+    const [o0, o1, o2] = this.offset;
+    for (let i = 0, j = 0; i < plane; i++, j += 3) {
+      out[d0 + i] = raw[j + s0]! * k0 + o0;
+      out[d1 + i] = raw[j + s1]! * k1 + o1;
+      out[d2 + i] = raw[j + s2]! * k2 + o2;
     }
     return this.buffer;
   }

@@ -2,11 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ort from 'onnxruntime-node';
 import { type ModelManifest, ModelManifestSchema, formatIssues } from '@vigil/contracts';
-
-// ONNX Runtime's own log goes to stderr outside our logger; errors reach callers as ModelLoadError instead.
-ort.env.logLevel = 'fatal';
+import { OrtWorkerSession } from './ort-session.js';
 
 export type ExecutionProvider =
   { readonly kind: 'cpu' } | { readonly kind: 'cuda'; readonly deviceId: number };
@@ -46,13 +43,14 @@ export function readManifest(manifestPath: string): ModelManifest {
 /**
  * A vision encoder loaded once and kept resident: [N,3,H,W] → [N,T,D] as its manifest describes. Loading
  * checks the file's sha256, the model's input and output names and shapes against the manifest, and runs
- * one warm-up batch, so a model that loads is a model that works.
+ * one warm-up batch, so a model that loads is a model that works. The session lives on its own worker
+ * thread (OrtWorkerSession): a batch in the model never blocks the event loop.
  */
 export class VisionModel {
   private constructor(
     readonly manifest: ModelManifest,
     readonly path: string,
-    private readonly session: ort.InferenceSession,
+    private readonly session: OrtWorkerSession,
     readonly provider: ExecutionProvider,
   ) {}
 
@@ -75,9 +73,9 @@ export class VisionModel {
         `model file ${file} has sha256 ${actual} but its manifest says ${manifest.sha256}: the file is corrupt or not the model the manifest describes (regenerate it with npm run models, or correct sha256)`,
       );
     }
-    let session: ort.InferenceSession;
+    let session: OrtWorkerSession;
     try {
-      session = await ort.InferenceSession.create(bytes, {
+      session = await OrtWorkerSession.create(bytes, {
         executionProviders: [
           options.provider.kind === 'cuda' ? { name: 'cuda', deviceId: options.provider.deviceId } : 'cpu',
         ],
@@ -110,18 +108,18 @@ export class VisionModel {
 
   private checkSignature(): void {
     const { input, output } = this.manifest;
-    if (!this.session.inputNames.includes(input.name)) {
+    const sig = this.session.signature;
+    if (!sig.inputNames.includes(input.name)) {
       throw new ModelLoadError(
-        `model ${this.manifest.name} has inputs [${this.session.inputNames.join(', ')}] but its manifest names input "${input.name}"; correct input.name in the manifest`,
+        `model ${this.manifest.name} has inputs [${sig.inputNames.join(', ')}] but its manifest names input "${input.name}"; correct input.name in the manifest`,
       );
     }
-    if (!this.session.outputNames.includes(output.name)) {
+    if (!sig.outputNames.includes(output.name)) {
       throw new ModelLoadError(
-        `model ${this.manifest.name} has outputs [${this.session.outputNames.join(', ')}] but its manifest names output "${output.name}"; correct output.name in the manifest`,
+        `model ${this.manifest.name} has outputs [${sig.outputNames.join(', ')}] but its manifest names output "${output.name}"; correct output.name in the manifest`,
       );
     }
-    const meta = this.session.inputMetadata.find((m) => m.name === input.name);
-    const shape = meta && meta.isTensor ? meta.shape : undefined;
+    const shape = sig.inputs.find((m) => m.name === input.name)?.shape;
     if (shape && shape.length === 4) {
       const want = [3, input.height, input.width];
       const got = shape.slice(1);
@@ -149,13 +147,13 @@ export class VisionModel {
   /** Encodes `n` preprocessed frames (NCHW Float32, n × 3 × H × W) into n × T × D tokens. */
   async encode(pixels: Float32Array, n: number): Promise<Float32Array> {
     const { width, height, name } = this.manifest.input;
-    const tensor = new ort.Tensor('float32', pixels.subarray(0, n * 3 * width * height), [
-      n,
-      3,
-      height,
-      width,
-    ]);
-    const result = await this.session.run({ [name]: tensor });
+    const result = await this.session.run({
+      [name]: {
+        type: 'float32',
+        data: pixels.subarray(0, n * 3 * width * height),
+        dims: [n, 3, height, width],
+      },
+    });
     const out = result[this.manifest.output.name];
     if (!out)
       throw new ModelLoadError(`model ${this.manifest.name} produced no ${this.manifest.output.name}`);
