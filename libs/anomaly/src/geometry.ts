@@ -1,0 +1,83 @@
+import { type ContentBox } from './patch-change.js';
+
+/** A normalized box in frame coordinates (0..1, origin top-left). */
+export interface Box {
+  readonly x: number;
+  readonly y: number;
+  readonly w: number;
+  readonly h: number;
+}
+
+/**
+ * Which of a model's rows × cols patches to score: a patch counts when at least half of it shows the
+ * picture (not the letterbox bars) and its centre is outside every ignore region (a clock, a flag).
+ */
+export class PatchGrid {
+  readonly rows: number;
+  readonly cols: number;
+  /** 1 where the patch is scored. */
+  readonly mask: Uint8Array;
+  readonly scored: number;
+  private readonly pw: number;
+  private readonly ph: number;
+
+  constructor(
+    grid: readonly [rows: number, cols: number],
+    private readonly content: ContentBox,
+    modelW: number,
+    modelH: number,
+    ignore: readonly Box[] = [],
+  ) {
+    [this.rows, this.cols] = grid;
+    this.pw = modelW / this.cols;
+    this.ph = modelH / this.rows;
+    this.mask = new Uint8Array(this.rows * this.cols);
+    let scored = 0;
+    for (let r = 0; r < this.rows; r++) {
+      for (let c = 0; c < this.cols; c++) {
+        const x0 = c * this.pw;
+        const y0 = r * this.ph;
+        const ox = Math.max(0, Math.min(x0 + this.pw, content.x + content.w) - Math.max(x0, content.x));
+        const oy = Math.max(0, Math.min(y0 + this.ph, content.y + content.h) - Math.max(y0, content.y));
+        if (ox * oy < (this.pw * this.ph) / 2) continue;
+        const cx = (x0 + this.pw / 2 - content.x) / content.w;
+        const cy = (y0 + this.ph / 2 - content.y) / content.h;
+        if (ignore.some((b) => cx >= b.x && cx <= b.x + b.w && cy >= b.y && cy <= b.y + b.h)) continue;
+        this.mask[r * this.cols + c] = 1;
+        scored++;
+      }
+    }
+    this.scored = scored;
+  }
+
+  get patches(): number {
+    return this.rows * this.cols;
+  }
+
+  /** The normalized frame box around the given patches, or undefined when there are none. */
+  region(patches: readonly number[]): Box | undefined {
+    if (patches.length === 0) return undefined;
+    let minX = Infinity;
+    let minY = Infinity;
+    let maxX = -Infinity;
+    let maxY = -Infinity;
+    for (const p of patches) {
+      const r = Math.floor(p / this.cols);
+      const c = p % this.cols;
+      minX = Math.min(minX, c * this.pw);
+      minY = Math.min(minY, r * this.ph);
+      maxX = Math.max(maxX, (c + 1) * this.pw);
+      maxY = Math.max(maxY, (r + 1) * this.ph);
+    }
+    const { content } = this;
+    const clamp = (v: number) => Math.min(1, Math.max(0, v));
+    const x = clamp((minX - content.x) / content.w);
+    const y = clamp((minY - content.y) / content.h);
+    return {
+      x,
+      y,
+      w: clamp((maxX - content.x) / content.w) - x,
+      h: clamp((maxY - content.y) / content.h) - y,
+    };
+  }
+}

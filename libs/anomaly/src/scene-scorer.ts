@@ -1,0 +1,332 @@
+import { type BaselineOptions, type BaselineSnapshot, PatchBaseline } from './baseline.js';
+import { EventTracker, type EventTrackerOptions } from './event-tracker.js';
+import { type Box, type PatchGrid } from './geometry.js';
+import {
+  FROZEN_MOTION,
+  type FrameHealth,
+  type HealthKind,
+  type HealthNorms,
+  emptyNorms,
+  frameHealth,
+  healthScores,
+  learnNorms,
+} from './health.js';
+
+export type SceneKind = HealthKind | 'activity_stopped' | 'camera_moved' | 'object_appeared';
+
+/** Strongest explanation first: a covered lens also looks dark, still and new, so it silences those. */
+export const SCENE_KINDS: readonly SceneKind[] = [
+  'lens_covered',
+  'too_dark',
+  'overexposed',
+  'blur',
+  'frozen',
+  'camera_moved',
+  'activity_stopped',
+  'object_appeared',
+];
+
+const MASKS: Partial<Record<SceneKind, readonly SceneKind[]>> = {
+  lens_covered: SCENE_KINDS.filter((k) => k !== 'lens_covered'),
+  too_dark: ['blur', 'camera_moved', 'activity_stopped', 'object_appeared'],
+  overexposed: ['blur', 'camera_moved', 'activity_stopped', 'object_appeared'],
+  blur: ['camera_moved', 'object_appeared'],
+  frozen: ['activity_stopped'],
+  camera_moved: ['object_appeared'],
+  activity_stopped: ['object_appeared'],
+};
+
+export interface SceneOptions extends BaselineOptions {
+  /** A patch this many times its usual distance from the baseline is novel (divided by sensitivity). */
+  readonly novelRatio: number;
+  /** 1 is the default; 2 halves the departure needed, 0.5 doubles it. */
+  readonly sensitivity: number;
+  /** Event lifecycle shared by all kinds; per-kind minimum durations override it. */
+  readonly tracker: EventTrackerOptions;
+  readonly minDurationMs?: Partial<Record<SceneKind, number>>;
+}
+
+export const DEFAULT_SCENE_OPTIONS: SceneOptions = {
+  bankSize: 8,
+  warmupSamples: 120,
+  adaptRate: 0.05,
+  novelRatio: 4,
+  sensitivity: 1,
+  tracker: {
+    enter: 1,
+    exit: 0.6,
+    minDurationMs: 1000,
+    exitHoldMs: 2000,
+    cooldownMs: 10_000,
+    updateEveryMs: 10_000,
+  },
+  minDurationMs: { frozen: 2000, activity_stopped: 2000 },
+};
+
+export interface SceneEvent {
+  readonly kind: SceneKind;
+  readonly phase: 'start' | 'update' | 'end';
+  readonly startedAt: number;
+  readonly endedAt?: number;
+  readonly score: number;
+  readonly peak: number;
+  readonly region?: Box;
+}
+
+export interface SceneResult {
+  /** Still learning the stream's normal (warm-up): no scores yet. */
+  readonly learning: boolean;
+  readonly scores: Record<SceneKind, number>;
+  /** The highest score of the frame (0 while learning): 1 is the alarm threshold. */
+  readonly frameScore: number;
+  readonly events: SceneEvent[];
+  /** Some kind's score is rising toward its threshold: time to sample at full rate. */
+  readonly rising: boolean;
+  readonly health: FrameHealth;
+  /** Fraction of the scored picture that is new against the baseline. */
+  readonly novelFraction: number;
+}
+
+export interface SceneSnapshot {
+  readonly baseline: BaselineSnapshot;
+  readonly norms: HealthNorms;
+  /** Per patch, how often it usually moves between samples, then its usual luma spread (base64 Float32). */
+  readonly patchNorms: string;
+}
+
+/** A patch moved between two samples when its features changed by this much (in feature spreads). */
+const ACTIVE_CHANGE = 0.3;
+/** A patch that moves in at least this share of normal samples is a busy one (a machine). */
+const BUSY = 0.35;
+
+const zeroScores = () => Object.fromEntries(SCENE_KINDS.map((k) => [k, 0])) as Record<SceneKind, number>;
+
+/**
+ * One stream's anomaly model: its learned normal (patch baseline and health norms), the detectors scored
+ * against it, and one event lifecycle per kind. Learns during warm-up, then only from frames where nothing
+ * is open or close to opening, so an anomaly never becomes normal. Pure: no I/O, no clock.
+ */
+export class SceneAnomalyModel {
+  private readonly trackers = new Map<SceneKind, EventTracker>();
+  private readonly regions = new Map<SceneKind, Box | undefined>();
+  private prevThumb: Uint8Array | null = null;
+  private prevTokens: Float32Array | null = null;
+  private recentActive: Float32Array | null = null;
+
+  private constructor(
+    private readonly opts: SceneOptions,
+    private baseline: PatchBaseline | null,
+    private readonly norms: HealthNorms,
+    private patchNorms: Float32Array | null,
+  ) {
+    for (const k of SCENE_KINDS)
+      this.trackers.set(
+        k,
+        new EventTracker({
+          ...opts.tracker,
+          minDurationMs: opts.minDurationMs?.[k] ?? opts.tracker.minDurationMs,
+        }),
+      );
+  }
+
+  static fresh(opts: SceneOptions = DEFAULT_SCENE_OPTIONS): SceneAnomalyModel {
+    return new SceneAnomalyModel(opts, null, emptyNorms(), null);
+  }
+
+  /** A model that resumes from a snapshot: no warm-up needed. Throws RangeError when it does not fit. */
+  static restore(s: SceneSnapshot, opts: SceneOptions = DEFAULT_SCENE_OPTIONS): SceneAnomalyModel {
+    const baseline = PatchBaseline.restore(s.baseline, opts);
+    const buf = Buffer.from(s.patchNorms, 'base64');
+    if (buf.length !== baseline.patches * 8)
+      throw new RangeError(
+        `snapshot patch norms hold ${buf.length / 8} patches, the baseline ${baseline.patches}`,
+      );
+    const usual = new Float32Array(baseline.patches * 2);
+    new Uint8Array(usual.buffer).set(buf);
+    return new SceneAnomalyModel(opts, baseline, { ...s.norms }, usual);
+  }
+
+  get learning(): boolean {
+    return !this.baseline?.ready;
+  }
+
+  get samplesLearned(): number {
+    return this.baseline?.samples ?? 0;
+  }
+
+  snapshot(): SceneSnapshot | null {
+    if (!this.baseline || !this.patchNorms) return null;
+    const a = this.patchNorms;
+    return {
+      baseline: this.baseline.snapshot(),
+      norms: { ...this.norms },
+      patchNorms: Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64'),
+    };
+  }
+
+  /** The kinds with an open event, and when each started. */
+  openEvents(): { kind: SceneKind; startedAt: number }[] {
+    return SCENE_KINDS.flatMap((kind) => {
+      const at = this.trackers.get(kind)!.startedAt;
+      return at === null ? [] : [{ kind, startedAt: at }];
+    });
+  }
+
+  observe(tokens: Float32Array, dims: number, thumb: Uint8Array, at: number, grid: PatchGrid): SceneResult {
+    const patches = grid.patches;
+    this.baseline ??= new PatchBaseline(patches, dims, this.opts);
+    if (this.baseline.patches !== patches || this.baseline.dims !== dims) {
+      // another encoder or grid: what was learned does not apply
+      this.baseline = new PatchBaseline(patches, dims, this.opts);
+      Object.assign(this.norms, emptyNorms());
+      this.patchNorms = null;
+      this.prevTokens = null;
+    }
+    const health = frameHealth(
+      tokens,
+      grid.mask,
+      thumb,
+      this.prevThumb,
+      Math.max(0.004, 0.2 * this.norms.spread),
+    );
+    this.prevThumb = thumb;
+    // which patches moved since the previous sample
+    const moved = new Uint8Array(patches);
+    const comparable = this.prevTokens !== null && this.prevTokens.length === tokens.length;
+    if (comparable) {
+      for (let p = 0; p < patches; p++) {
+        moved[p] = this.baseline.change(tokens, this.prevTokens!, p) >= ACTIVE_CHANGE ? 1 : 0;
+      }
+    }
+    this.prevTokens = tokens;
+    this.patchNorms ??= new Float32Array(patches * 2);
+    const usual = this.patchNorms;
+    this.recentActive ??= new Float32Array(patches).fill(1);
+    const learnActivity = () => {
+      if (!comparable) return;
+      const a = Math.max(1 / Math.max(1, this.baseline!.samples - 1), 0.02);
+      for (let p = 0; p < patches; p++) {
+        usual[p]! += a * (moved[p]! - usual[p]!);
+        usual[patches + p]! += a * (health.spreads[p]! - usual[patches + p]!);
+      }
+    };
+    if (comparable)
+      for (let p = 0; p < patches; p++) this.recentActive[p]! += 0.5 * (moved[p]! - this.recentActive[p]!);
+
+    if (!this.baseline.ready) {
+      this.baseline.learn(tokens);
+      learnNorms(this.norms, health);
+      learnActivity();
+      return {
+        learning: true,
+        scores: zeroScores(),
+        frameScore: 0,
+        events: [],
+        rising: false,
+        health,
+        novelFraction: 0,
+      };
+    }
+
+    const nov = this.baseline.novelty(tokens, grid.mask, this.opts.novelRatio / this.opts.sensitivity);
+    // a machine that normally moves stands still: its busy patches have not moved for a few samples
+    let busy = 0;
+    let still = 0;
+    for (let p = 0; p < patches; p++) {
+      if (!grid.mask[p] || usual[p]! < BUSY) continue;
+      busy++;
+      still += 1 - this.recentActive[p]!;
+    }
+    const scores: Record<SceneKind, number> = {
+      ...healthScores(health, this.norms, correlation(health.spreads, usual.subarray(patches), grid.mask)),
+      activity_stopped: busy >= 2 && comparable ? Math.min(4, still / busy / 0.75) : 0,
+      camera_moved: Math.min(4, nov.fraction / 0.5),
+      object_appeared: nov.fraction < 0.5 ? Math.min(4, nov.score) : 0,
+    };
+    // a frozen feed has no motion at all; do not also call it stopped activity
+    if (health.motion !== null && health.motion <= FROZEN_MOTION) scores.activity_stopped = 0;
+    for (const k of SCENE_KINDS) {
+      const on = scores[k] >= this.opts.tracker.enter || this.trackers.get(k)!.active;
+      if (on) for (const m of MASKS[k] ?? []) scores[m] = 0;
+    }
+
+    const events: SceneEvent[] = [];
+    const region = grid.region(nov.novel);
+    for (const k of SCENE_KINDS) {
+      const d = this.trackers.get(k)!.observe(scores[k], at);
+      if (d.phase === 'none') continue;
+      if (d.phase === 'start' || (d.phase === 'update' && (k === 'object_appeared' || k === 'camera_moved')))
+        this.regions.set(k, k === 'object_appeared' || k === 'camera_moved' ? region : undefined);
+      const r = this.regions.get(k);
+      events.push({
+        kind: k,
+        phase: d.phase,
+        startedAt: d.startedAt,
+        ...(d.phase === 'end' ? { endedAt: d.endedAt } : {}),
+        score: d.score,
+        peak: d.peak,
+        ...(r ? { region: r } : {}),
+      });
+    }
+    const frameScore = Math.max(...SCENE_KINDS.map((k) => scores[k]));
+    const anyOpen = SCENE_KINDS.some((k) => this.trackers.get(k)!.active);
+    // near-threshold frames are still learned, so a slow drift (daylight) keeps becoming normal
+    if (!anyOpen && frameScore < this.opts.tracker.enter) {
+      this.baseline.learn(tokens);
+      learnNorms(this.norms, health);
+      learnActivity();
+    }
+    const rising = SCENE_KINDS.some(
+      (k) => scores[k] >= this.opts.tracker.exit && !this.trackers.get(k)!.active,
+    );
+    return { learning: false, scores, frameScore, events, rising, health, novelFraction: nov.fraction };
+  }
+
+  /** Ends every open event (the stream was removed or its analyzer is stopping). */
+  closeAll(at: number): SceneEvent[] {
+    return SCENE_KINDS.flatMap((kind) => {
+      const c = this.trackers.get(kind)!.close(at);
+      if (!c) return [];
+      const r = this.regions.get(kind);
+      return [
+        {
+          kind,
+          phase: 'end' as const,
+          startedAt: c.startedAt,
+          endedAt: c.endedAt,
+          score: 0,
+          peak: c.peak,
+          ...(r ? { region: r } : {}),
+        },
+      ];
+    });
+  }
+}
+
+/** Pearson correlation of two per-patch maps over the scored patches (0 when either is flat). */
+function correlation(a: Float32Array, b: Float32Array, mask: Uint8Array): number {
+  let n = 0;
+  let ma = 0;
+  let mb = 0;
+  for (let p = 0; p < mask.length; p++) {
+    if (!mask[p]) continue;
+    n++;
+    ma += a[p]!;
+    mb += b[p]!;
+  }
+  if (n < 2) return 0;
+  ma /= n;
+  mb /= n;
+  let cov = 0;
+  let va = 0;
+  let vb = 0;
+  for (let p = 0; p < mask.length; p++) {
+    if (!mask[p]) continue;
+    const da = a[p]! - ma;
+    const db = b[p]! - mb;
+    cov += da * db;
+    va += da * da;
+    vb += db * db;
+  }
+  return va > 0 && vb > 0 ? cov / Math.sqrt(va * vb) : 0;
+}
