@@ -15,7 +15,7 @@ import {
   grayThumbnail,
   shippedModel,
 } from '@vigil/vision';
-import { H, type SceneFrame, W, sceneJpeg } from '../support/scenes.js';
+import { H, type SceneFrame, W, sceneJpeg } from '@vigil/testing';
 
 // Each detector on frames built to trigger it, and the same scene built not to: real JPEGs through the
 // real vigil-patch-v1 encoder, one sample per second.

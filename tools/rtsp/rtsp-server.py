@@ -40,7 +40,8 @@ class FilePlayer:
 
     Decoded frames are pushed to the appsrc of every RTSP media currently built from this file. The appsrc
     timestamps buffers on arrival (do-timestamp), so time keeps running forward across loops and clients
-    see one endless live stream.
+    see one endless live stream. The file starts playing, from its beginning, when the first client
+    attaches, so a clip's schedule (a box at 10 s) counts from when the camera is first watched.
     """
 
     def __init__(self, path: str, passthrough: bool = False):
@@ -63,7 +64,8 @@ class FilePlayer:
         bus.add_signal_watch()
         bus.connect("message::eos", self._on_eos)
         bus.connect("message::error", self._on_error)
-        self.pipeline.set_state(Gst.State.PLAYING)
+        self.playing = False
+        self.pipeline.set_state(Gst.State.PAUSED)
 
     def _on_sample(self, sink):
         sample = sink.emit("pull-sample")
@@ -87,6 +89,9 @@ class FilePlayer:
 
     def attach(self, appsrc):
         self.sources.append(appsrc)
+        if not self.playing:
+            self.playing = True
+            self.pipeline.set_state(Gst.State.PLAYING)
 
     def detach(self, appsrc):
         if appsrc in self.sources:

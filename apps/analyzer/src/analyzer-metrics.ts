@@ -5,6 +5,8 @@ export class AnalyzerMetrics {
   readonly registry = new Registry();
   /** Set by the encoder: the near-duplicate gate's skip ratio per stream, read at scrape time. */
   skipRatios: () => Iterable<[stream: string, ratio: number]> = () => [];
+  /** Set by the analyzer: per stream, whether its normal is still being learned (warm-up). */
+  learning: () => Iterable<[stream: string, learning: boolean]> = () => [];
   readonly frames = new Counter({
     name: 'vigil_analyzer_frames_total',
     help: 'Frames analyzed',
@@ -20,6 +22,12 @@ export class AnalyzerMetrics {
   readonly dropped = new Counter({
     name: 'vigil_analyzer_frames_dropped_total',
     help: 'Frames dropped because the encoder was behind (oldest first, per stream)',
+    labelNames: ['stream'] as const,
+    registers: [this.registry],
+  });
+  readonly duplicates = new Counter({
+    name: 'vigil_analyzer_frames_redelivered_total',
+    help: 'Frames skipped because they were already analyzed (Kafka redelivery after a restart)',
     labelNames: ['stream'] as const,
     registers: [this.registry],
   });
@@ -45,6 +53,17 @@ export class AnalyzerMetrics {
     registers: [this.registry],
     collect: () => {
       for (const [stream, ratio] of this.skipRatios()) this.skipRatio.set({ stream }, ratio);
+    },
+  });
+
+  readonly baselineLearning = new Gauge({
+    name: 'vigil_analyzer_baseline_learning',
+    help: '1 while a stream’s normal is being learned (no anomaly scoring yet), 0 once it is scored',
+    labelNames: ['stream'] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const [stream, learning] of this.learning())
+        this.baselineLearning.set({ stream }, learning ? 1 : 0);
     },
   });
 

@@ -1,7 +1,12 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import {
+  BaselineRecordSchema,
   CE_TYPES,
   ControlMessageSchema,
+  StreamSpecSchema,
+  type BaselineRecord,
+  type ScoreSample,
+  type StreamSpec,
   FrameMetaSchema,
   deterministicId,
   TOPICS,
@@ -18,6 +23,7 @@ import {
   type KafkaConnection,
   KafkaPublisher,
   KafkaSubscriber,
+  TableReader,
   createKafka,
   ensureTopics,
 } from '@vigil/kafka';
@@ -41,6 +47,8 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
   private readonly conn: KafkaConnection;
   private readonly publisher: KafkaPublisher;
   private readonly subscriber: KafkaSubscriber;
+  private readonly baselines: TableReader<BaselineRecord>;
+  private readonly specs: TableReader<StreamSpec>;
   private readonly ops: OpsEndpoint;
   private ready = false;
   private _httpPort = 0;
@@ -70,6 +78,39 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       },
       this.log,
     );
+    const json =
+      <T>(schema: {
+        safeParse(v: unknown): { success: true; data: T } | { success: false; error: { message: string } };
+      }) =>
+      (value: Buffer) => {
+        let v: unknown;
+        try {
+          v = JSON.parse(value.toString('utf8'));
+        } catch {
+          return { ok: false as const, error: 'not JSON' };
+        }
+        const r = schema.safeParse(v);
+        return r.success
+          ? { ok: true as const, value: r.data }
+          : { ok: false as const, error: r.error.message.slice(0, 300) };
+      };
+    // every analyzer keeps every stream's saved normal and settings, so a stream that moves here resumes
+    this.baselines = new TableReader(
+      kafka,
+      this.conn,
+      {
+        topic: TOPICS.baselines.name,
+        groupPrefix: `${config.groupId}-baselines`,
+        parse: json(BaselineRecordSchema),
+      },
+      this.log,
+    );
+    this.specs = new TableReader(
+      kafka,
+      this.conn,
+      { topic: TOPICS.streams.name, groupPrefix: `${config.groupId}-streams`, parse: json(StreamSpecSchema) },
+      this.log,
+    );
     this.ops = new OpsEndpoint(metrics.registry, {
       ready: () => ({
         ok: this.ready,
@@ -85,9 +126,24 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       TOPICS.summaries,
       TOPICS.streamStatus,
       TOPICS.control,
+      TOPICS.streams,
+      TOPICS.baselines,
+      TOPICS.scores,
     ]);
     if (topics.created.length) this.log.info('created topics', { topics: topics.created.join(',') });
     await this.publisher.connect();
+    await Promise.all([this.baselines.start(), this.specs.start()]);
+    const caught = await Promise.all([this.baselines.caughtUp(20_000), this.specs.caughtUp(20_000)]);
+    if (!caught.every(Boolean))
+      this.log.warn(
+        'saved baselines or stream settings not fully read after 20 s; streams seen before then may warm up afresh',
+      );
+    this.log.info('tables read', { baselines: this.baselines.size, streams: this.specs.size });
+    this.metrics.learning = () => this.analysis.learningStates();
+    this.analysis.attach({
+      settings: (id) => this.specs.get(id)?.analysis,
+      baseline: (id) => this.baselines.get(id),
+    });
     this._httpPort = await this.ops.listen(this.config.httpPort);
     await this.subscriber.start((batch) => this.handleBatch(batch));
     void this.subscriber.whenJoined().then(() => (this.ready = true));
@@ -95,6 +151,11 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       brokers: this.conn.brokers.join(','),
       metrics: `http://0.0.0.0:${this._httpPort}/metrics`,
     });
+  }
+
+  /** The Prometheus text of this analyzer's metrics (what /metrics serves). */
+  metricsText(): Promise<string> {
+    return this.metrics.registry.metrics();
   }
 
   get httpPort(): number {
@@ -109,6 +170,11 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     this.ready = false;
     await this.subscriber.stop();
+    // the latest learned normals, so whoever analyzes these streams next resumes from here
+    await this.publishBaselines(this.analysis.baselinesNow()).catch((err: unknown) =>
+      this.log.warn(`could not save baselines at shutdown: ${(err as Error).message}`),
+    );
+    await Promise.all([this.baselines.stop(), this.specs.stop()]);
     await this.ops.close();
     await this.publisher.disconnect();
     this.log.info('analyzer stopped');
@@ -117,6 +183,9 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
   private async handleBatch(batch: IncomingMessage[]): Promise<void> {
     const anomalies: AnomalyEvent[] = [];
     const summaries: Summary[] = [];
+    const rising: { streamId: string; reason: string }[] = [];
+    const scores: ScoreSample[] = [];
+    const baselines: BaselineRecord[] = [];
     // Each stream's frames in order; different streams concurrently, so the encoder can batch across them.
     const byStream = new Map<string, IncomingMessage[]>();
     for (const msg of batch) {
@@ -130,7 +199,12 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
           const meta = this.frameMeta(msg);
           if (!meta || !msg.value) continue;
           try {
-            results.push(await this.analysis.analyze(meta, msg.value));
+            const out = await this.analysis.analyze(meta, msg.value);
+            if (out.duplicate) {
+              this.metrics.duplicates.inc({ stream: meta.streamId });
+              continue;
+            }
+            results.push(out);
             this.metrics.frames.inc({ stream: meta.streamId });
           } catch (err) {
             if (err instanceof FrameDroppedError) this.metrics.dropped.inc({ stream: meta.streamId });
@@ -144,18 +218,23 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
     for (const out of outputs.flat()) {
       anomalies.push(...out.anomalies);
       summaries.push(...out.summaries);
+      rising.push(...out.bursts);
+      if (out.score) scores.push(out.score);
+      baselines.push(...out.baselines);
     }
-    // Fast path: when something starts, ask ingest for full-rate sampling so its course is timed precisely.
-    const bursts = anomalies
-      .filter((e) => e.phase === 'start')
-      .map((e) =>
-        ControlMessageSchema.parse({
-          streamId: e.streamId,
-          action: 'burst',
-          reason: `${e.kind} started`,
-          requestedAt: new Date().toISOString(),
-        }),
-      );
+    // Fast path: when a score rises toward its threshold, or an event starts, ask ingest for full-rate
+    // sampling, so the onset and the end are timed precisely.
+    const wanted = new Map<string, string>();
+    for (const r of rising) wanted.set(r.streamId, r.reason);
+    for (const e of anomalies) if (e.phase === 'start') wanted.set(e.streamId, `${e.kind} started`);
+    const bursts = [...wanted].map(([streamId, reason]) =>
+      ControlMessageSchema.parse({
+        streamId,
+        action: 'burst',
+        reason,
+        requestedAt: new Date().toISOString(),
+      }),
+    );
     await Promise.all([
       this.publisher.publish(
         TOPICS.control.name,
@@ -187,6 +266,22 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
           }),
         })),
       ),
+      this.publishBaselines(baselines),
+      this.publisher.publish(
+        TOPICS.scores.name,
+        scores.map((x) => ({
+          key: x.streamId,
+          value: JSON.stringify(x),
+          headers: toCloudEventHeaders({
+            id: deterministicId('score', x.streamId, x.capturedAt),
+            source: SOURCE,
+            type: CE_TYPES.score,
+            time: x.capturedAt,
+            subject: x.streamId,
+            contentType: 'application/json',
+          }),
+        })),
+      ),
       this.publisher.publish(
         TOPICS.summaries.name,
         summaries.map((s) => ({
@@ -206,6 +301,25 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
     for (const e of anomalies)
       this.log.debug(`anomaly ${e.phase}: ${e.description}`, { streamId: e.streamId, eventId: e.eventId });
     for (const s of summaries) this.log.debug(`summary: ${s.text}`, { streamId: s.streamId });
+  }
+
+  private async publishBaselines(records: BaselineRecord[]): Promise<void> {
+    await this.publisher.publish(
+      TOPICS.baselines.name,
+      records.map((b) => ({
+        key: b.streamId,
+        value: JSON.stringify(b),
+        headers: toCloudEventHeaders({
+          id: deterministicId('baseline', b.streamId, b.savedAt),
+          source: SOURCE,
+          type: CE_TYPES.baseline,
+          time: b.savedAt,
+          subject: b.streamId,
+          contentType: 'application/json',
+        }),
+      })),
+    );
+    for (const b of records) this.log.debug('baseline saved', { streamId: b.streamId, samples: b.samples });
   }
 
   private frameMeta(msg: IncomingMessage) {

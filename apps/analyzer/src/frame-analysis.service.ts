@@ -3,66 +3,162 @@ import sharp from 'sharp';
 import {
   type AnomalyEvent,
   AnomalyEventSchema,
+  type BaselineRecord,
   type FrameMeta,
+  type ScoreSample,
+  type StreamSpec,
   type Summary,
   SummarySchema,
   anomalyEventId,
   summaryId,
 } from '@vigil/contracts';
 import { type AnalyzerConfig } from '@vigil/config';
-import { ChangeDetector, letterboxContent, patchChange } from '@vigil/anomaly';
+import {
+  DEFAULT_SCENE_OPTIONS,
+  PatchGrid,
+  SceneAnomalyModel,
+  type SceneEvent,
+  type SceneKind,
+  type SceneOptions,
+  type SceneResult,
+  type SceneSnapshot,
+  letterboxContent,
+  patchChange,
+} from '@vigil/anomaly';
 import { type Decoder } from '@vigil/decoders';
 import { grayThumbnail } from '@vigil/vision';
 import { TumblingWindow } from '@vigil/windows';
-import { ANALYZER_CONFIG, DECODER } from './analyzer.tokens.js';
+import { Logger } from '@vigil/observability';
+import { ANALYZER_CONFIG, DECODER, ROOT_LOGGER } from './analyzer.tokens.js';
 import { VisionEncoderService } from './vision-encoder.service.js';
+
+type Analysis = StreamSpec['analysis'];
+
+interface OpenEvent {
+  readonly startedAt: number;
+  region: AnomalyEvent['region'];
+  /** The scores that opened it, for the update and end descriptions. */
+  readonly detail: string;
+}
 
 interface StreamState {
   runId: string;
-  /** The previous frame's vision tokens [T × D]. */
+  lastSeq: number;
+  /** The previous frame's vision tokens [T × D], for the window's activity figure. */
   prev: Float32Array | null;
-  detector: ChangeDetector;
+  scene: SceneAnomalyModel;
+  /** Where the learned normal came from, for the log. */
+  restored: boolean;
   window: TumblingWindow;
-  /** The open event's last region and start, for update/end messages. */
-  open: { startedAt: number; region: AnomalyEvent['region'] } | null;
+  open: Map<SceneKind, OpenEvent>;
+  lastBurstAt: number;
+  lastSavedAt: number;
+  wasLearning: boolean;
 }
 
 export interface AnalysisOutput {
   readonly anomalies: AnomalyEvent[];
   readonly summaries: Summary[];
+  /** Streams whose scores are rising: ask ingest for full-rate sampling (the fast path). */
+  readonly bursts: { streamId: string; reason: string }[];
+  /** Learned normals to persist on vigil.baselines.v1. */
+  readonly baselines: BaselineRecord[];
+  /** The sample's score, for vigil.scores.v1. */
+  readonly score?: ScoreSample;
+  /** The frame was a redelivery of one already analyzed (same ingest run, sequence not newer). */
+  readonly duplicate?: boolean;
+}
+
+/** What the analysis needs from outside: each stream's settings and its saved baseline, if any. */
+export interface AnalysisContext {
+  settings(streamId: string): Analysis | undefined;
+  baseline(streamId: string): BaselineRecord | undefined;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
-const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+const pct = (x: number) => `${Math.round(x * 100)} %`;
+
+const SEVERITY: Record<SceneKind, AnomalyEvent['severity']> = {
+  lens_covered: 'critical',
+  camera_moved: 'critical',
+  frozen: 'critical',
+  too_dark: 'warning',
+  overexposed: 'warning',
+  blur: 'warning',
+  activity_stopped: 'warning',
+  object_appeared: 'warning',
+};
 
 /**
- * Analysis of one stream's frames on vision tokens: the change signal is the fraction of the picture's
- * patches whose token features changed since the previous frame; a hysteresis detector turns jumps into
- * scene_change events (start / update / end, one eventId) located by the changed patches; a window per
- * summaryIntervalS is narrated by the decoder. Learned baselines and tampering detectors come next.
+ * Analysis of one stream's frames against its own learned normal: vision tokens from the encoder feed the
+ * stream's SceneAnomalyModel (patch baseline, tampering and health detectors, one event lifecycle per
+ * kind), which is learned during a warm-up, restored from vigil.baselines.v1 when one was saved, and
+ * saved again periodically. A window per summaryIntervalS is narrated by the decoder.
  */
 @Injectable()
 export class FrameAnalysisService {
   private readonly streams = new Map<string, StreamState>();
+  private readonly grids = new Map<string, PatchGrid>();
+  private readonly log: Logger;
+  private context: AnalysisContext = { settings: () => undefined, baseline: () => undefined };
 
   constructor(
     @Inject(ANALYZER_CONFIG) private readonly config: AnalyzerConfig,
     @Inject(DECODER) private readonly decoder: Decoder,
+    @Inject(ROOT_LOGGER) root: Logger,
     private readonly encoder: VisionEncoderService,
-  ) {}
+  ) {
+    this.log = root.child('analysis');
+  }
+
+  attach(context: AnalysisContext): void {
+    this.context = context;
+  }
+
+  private get sceneOptions(): SceneOptions {
+    const c = this.config;
+    return {
+      ...DEFAULT_SCENE_OPTIONS,
+      warmupSamples: c.warmupSamples,
+      sensitivity: c.sensitivity,
+      tracker: {
+        ...DEFAULT_SCENE_OPTIONS.tracker,
+        minDurationMs: c.eventMinDurationMs,
+        exitHoldMs: c.eventExitHoldMs,
+        cooldownMs: c.eventCooldownS * 1000,
+        updateEveryMs: c.eventUpdateS * 1000,
+      },
+      minDurationMs: {
+        frozen: Math.max(2000, c.eventMinDurationMs),
+        activity_stopped: Math.max(2000, c.eventMinDurationMs),
+        object_appeared: 0,
+      },
+    };
+  }
 
   async analyze(meta: FrameMeta, jpeg: Buffer): Promise<AnalysisOutput> {
+    const st = this.state(meta.streamId);
+    if (meta.runId === st.runId && meta.seq <= st.lastSeq) {
+      return { anomalies: [], summaries: [], bursts: [], baselines: [], duplicate: true };
+    }
     // decoding a small thumbnail first rejects corrupt JPEGs before they reach the encoder, and feeds the gate
     const thumb = await grayThumbnail(jpeg, 32, 18);
     const at = Date.parse(meta.capturedAt);
-    const st = this.state(meta.streamId);
-    const out: AnalysisOutput = { anomalies: [], summaries: [] };
+    const out: { -readonly [K in keyof AnalysisOutput]: AnalysisOutput[K] } = {
+      anomalies: [],
+      summaries: [],
+      bursts: [],
+      baselines: [],
+    };
     const { tokens } = await this.encoder.tokens(meta.streamId, jpeg, thumb, at);
-
-    // A new ffmpeg run (restart, burst switch) starts afresh; a restart is not a scene change.
-    const comparable = st.prev !== null && st.runId === meta.runId && st.prev.length === tokens.length;
     const m = this.encoder.manifest;
-    const pc = comparable
+    const settings = this.context.settings(meta.streamId);
+    const grid = this.grid(meta.width, meta.height, settings?.ignore ?? []);
+    st.scene.sensitivity = settings?.sensitivity ?? this.config.sensitivity;
+
+    // activity for the summaries: the share of patches that changed since the previous sample of this run
+    const comparable = st.prev !== null && st.runId === meta.runId && st.prev.length === tokens.length;
+    const change = comparable
       ? patchChange(
           st.prev!,
           tokens,
@@ -72,11 +168,44 @@ export class FrameAnalysisService {
           letterboxContent(meta.width, meta.height, m.input.width, m.input.height),
           m.input.width,
           m.input.height,
-        )
-      : { fraction: 0 };
-    const change = pc.fraction;
+        ).fraction
+      : 0;
     st.prev = tokens;
     st.runId = meta.runId;
+    st.lastSeq = meta.seq;
+
+    const r = st.scene.observe(tokens, m.output.tokenDims, thumb.pixels, at, grid);
+    for (const e of r.events) out.anomalies.push(await this.message(meta, st, e, r, jpeg));
+    const top = (Object.entries(r.scores) as [SceneKind, number][]).sort((a, b) => b[1] - a[1])[0]!;
+    out.score = {
+      streamId: meta.streamId,
+      capturedAt: meta.capturedAt,
+      learning: r.learning,
+      score: Math.round(r.frameScore * 1000) / 1000,
+      ...(r.learning ? {} : { kind: top[0] }),
+      novelFraction: Math.round(r.novelFraction * 1000) / 1000,
+    };
+    if (r.rising && at - st.lastBurstAt >= 5_000) {
+      st.lastBurstAt = at;
+      out.bursts.push({ streamId: meta.streamId, reason: `${top[0]} score rising (${top[1].toFixed(2)})` });
+    }
+    if (st.wasLearning && !r.learning) {
+      this.log.info(st.restored ? 'baseline resumed' : 'baseline learned; scoring starts', {
+        streamId: meta.streamId,
+        samples: st.scene.samplesLearned,
+      });
+    }
+    const saveDue =
+      (st.wasLearning && !r.learning) ||
+      (!r.learning && at - st.lastSavedAt >= this.config.baselineSaveS * 1000);
+    st.wasLearning = r.learning;
+    if (saveDue) {
+      const rec = this.baselineRecord(meta.streamId, at);
+      if (rec) {
+        st.lastSavedAt = at;
+        out.baselines.push(rec);
+      }
+    }
 
     const closed = st.window.add({ at, change });
     if (closed) {
@@ -100,90 +229,179 @@ export class FrameAnalysisService {
         }),
       );
     }
-
-    if (!comparable) return out;
-    const decision = st.detector.observe(change, at);
-    const usual = st.detector.usualChange;
-    switch (decision.kind) {
-      case 'none':
-        break;
-      case 'start': {
-        const region = pc.region;
-        st.open = { startedAt: decision.startedAt, region };
-        st.window.noteAnomaly(at, 'scene_change', change);
-        out.anomalies.push(
-          this.event(meta, 'start', decision.startedAt, at, change, change, region, {
-            description: `Sudden scene change: ${pct(change)} of the picture changed between two samples (usual ${pct(usual)}).`,
-            evidence: await evidenceThumbnail(jpeg),
-          }),
-        );
-        break;
-      }
-      case 'update':
-        out.anomalies.push(
-          this.event(meta, 'update', decision.startedAt, at, change, decision.peak, st.open?.region, {
-            description: `Scene still changing: ${pct(change)} between samples, the largest so far.`,
-          }),
-        );
-        break;
-      case 'end':
-        out.anomalies.push(
-          this.event(meta, 'end', decision.startedAt, at, change, decision.peak, st.open?.region, {
-            description: `Scene settled after ${((decision.endedAt - decision.startedAt) / 1000).toFixed(1)} s (peak change ${pct(decision.peak)}).`,
-            endedAt: iso(decision.endedAt),
-            endReason: 'scene settled',
-          }),
-        );
-        st.open = null;
-        break;
-    }
     return out;
   }
 
-  private event(
-    meta: FrameMeta,
-    phase: AnomalyEvent['phase'],
-    startedAt: number,
-    observedAt: number,
-    score: number,
-    peak: number,
-    region: AnomalyEvent['region'],
-    extra: Pick<AnomalyEvent, 'description'> &
-      Partial<Pick<AnomalyEvent, 'endedAt' | 'endReason' | 'evidence'>>,
-  ): AnomalyEvent {
-    return AnomalyEventSchema.parse({
-      eventId: anomalyEventId(meta.streamId, 'scene_change', iso(startedAt)),
-      streamId: meta.streamId,
-      phase,
-      kind: 'scene_change',
-      severity: peak >= 0.15 ? 'critical' : 'warning',
-      score,
-      peakScore: peak,
-      startedAt: iso(startedAt),
-      observedAt: iso(observedAt),
-      ...(region ? { region } : {}),
-      ...extra,
+  /** Per stream: still learning its normal? */
+  learningStates(): [string, boolean][] {
+    return [...this.streams].map(([id, st]) => [id, st.scene.learning]);
+  }
+
+  /** Every stream's learned normal now (at shutdown, so a successor resumes from the latest). */
+  baselinesNow(): BaselineRecord[] {
+    return [...this.streams.keys()].flatMap((id) => {
+      const rec = this.baselineRecord(id, Date.now());
+      return rec ? [rec] : [];
     });
+  }
+
+  private baselineRecord(streamId: string, at: number): BaselineRecord | null {
+    const st = this.streams.get(streamId);
+    if (!st || st.scene.learning) return null;
+    const snapshot = st.scene.snapshot();
+    if (!snapshot) return null;
+    const m = this.encoder.manifest;
+    return {
+      streamId,
+      model: m.name,
+      tokenGrid: m.output.tokenGrid,
+      tokenDims: m.output.tokenDims,
+      samples: st.scene.samplesLearned,
+      savedAt: iso(at),
+      snapshot: snapshot as unknown as BaselineRecord['snapshot'],
+    };
+  }
+
+  private async message(
+    meta: FrameMeta,
+    st: StreamState,
+    e: SceneEvent,
+    r: SceneResult,
+    jpeg: Buffer,
+  ): Promise<AnomalyEvent> {
+    if (e.phase === 'start') {
+      st.open.set(e.kind, { startedAt: e.startedAt, region: e.region, detail: describe(e.kind, r) });
+      st.window.noteAnomaly(e.startedAt, e.kind, e.peak);
+    }
+    const open = st.open.get(e.kind);
+    if (e.region && open) open.region = e.region;
+    if (e.phase === 'end') st.open.delete(e.kind);
+    const lasted = ((e.endedAt ?? Date.parse(meta.capturedAt)) - e.startedAt) / 1000;
+    const description =
+      e.phase === 'start'
+        ? describe(e.kind, r)
+        : e.phase === 'update'
+          ? `${LABEL[e.kind]} continues after ${lasted.toFixed(0)} s (peak score ${e.peak.toFixed(2)}).`
+          : `${LABEL[e.kind]} ended after ${lasted.toFixed(1)} s (peak score ${e.peak.toFixed(2)}).`;
+    return AnomalyEventSchema.parse({
+      eventId: anomalyEventId(meta.streamId, e.kind, iso(e.startedAt)),
+      streamId: meta.streamId,
+      phase: e.phase,
+      kind: e.kind,
+      severity: e.kind === 'object_appeared' && e.peak >= 2 ? 'critical' : SEVERITY[e.kind],
+      score: e.score,
+      peakScore: e.peak,
+      startedAt: iso(e.startedAt),
+      observedAt: meta.capturedAt,
+      ...(e.phase === 'end' ? { endedAt: iso(e.endedAt!), endReason: 'condition cleared' } : {}),
+      ...(open?.region ? { region: open.region } : {}),
+      description,
+      ...(e.phase === 'start' ? { evidence: await evidenceThumbnail(jpeg) } : {}),
+    });
+  }
+
+  private grid(width: number, height: number, ignore: Analysis['ignore']): PatchGrid {
+    const key = `${width}x${height}:${JSON.stringify(ignore)}`;
+    let g = this.grids.get(key);
+    if (!g) {
+      const m = this.encoder.manifest;
+      g = new PatchGrid(
+        m.output.tokenGrid,
+        letterboxContent(width, height, m.input.width, m.input.height),
+        m.input.width,
+        m.input.height,
+        ignore,
+      );
+      if (this.grids.size > 256) this.grids.clear();
+      this.grids.set(key, g);
+    }
+    return g;
   }
 
   private state(streamId: string): StreamState {
     let st = this.streams.get(streamId);
     if (!st) {
+      const { scene, restored } = this.sceneFor(streamId);
       st = {
         runId: '',
+        lastSeq: -1,
         prev: null,
-        detector: new ChangeDetector({
-          enter: this.config.changeEnter,
-          exit: this.config.changeExit,
-          calmSamples: this.config.calmSamples,
-          warmupSamples: this.config.warmupSamples,
-        }),
+        scene,
+        restored,
         window: new TumblingWindow(this.config.summaryIntervalS * 1000),
-        open: null,
+        open: new Map(),
+        lastBurstAt: -Infinity,
+        lastSavedAt: Date.now(),
+        wasLearning: true,
       };
       this.streams.set(streamId, st);
     }
     return st;
+  }
+
+  /** The stream's saved normal when it fits this encoder; otherwise a fresh one that warms up. */
+  private sceneFor(streamId: string): { scene: SceneAnomalyModel; restored: boolean } {
+    const rec = this.context.baseline(streamId);
+    const m = this.encoder.manifest;
+    if (rec) {
+      const fits =
+        rec.model === m.name &&
+        rec.tokenGrid[0] === m.output.tokenGrid[0] &&
+        rec.tokenGrid[1] === m.output.tokenGrid[1] &&
+        rec.tokenDims === m.output.tokenDims;
+      if (!fits) {
+        this.log.warn('saved baseline is for another encoder; learning afresh', {
+          streamId,
+          model: rec.model,
+        });
+      } else {
+        try {
+          const scene = SceneAnomalyModel.restore(
+            rec.snapshot as unknown as SceneSnapshot,
+            this.sceneOptions,
+          );
+          this.log.info('baseline restored', { streamId, samples: rec.samples, savedAt: rec.savedAt });
+          return { scene, restored: true };
+        } catch (e) {
+          this.log.warn(`saved baseline unusable (${(e as Error).message}); learning afresh`, { streamId });
+        }
+      }
+    }
+    return { scene: SceneAnomalyModel.fresh(this.sceneOptions), restored: false };
+  }
+}
+
+const LABEL: Record<SceneKind, string> = {
+  lens_covered: 'Lens covered',
+  too_dark: 'Picture too dark',
+  overexposed: 'Picture overexposed',
+  blur: 'Picture out of focus',
+  frozen: 'Picture frozen',
+  camera_moved: 'Camera moved',
+  activity_stopped: 'Activity stopped',
+  object_appeared: 'Something new in view',
+};
+
+/** One grounded sentence from what was measured. */
+function describe(kind: SceneKind, r: SceneResult): string {
+  const h = r.health;
+  switch (kind) {
+    case 'lens_covered':
+      return `Lens covered or blocked: ${pct(h.flat)} of the picture shows no structure at all.`;
+    case 'too_dark':
+      return `Picture too dark: mean brightness ${pct(h.luma)}, under half of what is usual here.`;
+    case 'overexposed':
+      return `Picture overexposed: ${pct(h.bright)} of it is blown out to white.`;
+    case 'blur':
+      return `Picture out of focus: fine detail fell to a fraction of what is usual while the scene is still there.`;
+    case 'frozen':
+      return `Picture frozen: consecutive samples are identical although this camera normally shows motion or noise.`;
+    case 'camera_moved':
+      return `Camera moved or turned: ${pct(r.novelFraction)} of the view no longer matches its usual scene.`;
+    case 'activity_stopped':
+      return `Activity stopped: the parts of the scene that normally move have stood still for several samples.`;
+    case 'object_appeared':
+      return `Something new in view: ${pct(r.novelFraction)} of the picture departs from its usual look (score ${r.scores.object_appeared.toFixed(2)}).`;
   }
 }
 

@@ -90,6 +90,8 @@ export async function runUp(
     const analyzerCfg = loadAnalyzerConfig({
       ...shared,
       VIGIL_SUMMARY_INTERVAL_S: env.VIGIL_SUMMARY_INTERVAL_S ?? '10',
+      // the demo yard is empty for its first 10 s: learn its normal from 6 s of it, then the box is news
+      VIGIL_ANALYZER_WARMUP_SAMPLES: env.VIGIL_ANALYZER_WARMUP_SAMPLES ?? '12',
     });
     const ingestCfg = loadIngestConfig(shared);
     const conn = { brokers, clientId: 'vigil-up', connectTimeoutMs: cfg.connectTimeoutMs };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PatchBaseline } from './baseline.js';
+import { type BaselineSnapshot, PatchBaseline } from './baseline.js';
 
 const P = 12;
 const D = 4;
@@ -43,7 +43,7 @@ test('memory is bounded: the bank does not grow with the samples learned', () =>
 test('a snapshot restores the same baseline; one that does not fit is refused', () => {
   const b = new PatchBaseline(P, D, opts);
   for (let k = 0; k < 30; k++) b.learn(sample(k));
-  const snap = JSON.parse(JSON.stringify(b.snapshot()));
+  const snap = JSON.parse(JSON.stringify(b.snapshot())) as BaselineSnapshot;
   const r = PatchBaseline.restore(snap, opts);
   const probe = sample(7, [1]);
   assert.deepEqual(Array.from(r.novelty(probe, all, 4).ratio), Array.from(b.novelty(probe, all, 4).ratio));

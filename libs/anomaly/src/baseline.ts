@@ -129,9 +129,10 @@ export class PatchBaseline {
    * patch. A sample farther from the bank than the bank's two closest entries are from each other replaces
    * one of those two, so the bank keeps the patch's distinct looks (the aisle empty and with a person in
    * it) rather than many copies of the commonest; and, after warm-up, with probability adaptRate the sample
-   * replaces its nearest entry, so a slow drift (daylight) moves the bank along.
+   * replaces its nearest entry, so a slow drift (daylight) moves the bank along. Patches in `skip` (those
+   * showing something new right now) are left as they are.
    */
-  learn(tokens: Float32Array): void {
+  learn(tokens: Float32Array, skip?: Uint8Array): void {
     const { patches, dims } = this;
     const K = this.opts.bankSize;
     if (tokens.length !== patches * dims)
@@ -162,6 +163,10 @@ export class PatchBaseline {
     const drift = !warm && this.random() < this.opts.adaptRate;
     const nearestDist = new Float32Array(patches);
     for (let p = 0; p < patches; p++) {
+      if (skip?.[p]) {
+        nearestDist[p] = this.typical[p]!;
+        continue;
+      }
       const x = tokens.subarray(p * dims, (p + 1) * dims);
       let nearest = 0;
       let best = Infinity;

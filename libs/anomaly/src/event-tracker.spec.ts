@@ -88,3 +88,12 @@ test('resume carries an event over a restart; close ends it from outside', () =>
   assert.equal(t.close(12_000), null);
   assert.throws(() => new EventTracker({ ...opts, exit: 1.2 }), /exit must be below enter/);
 });
+
+test('a score that needed time to build dates its event from `since`', () => {
+  const plain = new EventTracker({ ...opts, minDurationMs: 0 });
+  const a = plain.observe(1.4, 3000);
+  assert.ok(a.phase === 'start' && a.startedAt === 3000);
+  const built = new EventTracker({ ...opts, minDurationMs: 0 });
+  const b = built.observe(1.4, 3000, 1500);
+  assert.ok(b.phase === 'start' && b.startedAt === 1500);
+});

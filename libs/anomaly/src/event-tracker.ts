@@ -54,14 +54,18 @@ export class EventTracker {
     this.calmSince = null;
   }
 
-  observe(score: number, at: number): TrackerDecision {
+  /**
+   * One sample's score at time `at`. `since` dates the condition earlier when the score itself needed
+   * time to build (a persistence check): the event's start is then `since`, not the sample's time.
+   */
+  observe(score: number, at: number, since?: number): TrackerDecision {
     const o = this.opts;
     if (!this.open) {
       if (score < o.enter || at < this.quietUntil) {
         this.pendingSince = null;
         return { phase: 'none', active: false };
       }
-      this.pendingSince ??= at;
+      this.pendingSince ??= Math.min(at, since ?? at);
       if (at - this.pendingSince < o.minDurationMs) return { phase: 'none', active: false };
       this.open = { startedAt: this.pendingSince, peak: score, reported: score, lastUpdate: at };
       this.pendingSince = null;

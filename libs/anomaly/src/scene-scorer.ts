@@ -41,6 +41,8 @@ export interface SceneOptions extends BaselineOptions {
   readonly novelRatio: number;
   /** 1 is the default; 2 halves the departure needed, 0.5 doubles it. */
   readonly sensitivity: number;
+  /** A patch must stay novel this long to count as something that appeared (people walk on sooner). */
+  readonly persistMs: number;
   /** Event lifecycle shared by all kinds; per-kind minimum durations override it. */
   readonly tracker: EventTrackerOptions;
   readonly minDurationMs?: Partial<Record<SceneKind, number>>;
@@ -52,6 +54,7 @@ export const DEFAULT_SCENE_OPTIONS: SceneOptions = {
   adaptRate: 0.05,
   novelRatio: 4,
   sensitivity: 1,
+  persistMs: 1500,
   tracker: {
     enter: 1,
     exit: 0.6,
@@ -60,7 +63,8 @@ export const DEFAULT_SCENE_OPTIONS: SceneOptions = {
     cooldownMs: 10_000,
     updateEveryMs: 10_000,
   },
-  minDurationMs: { frozen: 2000, activity_stopped: 2000 },
+  // object_appeared has its persistence built into its score
+  minDurationMs: { frozen: 2000, activity_stopped: 2000, object_appeared: 0 },
 };
 
 export interface SceneEvent {
@@ -88,16 +92,21 @@ export interface SceneResult {
 }
 
 export interface SceneSnapshot {
+  readonly v: 1;
   readonly baseline: BaselineSnapshot;
   readonly norms: HealthNorms;
   /** Per patch, how often it usually moves between samples, then its usual luma spread (base64 Float32). */
   readonly patchNorms: string;
+  readonly activitySamples: number;
 }
 
 /** A patch moved between two samples when its features changed by this much (in feature spreads). */
 const ACTIVE_CHANGE = 0.3;
-/** A patch that moves in at least this share of normal samples is a busy one (a machine). */
-const BUSY = 0.35;
+/** A patch that moves in at least this share of normal samples is a busy one (a machine); sensor noise
+ * makes a still patch flicker in and out of "moved" far less often than that. */
+const BUSY = 0.7;
+/** Normal samples compared before a patch's usual activity is trusted. */
+const ACTIVITY_SAMPLES = 20;
 
 const zeroScores = () => Object.fromEntries(SCENE_KINDS.map((k) => [k, 0])) as Record<SceneKind, number>;
 
@@ -108,10 +117,14 @@ const zeroScores = () => Object.fromEntries(SCENE_KINDS.map((k) => [k, 0])) as R
  */
 export class SceneAnomalyModel {
   private readonly trackers = new Map<SceneKind, EventTracker>();
+  /** The stream's current sensitivity (its StreamSpec may change it at any time). */
+  sensitivity: number;
   private readonly regions = new Map<SceneKind, Box | undefined>();
   private prevThumb: Uint8Array | null = null;
   private prevTokens: Float32Array | null = null;
   private recentActive: Float32Array | null = null;
+  private activitySamples = 0;
+  private novelSince: Float64Array | null = null;
 
   private constructor(
     private readonly opts: SceneOptions,
@@ -119,6 +132,7 @@ export class SceneAnomalyModel {
     private readonly norms: HealthNorms,
     private patchNorms: Float32Array | null,
   ) {
+    this.sensitivity = opts.sensitivity;
     for (const k of SCENE_KINDS)
       this.trackers.set(
         k,
@@ -135,6 +149,7 @@ export class SceneAnomalyModel {
 
   /** A model that resumes from a snapshot: no warm-up needed. Throws RangeError when it does not fit. */
   static restore(s: SceneSnapshot, opts: SceneOptions = DEFAULT_SCENE_OPTIONS): SceneAnomalyModel {
+    if (s.v !== 1) throw new RangeError(`scene snapshot version ${String(s.v)} is not known`);
     const baseline = PatchBaseline.restore(s.baseline, opts);
     const buf = Buffer.from(s.patchNorms, 'base64');
     if (buf.length !== baseline.patches * 8)
@@ -143,7 +158,9 @@ export class SceneAnomalyModel {
       );
     const usual = new Float32Array(baseline.patches * 2);
     new Uint8Array(usual.buffer).set(buf);
-    return new SceneAnomalyModel(opts, baseline, { ...s.norms }, usual);
+    const model = new SceneAnomalyModel(opts, baseline, { ...s.norms }, usual);
+    model.activitySamples = s.activitySamples ?? 0;
+    return model;
   }
 
   get learning(): boolean {
@@ -158,9 +175,11 @@ export class SceneAnomalyModel {
     if (!this.baseline || !this.patchNorms) return null;
     const a = this.patchNorms;
     return {
+      v: 1,
       baseline: this.baseline.snapshot(),
       norms: { ...this.norms },
       patchNorms: Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64'),
+      activitySamples: this.activitySamples,
     };
   }
 
@@ -204,6 +223,7 @@ export class SceneAnomalyModel {
     this.recentActive ??= new Float32Array(patches).fill(1);
     const learnActivity = () => {
       if (!comparable) return;
+      this.activitySamples++;
       const a = Math.max(1 / Math.max(1, this.baseline!.samples - 1), 0.02);
       for (let p = 0; p < patches; p++) {
         usual[p]! += a * (moved[p]! - usual[p]!);
@@ -228,7 +248,7 @@ export class SceneAnomalyModel {
       };
     }
 
-    const nov = this.baseline.novelty(tokens, grid.mask, this.opts.novelRatio / this.opts.sensitivity);
+    const nov = this.baseline.novelty(tokens, grid.mask, this.opts.novelRatio / this.sensitivity);
     // a machine that normally moves stands still: its busy patches have not moved for a few samples
     let busy = 0;
     let still = 0;
@@ -237,11 +257,36 @@ export class SceneAnomalyModel {
       busy++;
       still += 1 - this.recentActive[p]!;
     }
+    // something that stays: patches novel in every sample for persistMs (a passer-by moves on sooner)
+    this.novelSince ??= new Float64Array(patches).fill(NaN);
+    const isNovel = new Uint8Array(patches);
+    for (const p of nov.novel) isNovel[p] = 1;
+    const staying: number[] = [];
+    const stayingRatios: number[] = [];
+    for (let p = 0; p < patches; p++) {
+      if (!isNovel[p]) {
+        this.novelSince[p] = NaN;
+        continue;
+      }
+      if (Number.isNaN(this.novelSince[p]!)) this.novelSince[p] = at;
+      if (at - this.novelSince[p]! >= this.opts.persistMs) {
+        staying.push(p);
+        stayingRatios.push(nov.ratio[p]!);
+      }
+    }
+    stayingRatios.sort((a, b) => b - a);
+    const stayingSince = staying.length ? Math.min(...staying.map((p) => this.novelSince![p]!)) : undefined;
+    const top = stayingRatios.slice(0, 3);
+    const novelty = this.opts.novelRatio / this.sensitivity;
+    const stayScore = top.length ? top.reduce((a, b) => a + b, 0) / 3 / novelty : 0;
     const scores: Record<SceneKind, number> = {
       ...healthScores(health, this.norms, correlation(health.spreads, usual.subarray(patches), grid.mask)),
-      activity_stopped: busy >= 2 && comparable ? Math.min(4, still / busy / 0.75) : 0,
+      activity_stopped:
+        busy >= 2 && comparable && this.activitySamples >= ACTIVITY_SAMPLES
+          ? Math.min(4, still / busy / 0.75)
+          : 0,
       camera_moved: Math.min(4, nov.fraction / 0.5),
-      object_appeared: nov.fraction < 0.5 ? Math.min(4, nov.score) : 0,
+      object_appeared: nov.fraction < 0.5 ? Math.min(4, stayScore) : 0,
     };
     // a frozen feed has no motion at all; do not also call it stopped activity
     if (health.motion !== null && health.motion <= FROZEN_MOTION) scores.activity_stopped = 0;
@@ -251,9 +296,11 @@ export class SceneAnomalyModel {
     }
 
     const events: SceneEvent[] = [];
-    const region = grid.region(nov.novel);
+    const region = grid.region(staying.length ? staying : nov.novel);
     for (const k of SCENE_KINDS) {
-      const d = this.trackers.get(k)!.observe(scores[k], at);
+      const d = this.trackers
+        .get(k)!
+        .observe(scores[k], at, k === 'object_appeared' ? stayingSince : undefined);
       if (d.phase === 'none') continue;
       if (d.phase === 'start' || (d.phase === 'update' && (k === 'object_appeared' || k === 'camera_moved')))
         this.regions.set(k, k === 'object_appeared' || k === 'camera_moved' ? region : undefined);
@@ -272,13 +319,15 @@ export class SceneAnomalyModel {
     const anyOpen = SCENE_KINDS.some((k) => this.trackers.get(k)!.active);
     // near-threshold frames are still learned, so a slow drift (daylight) keeps becoming normal
     if (!anyOpen && frameScore < this.opts.tracker.enter) {
-      this.baseline.learn(tokens);
+      // what is new right now (it may be about to stay) is not learned as normal
+      this.baseline.learn(tokens, isNovel);
       learnNorms(this.norms, health);
       learnActivity();
     }
-    const rising = SCENE_KINDS.some(
-      (k) => scores[k] >= this.opts.tracker.exit && !this.trackers.get(k)!.active,
-    );
+    // rising: a score on its way to the threshold, or something new in view that may be about to stay
+    const rising =
+      SCENE_KINDS.some((k) => scores[k] >= this.opts.tracker.exit && !this.trackers.get(k)!.active) ||
+      (nov.score >= 1 && !this.trackers.get('object_appeared')!.active);
     return { learning: false, scores, frameScore, events, rising, health, novelFraction: nov.fraction };
   }
 

@@ -127,10 +127,13 @@ export const AnalyzerConfigSchema = z
     ...logSchema,
     groupId: z.string().min(1).default('vigil-analyzer'),
     summaryIntervalS: z.number().min(1).max(3600).default(10),
-    changeEnter: z.number().gt(0).lt(1).default(0.04),
-    changeExit: z.number().gt(0).lt(1).default(0.02),
-    calmSamples: z.number().int().min(1).max(1000).default(3),
-    warmupSamples: z.number().int().min(1).max(1000).default(3),
+    warmupSamples: z.number().int().min(5).max(100_000).default(120),
+    sensitivity: z.number().min(0.25).max(4).default(1),
+    eventMinDurationMs: z.number().int().min(0).max(600_000).default(1000),
+    eventExitHoldMs: z.number().int().min(0).max(600_000).default(2000),
+    eventCooldownS: z.number().min(0).max(86_400).default(10),
+    eventUpdateS: z.number().min(1).max(86_400).default(10),
+    baselineSaveS: z.number().min(5).max(86_400).default(300),
     patchThreshold: z.number().gt(0).max(10).default(0.05),
     visionModel: z.string().default(''),
     visionProvider: z
@@ -145,11 +148,7 @@ export const AnalyzerConfigSchema = z
     gateMaxReuseS: z.number().min(0).max(3600).default(10),
     httpPort: z.number().int().min(0).max(65535).default(9465),
   })
-  .strict()
-  .refine((c) => c.changeExit <= c.changeEnter, {
-    path: ['changeExit'],
-    message: 'must not exceed VIGIL_ANALYZER_CHANGE_ENTER',
-  });
+  .strict();
 export type AnalyzerConfig = z.output<typeof AnalyzerConfigSchema>;
 
 const analyzerBindings = {
@@ -157,18 +156,41 @@ const analyzerBindings = {
   ...logBindings,
   groupId: { env: 'VIGIL_ANALYZER_GROUP_ID', hint: 'Kafka consumer group name' },
   summaryIntervalS: { env: 'VIGIL_SUMMARY_INTERVAL_S', parse: 'number', hint: 'seconds, 1-3600' },
-  changeEnter: {
-    env: 'VIGIL_ANALYZER_CHANGE_ENTER',
+  warmupSamples: {
+    env: 'VIGIL_ANALYZER_WARMUP_SAMPLES',
     parse: 'number',
-    hint: 'fraction between 0 and 1, e.g. 0.04',
+    hint: 'samples a stream’s normal is learned from before it is scored, 5-100000 (cover its usual activity)',
   },
-  changeExit: {
-    env: 'VIGIL_ANALYZER_CHANGE_EXIT',
+  sensitivity: {
+    env: 'VIGIL_ANALYZER_SENSITIVITY',
     parse: 'number',
-    hint: 'fraction between 0 and 1, e.g. 0.02',
+    hint: 'default anomaly sensitivity 0.25-4 (a stream’s analysis.sensitivity overrides it)',
   },
-  calmSamples: { env: 'VIGIL_ANALYZER_CALM_SAMPLES', parse: 'number', hint: 'whole number, 1-1000' },
-  warmupSamples: { env: 'VIGIL_ANALYZER_WARMUP_SAMPLES', parse: 'number', hint: 'whole number, 1-1000' },
+  eventMinDurationMs: {
+    env: 'VIGIL_EVENT_MIN_DURATION_MS',
+    parse: 'number',
+    hint: 'ms a condition must hold before its event starts, 0-600000',
+  },
+  eventExitHoldMs: {
+    env: 'VIGIL_EVENT_EXIT_HOLD_MS',
+    parse: 'number',
+    hint: 'ms a condition must stay clear before its event ends, 0-600000',
+  },
+  eventCooldownS: {
+    env: 'VIGIL_EVENT_COOLDOWN_S',
+    parse: 'number',
+    hint: 'seconds after an end before the same kind may start again',
+  },
+  eventUpdateS: {
+    env: 'VIGIL_EVENT_UPDATE_S',
+    parse: 'number',
+    hint: 'an open event reports an update at least this often (seconds)',
+  },
+  baselineSaveS: {
+    env: 'VIGIL_BASELINE_SAVE_S',
+    parse: 'number',
+    hint: 'how often each stream’s learned normal is saved to vigil.baselines.v1 (seconds, ≥ 5)',
+  },
   patchThreshold: {
     env: 'VIGIL_ANALYZER_PATCH_THRESHOLD',
     parse: 'number',

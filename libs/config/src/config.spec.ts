@@ -62,15 +62,23 @@ test('malformed JSON is reported as such', () => {
   assert.match(p[0]!, /^VIGIL_STREAMS: is not valid JSON/);
 });
 
-test('cross-field rule: exit threshold may not exceed enter threshold', () => {
+test('an out-of-range anomaly setting names its variable and the allowed range', () => {
   const p = problems(() =>
     loadAnalyzerConfig({
       VIGIL_KAFKA_BROKERS: 'k:9092',
-      VIGIL_ANALYZER_CHANGE_ENTER: '0.02',
-      VIGIL_ANALYZER_CHANGE_EXIT: '0.05',
+      VIGIL_ANALYZER_SENSITIVITY: '9',
+      VIGIL_ANALYZER_WARMUP_SAMPLES: '2',
     }),
   );
-  assert.match(p[0]!, /^VIGIL_ANALYZER_CHANGE_EXIT: must not exceed VIGIL_ANALYZER_CHANGE_ENTER/);
+  assert.equal(p.length, 2);
+  assert.ok(
+    p.some((l) => /^VIGIL_ANALYZER_SENSITIVITY: .*4.*0\.25-4/.test(l)),
+    p.join(' | '),
+  );
+  assert.ok(
+    p.some((l) => /^VIGIL_ANALYZER_WARMUP_SAMPLES: .*5/.test(l)),
+    p.join(' | '),
+  );
 });
 
 test('the CLI config makes brokers optional (a local broker is started instead)', () => {

@@ -9,6 +9,8 @@ export const CE_TYPES = {
   summary: 'dev.vigil.summary.v1',
   streamSpec: 'dev.vigil.stream-spec.v1',
   control: 'dev.vigil.control.v1',
+  baseline: 'dev.vigil.baseline.v1',
+  score: 'dev.vigil.score.v1',
 } as const;
 
 export interface CloudEventAttributes {

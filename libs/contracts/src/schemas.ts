@@ -20,6 +20,16 @@ export const SamplingSchema = z
   })
   .strict();
 
+export const RegionSchema = z
+  .object({
+    x: z.number().min(0).max(1),
+    y: z.number().min(0).max(1),
+    w: z.number().min(0).max(1),
+    h: z.number().min(0).max(1),
+  })
+  .strict()
+  .describe('Normalized box, origin top-left');
+
 export const StreamSpecSchema = z
   .object({
     id: StreamIdSchema,
@@ -41,6 +51,22 @@ export const StreamSpecSchema = z
     rtspTransport: z.enum(['tcp', 'udp']).default('tcp'),
     labels: z.record(z.string(), z.string().max(200)).default({}),
     replay: z.boolean().default(false).describe('Allow file:// URLs (backtesting recorded clips)'),
+    analysis: z
+      .object({
+        sensitivity: z
+          .number()
+          .min(0.25)
+          .max(4)
+          .default(1)
+          .describe('Anomaly sensitivity: 2 flags half the departure from normal that 1 does, 0.5 twice'),
+        ignore: z
+          .array(RegionSchema)
+          .max(16)
+          .default([])
+          .describe('Regions never scored (a clock, a flag, a screen), normalized boxes of the picture'),
+      })
+      .strict()
+      .default({ sensitivity: 1, ignore: [] }),
     credentials: z
       .object({
         secret: z
@@ -124,16 +150,6 @@ export const AnomalyKindSchema = z.enum([
   'novelty',
 ]);
 export type AnomalyKind = z.output<typeof AnomalyKindSchema>;
-
-export const RegionSchema = z
-  .object({
-    x: z.number().min(0).max(1),
-    y: z.number().min(0).max(1),
-    w: z.number().min(0).max(1),
-    h: z.number().min(0).max(1),
-  })
-  .strict()
-  .describe('Normalized box, origin top-left');
 
 export const AnomalyEventSchema = z
   .object({
@@ -242,6 +258,43 @@ export const ModelManifestSchema = z
   });
 export type ModelManifest = z.output<typeof ModelManifestSchema>;
 
+export const ScoreSampleSchema = z
+  .object({
+    streamId: StreamIdSchema,
+    capturedAt: isoTime.describe('The sample this score is of'),
+    learning: z.boolean().describe('The stream’s normal is still being learned: no scores yet'),
+    score: z.number().min(0).describe('Highest detector score of the sample; 1 is the alarm threshold'),
+    kind: AnomalyKindSchema.optional().describe('The detector with the highest score'),
+    novelFraction: z.number().min(0).max(1).describe('Share of the picture unlike its usual look'),
+  })
+  .strict()
+  .meta({
+    id: 'ScoreSample',
+    title: 'ScoreSample',
+    description: 'A sample’s anomaly score on vigil.scores.v1 (sparklines, evaluation, threshold tuning).',
+  });
+export type ScoreSample = z.output<typeof ScoreSampleSchema>;
+
+export const BaselineRecordSchema = z
+  .object({
+    streamId: StreamIdSchema,
+    model: z.string().min(1).describe('The vision encoder the baseline was learned with'),
+    tokenGrid: z.tuple([z.number().int().positive(), z.number().int().positive()]),
+    tokenDims: z.number().int().positive(),
+    samples: z.number().int().nonnegative().describe('Normal samples learned'),
+    savedAt: isoTime,
+    snapshot: z
+      .looseObject({ v: z.literal(1) })
+      .describe('The learned normal (patch bank, usual distances, health norms); opaque to consumers'),
+  })
+  .strict()
+  .meta({
+    id: 'BaselineRecord',
+    title: 'BaselineRecord',
+    description: 'A stream’s learned normal on the compacted vigil.baselines.v1, keyed by streamId.',
+  });
+export type BaselineRecord = z.output<typeof BaselineRecordSchema>;
+
 /** The message schemas whose JSON Schema is generated into libs/contracts/schemas/. */
 export const MESSAGE_SCHEMAS = {
   'stream-spec': StreamSpecSchema,
@@ -251,4 +304,6 @@ export const MESSAGE_SCHEMAS = {
   summary: SummarySchema,
   control: ControlMessageSchema,
   'model-manifest': ModelManifestSchema,
+  baseline: BaselineRecordSchema,
+  score: ScoreSampleSchema,
 } as const;

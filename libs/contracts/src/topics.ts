@@ -55,6 +55,20 @@ export const TOPICS = {
     retentionMs: 1 * HOUR,
     description: 'Analyzer-to-ingest requests (burst sampling).',
   },
+  scores: {
+    name: 'vigil.scores.v1',
+    partitions: 6,
+    cleanupPolicy: 'delete',
+    retentionMs: 6 * HOUR,
+    description: 'ScoreSample per analyzed sample: the anomaly score over time (sparklines, evaluation).',
+  },
+  baselines: {
+    name: 'vigil.baselines.v1',
+    partitions: 6,
+    cleanupPolicy: 'compact',
+    retentionMs: -1,
+    description: 'BaselineRecord per stream (its learned normal), keyed by streamId; restored by analyzers.',
+  },
 } as const satisfies Record<string, TopicSpec>;
 
 export type TopicKey = keyof typeof TOPICS;

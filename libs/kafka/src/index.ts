@@ -3,3 +3,4 @@ export * from './kafka-client.js';
 export * from './topic-admin.js';
 export * from './message-bus.js';
 export * from './stream-registry.js';
+export * from './table-reader.js';

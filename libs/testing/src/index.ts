@@ -7,3 +7,4 @@ export * from './synthetic-clips.js';
 export * from './test-kafka.js';
 export * from './wait-for.js';
 export * from './prometheus-text.js';
+export * from './scenes.js';

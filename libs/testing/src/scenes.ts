@@ -1,5 +1,9 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { dirname } from 'node:path';
 import sharp from 'sharp';
 
+/** Size of the synthetic camera scenes. */
 export const W = 640;
 export const H = 360;
 
@@ -33,6 +37,43 @@ export interface SceneFrame {
   readonly covered?: boolean;
   /** Gaussian blur sigma (defocus). */
   readonly blur?: number;
+  /** Burn this number into the picture as a camera OSD would (see TIMECODE_BOX, readTimecode). */
+  readonly timecode?: number;
+}
+
+/** Where the timecode strip lies (normalized, as an ignore region): 16 blocks of 8×8 px at the top left. */
+export const TIMECODE_BOX = { x: 0, y: 0, w: 144 / W, h: 24 / H } as const;
+const TC_BITS = 16;
+const TC_X = 8;
+const TC_Y = 8;
+const TC_BLOCK = 8;
+
+function timecodeStrip(n: number): Buffer {
+  const w = TC_BITS * TC_BLOCK;
+  const strip = Buffer.alloc(w * TC_BLOCK * 3);
+  for (let b = 0; b < TC_BITS; b++) {
+    const v = (n >> (TC_BITS - 1 - b)) & 1 ? 255 : 0;
+    for (let y = 0; y < TC_BLOCK; y++)
+      for (let x = 0; x < TC_BLOCK; x++)
+        strip.fill(v, (y * w + b * TC_BLOCK + x) * 3, (y * w + b * TC_BLOCK + x) * 3 + 3);
+  }
+  return strip;
+}
+
+/** Reads the timecode burnt in by sceneJpeg from a frame at the scene's size (JPEG or H.264 artefacts are fine). */
+export async function readTimecode(jpeg: Buffer): Promise<number> {
+  const { data, info } = await sharp(jpeg)
+    .resize(W, H, { fit: 'fill' })
+    .extract({ left: TC_X, top: TC_Y, width: TC_BITS * TC_BLOCK, height: TC_BLOCK })
+    .greyscale()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  let n = 0;
+  for (let b = 0; b < TC_BITS; b++) {
+    const centre = (TC_BLOCK >> 1) * info.width + b * TC_BLOCK + (TC_BLOCK >> 1);
+    n = (n << 1) | (data[centre]! > 127 ? 1 : 0);
+  }
+  return n;
 }
 
 /** A textured industrial-looking scene: shelves of boxes, a walker crossing, a conveyor belt, sensor noise. */
@@ -84,5 +125,49 @@ export async function sceneJpeg(f: SceneFrame): Promise<Buffer> {
   }
   let img = sharp(px, { raw: { width: W, height: H, channels: 3 } });
   if (f.blur) img = img.blur(f.blur);
+  if (f.timecode !== undefined)
+    img = img.composite([
+      {
+        input: timecodeStrip(f.timecode),
+        raw: { width: TC_BITS * TC_BLOCK, height: TC_BLOCK, channels: 3 },
+        left: TC_X,
+        top: TC_Y,
+      },
+    ]);
   return img.jpeg({ quality: 85 }).toBuffer();
+}
+
+/**
+ * Encodes `seconds` of the scene at `fps` into an H.264 MP4 (one keyframe per second) for the RTSP test
+ * server; `frame` may alter each frame (scheduled anomalies). Cached: an existing file is reused.
+ */
+export async function sceneClip(
+  file: string,
+  seconds: number,
+  fps: number,
+  frame: (i: number, t: number) => SceneFrame | Buffer | Promise<Buffer> = (i) => ({ i }),
+): Promise<string> {
+  if (existsSync(file)) return file;
+  mkdirSync(dirname(file), { recursive: true });
+  const ff = spawn(
+    'ffmpeg',
+    ['-v', 'error', '-y', '-f', 'image2pipe', '-framerate', String(fps), '-i', '-'].concat(
+      ['-c:v', 'libx264', '-preset', 'veryfast', '-g', String(fps), '-keyint_min', String(fps)],
+      ['-sc_threshold', '0', '-pix_fmt', 'yuv420p', '-movflags', '+faststart', `${file}.part.mp4`],
+    ),
+    { stdio: ['pipe', 'ignore', 'pipe'] },
+  );
+  let err = '';
+  ff.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const done = new Promise<number | null>((resolve) => ff.once('close', resolve));
+  for (let i = 0; i < seconds * fps; i++) {
+    const f = await frame(i, i / fps);
+    const jpeg = Buffer.isBuffer(f) ? f : await sceneJpeg(f);
+    if (!ff.stdin.write(jpeg)) await new Promise((r) => ff.stdin.once('drain', r));
+  }
+  ff.stdin.end();
+  const code = await done;
+  if (code !== 0) throw new Error(`ffmpeg could not encode ${file}: ${err.trim()}`);
+  renameSync(`${file}.part.mp4`, file);
+  return file;
 }
