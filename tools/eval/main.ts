@@ -38,6 +38,8 @@ import { startAnalyzer } from '../../apps/analyzer/src/main.js';
 import { startIngest } from '../../apps/ingest/src/main.js';
 
 const quick = process.argv.includes('--quick');
+/** Stream ids are new every run: a shared broker may hold an earlier run's events and saved baselines. */
+const RUN = Date.now().toString(36);
 const FPS = 5; // clip frame rate; streams sample at the StreamSpec default (1 fps, 5 fps bursts)
 const CLIP_S = quick ? 110 : 230;
 const WINDOWS: [number, number][] = quick
@@ -49,7 +51,7 @@ const WINDOWS: [number, number][] = quick
     ];
 /** An object that enters and stays: one long window to the end of the clip. */
 const STAYS: [number, number][] = [[75, CLIP_S]];
-const NORMAL_STREAMS = quick ? 1 : 3;
+const NORMAL_STREAMS = quick ? 1 : 16; // the full run watches about an hour of normal scene in all
 const WARMUP_SAMPLES = 55; // at 1 fps: learned from the first minute, before the first anomaly at 75 s
 /** A start this long after a window's end still counts as its detection (the anomaly was seen late). */
 const GRACE_S = 5;
@@ -140,12 +142,12 @@ async function main(): Promise<void> {
   const plans: StreamPlan[] = [];
   say(`rendering ${kinds.length + NORMAL_STREAMS} clips of ${CLIP_S} s (cached in .cache/eval)`);
   for (let n = 0; n < NORMAL_STREAMS; n++) {
-    const p = { id: `eval-normal-${n + 1}`, kind: null, windows: [] as [number, number][] };
+    const p = { id: `eval-${RUN}-normal-${n + 1}`, kind: null, windows: [] as [number, number][] };
     plans.push({ ...p, file: await makeClip(p, clipDir) });
   }
   for (const kind of kinds) {
     const p = {
-      id: `eval-${kind.replaceAll('_', '-')}`,
+      id: `eval-${RUN}-${kind.replaceAll('_', '-')}`,
       kind,
       windows: kind === 'object_appeared' ? STAYS : WINDOWS,
     };
@@ -208,13 +210,15 @@ async function main(): Promise<void> {
       {
         groupId: `vigil-eval-${Date.now()}`,
         topics: [TOPICS.anomalies.name, TOPICS.scores.name, TOPICS.frames.name],
-        fromBeginning: true,
+        // joined before ingest starts: everything of this run is still ahead
+        fromBeginning: false,
       },
       log,
     );
+    const ids = new Set(plans.map((p) => p.id));
     await sub.start((batch) => {
       for (const m of batch) {
-        if (!m.value || !m.key?.startsWith('eval-')) continue;
+        if (!m.value || !m.key || !ids.has(m.key)) continue;
         if (m.topic === TOPICS.anomalies.name)
           anomalies.push({
             ...AnomalyEventSchema.parse(JSON.parse(m.value.toString())),
@@ -298,6 +302,7 @@ async function main(): Promise<void> {
   let confusions = 0;
   let normalSeconds = 0;
   const falseAlarmList: string[] = [];
+  const wrongKindList: string[] = [];
   for (const p of plans) {
     const starts = anomalies.filter((a) => a.streamId === p.id && a.phase === 'start');
     const matched = new Set<AnomalyEvent>();
@@ -323,8 +328,10 @@ async function main(): Promise<void> {
       if (matched.has(e)) continue;
       const t = clipT(p.id, e.startedAt);
       const inWindow = p.windows.some(([a, b]) => t >= a - 2 && t <= b + GRACE_S);
-      if (inWindow) confusions++;
-      else {
+      if (inWindow) {
+        confusions++;
+        wrongKindList.push(`${p.id} ${e.kind} at clip ${t.toFixed(1)} s: ${e.description}`);
+      } else {
         falseAlarms++;
         falseAlarmList.push(`${p.id} ${e.kind} at clip ${t.toFixed(1)} s: ${e.description}`);
       }
@@ -389,6 +396,7 @@ async function main(): Promise<void> {
     frameAuroc: r3(auroc(pos, neg)),
     scoredSamples: { anomalous: pos.length, normal: neg.length },
     falseAlarmEvents: falseAlarmList,
+    wrongKindEvents: wrongKindList,
     wallSeconds: Math.round((Date.now() - t0) / 1000),
   };
   const outDir = join(repoRoot(), 'bench-results');
@@ -411,6 +419,7 @@ async function main(): Promise<void> {
     `minRecall=${result.minRecall} onsetDelayP95S=${result.onsetDelayP95S} falseAlarms=${falseAlarms} over ${result.normalStreamHours} normal stream-hours (${result.falseAlarmsPerStreamHour}/h) wrongKind=${confusions} frameAuroc=${result.frameAuroc}`,
   );
   for (const f of falseAlarmList) console.log(`  false alarm: ${f}`);
+  for (const f of wrongKindList) console.log(`  also during an anomaly: ${f}`);
   console.log(`wrote ${join(outDir, 'eval.json')}`);
 }
 

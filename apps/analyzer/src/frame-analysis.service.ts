@@ -128,11 +128,7 @@ export class FrameAnalysisService {
         cooldownMs: c.eventCooldownS * 1000,
         updateEveryMs: c.eventUpdateS * 1000,
       },
-      minDurationMs: {
-        frozen: Math.max(2000, c.eventMinDurationMs),
-        activity_stopped: Math.max(2000, c.eventMinDurationMs),
-        object_appeared: 0,
-      },
+      minDurationMs: DEFAULT_SCENE_OPTIONS.minDurationMs,
     };
   }
 
@@ -150,7 +146,8 @@ export class FrameAnalysisService {
       bursts: [],
       baselines: [],
     };
-    const { tokens } = await this.encoder.tokens(meta.streamId, jpeg, thumb, at);
+    // a scene with parts that always move (a belt) is encoded every time: stillness there is news
+    const { tokens } = await this.encoder.tokens(meta.streamId, jpeg, thumb, at, !st.scene.hasBusyParts);
     const m = this.encoder.manifest;
     const settings = this.context.settings(meta.streamId);
     const grid = this.grid(meta.width, meta.height, settings?.ignore ?? []);

@@ -76,15 +76,20 @@ export class VisionEncoderService implements OnModuleInit, OnModuleDestroy {
     return this.model.manifest;
   }
 
-  /** Tokens of one frame ([T × D]); rejects with FrameDroppedError when the stream's encoder queue overflowed. */
+  /**
+   * Tokens of one frame ([T × D]); rejects with FrameDroppedError when the stream's encoder queue
+   * overflowed. `allowReuse: false` encodes even a near-duplicate (a scene whose fine motion, such as a
+   * belt's texture, the gate's small thumbnail cannot see).
+   */
   async tokens(
     streamId: string,
     jpeg: Buffer,
     thumb: GrayThumbnail,
     at: number,
+    allowReuse = true,
   ): Promise<{ tokens: Float32Array; reused: boolean }> {
     this.streams.add(streamId);
-    const g = this.gate.check(streamId, thumb.pixels, at);
+    const g = allowReuse ? this.gate.check(streamId, thumb.pixels, at) : ({ reuse: false } as const);
     if (g.reuse) {
       this.metrics.reused.inc({ stream: streamId });
       return { tokens: g.tokens, reused: true };

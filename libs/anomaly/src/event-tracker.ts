@@ -12,6 +12,9 @@ export interface EventTrackerOptions {
   readonly updateEveryMs: number;
 }
 
+/** Samples a second apart arrive a few ms early or late: durations are met at 90 % so they still count. */
+export const JITTER = 0.9;
+
 export type TrackerDecision =
   | { readonly phase: 'none'; readonly active: boolean }
   | { readonly phase: 'start'; readonly startedAt: number; readonly score: number; readonly peak: number }
@@ -66,7 +69,7 @@ export class EventTracker {
         return { phase: 'none', active: false };
       }
       this.pendingSince ??= Math.min(at, since ?? at);
-      if (at - this.pendingSince < o.minDurationMs) return { phase: 'none', active: false };
+      if (at - this.pendingSince < o.minDurationMs * JITTER) return { phase: 'none', active: false };
       this.open = { startedAt: this.pendingSince, peak: score, reported: score, lastUpdate: at };
       this.pendingSince = null;
       this.calmSince = null;
@@ -76,7 +79,7 @@ export class EventTracker {
     ev.peak = Math.max(ev.peak, score);
     if (score < o.exit) {
       this.calmSince ??= at;
-      if (at - this.calmSince >= o.exitHoldMs) {
+      if (at - this.calmSince >= o.exitHoldMs * JITTER) {
         const endedAt = this.calmSince;
         this.open = null;
         this.calmSince = null;

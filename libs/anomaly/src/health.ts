@@ -152,16 +152,20 @@ export type HealthKind = Extract<
 
 /** Motion at or under this between two samples means the picture did not change at all (a frozen feed). */
 export const FROZEN_MOTION = 0.0004;
+/** A picture identical for this long is frozen (a camera whose own frame rate is low repeats for less). */
+export const FROZEN_MS = 1000;
 
 /**
  * Scores of the tampering and camera-health detectors against the stream's norms: 1 is the threshold of
  * each (an event opens at 1 and closes under 0.6). `structureKept` is the correlation (-1..1) of the
  * frame's per-patch structure with the usual one: a darkened scene keeps it, a covered lens does not.
+ * `frozenForMs` is how long the picture has been pixel-identical.
  */
 export function healthScores(
   h: FrameHealth,
   n: HealthNorms,
   structureKept: number,
+  frozenForMs: number,
 ): Record<HealthKind, number> {
   const clip = (v: number) => Math.max(0, Math.min(4, v));
   // most of the picture flat where the scene normally has structure
@@ -173,8 +177,9 @@ export function healthScores(
   // fine detail lost while coarse structure stays (a covered lens loses both)
   const blur = n.focus > 1e-3 && h.spread >= 0.5 * n.spread ? clip((1 - h.focus / n.focus) / 0.6) : 0;
   // a feed that normally shows sensor noise or motion now repeats the identical picture
+  // a feed that normally shows sensor noise or motion repeats the identical picture for frozenForMs
   const lively = n.motionSamples >= 5 && n.motion > 4 * FROZEN_MOTION;
-  const frozen = lively && h.motion !== null && h.motion <= FROZEN_MOTION ? 1.5 : 0;
+  const frozen = lively && frozenForMs >= FROZEN_MS * 0.9 ? 1.5 : 0;
   return {
     lens_covered: lensCovered,
     too_dark: tooDark,

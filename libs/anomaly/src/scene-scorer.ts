@@ -1,5 +1,5 @@
 import { type BaselineOptions, type BaselineSnapshot, PatchBaseline } from './baseline.js';
-import { EventTracker, type EventTrackerOptions } from './event-tracker.js';
+import { EventTracker, type EventTrackerOptions, JITTER } from './event-tracker.js';
 import { type Box, type PatchGrid } from './geometry.js';
 import {
   FROZEN_MOTION,
@@ -31,7 +31,8 @@ const MASKS: Partial<Record<SceneKind, readonly SceneKind[]>> = {
   too_dark: ['blur', 'camera_moved', 'activity_stopped', 'object_appeared'],
   overexposed: ['blur', 'camera_moved', 'activity_stopped', 'object_appeared'],
   blur: ['camera_moved', 'object_appeared'],
-  frozen: ['activity_stopped'],
+  // a frozen picture shows nothing new happening: whatever stands still in it is not news
+  frozen: ['activity_stopped', 'object_appeared', 'camera_moved'],
   camera_moved: ['object_appeared'],
   activity_stopped: ['object_appeared'],
 };
@@ -54,7 +55,7 @@ export const DEFAULT_SCENE_OPTIONS: SceneOptions = {
   adaptRate: 0.05,
   novelRatio: 4,
   sensitivity: 1,
-  persistMs: 1500,
+  persistMs: 1000,
   tracker: {
     enter: 1,
     exit: 0.6,
@@ -63,8 +64,8 @@ export const DEFAULT_SCENE_OPTIONS: SceneOptions = {
     cooldownMs: 10_000,
     updateEveryMs: 10_000,
   },
-  // object_appeared has its persistence built into its score
-  minDurationMs: { frozen: 2000, activity_stopped: 2000, object_appeared: 0 },
+  // these build their duration into the score (frozen for 1 s, still for 1.5 s, staying for 1 s)
+  minDurationMs: { frozen: 0, activity_stopped: 0, object_appeared: 0 },
 };
 
 export interface SceneEvent {
@@ -105,6 +106,8 @@ const ACTIVE_CHANGE = 0.3;
 /** A patch that moves in at least this share of normal samples is a busy one (a machine); sensor noise
  * makes a still patch flicker in and out of "moved" far less often than that. */
 const BUSY = 0.7;
+/** A busy patch still for this long has stopped (a pause between two strokes is shorter). */
+const STILL_MS = 1500;
 /** Normal samples compared before a patch's usual activity is trusted. */
 const ACTIVITY_SAMPLES = 20;
 
@@ -122,7 +125,9 @@ export class SceneAnomalyModel {
   private readonly regions = new Map<SceneKind, Box | undefined>();
   private prevThumb: Uint8Array | null = null;
   private prevTokens: Float32Array | null = null;
-  private recentActive: Float32Array | null = null;
+  /** Per patch, when it last moved; when the picture last changed at all. */
+  private lastMovedAt: Float64Array | null = null;
+  private lastChangeAt = -Infinity;
   private activitySamples = 0;
   private novelSince: Float64Array | null = null;
 
@@ -165,6 +170,14 @@ export class SceneAnomalyModel {
 
   get learning(): boolean {
     return !this.baseline?.ready;
+  }
+
+  /** The scene has parts that normally move in most samples (a machine): their stillness is scored. */
+  get hasBusyParts(): boolean {
+    if (!this.patchNorms || this.activitySamples < ACTIVITY_SAMPLES) return false;
+    let busy = 0;
+    for (let p = 0; p < this.patchNorms.length / 2; p++) if (this.patchNorms[p]! >= BUSY) busy++;
+    return busy >= 2;
   }
 
   get samplesLearned(): number {
@@ -220,7 +233,8 @@ export class SceneAnomalyModel {
     this.prevTokens = tokens;
     this.patchNorms ??= new Float32Array(patches * 2);
     const usual = this.patchNorms;
-    this.recentActive ??= new Float32Array(patches).fill(1);
+    this.lastMovedAt ??= new Float64Array(patches).fill(at);
+    const lastMoved = this.lastMovedAt;
     const learnActivity = () => {
       if (!comparable) return;
       this.activitySamples++;
@@ -230,8 +244,10 @@ export class SceneAnomalyModel {
         usual[patches + p]! += a * (health.spreads[p]! - usual[patches + p]!);
       }
     };
-    if (comparable)
-      for (let p = 0; p < patches; p++) this.recentActive[p]! += 0.5 * (moved[p]! - this.recentActive[p]!);
+    if (comparable) for (let p = 0; p < patches; p++) if (moved[p]) lastMoved[p] = at;
+    if (health.motion === null || health.motion > FROZEN_MOTION) this.lastChangeAt = at;
+    // a frozen picture is frozen since the first sample of it (the last one that changed)
+    const frozenFor = at - this.lastChangeAt;
 
     if (!this.baseline.ready) {
       this.baseline.learn(tokens);
@@ -249,13 +265,17 @@ export class SceneAnomalyModel {
     }
 
     const nov = this.baseline.novelty(tokens, grid.mask, this.opts.novelRatio / this.sensitivity);
-    // a machine that normally moves stands still: its busy patches have not moved for a few samples
+    // a machine that normally moves stands still: its busy patches have not moved for stillMs
     let busy = 0;
     let still = 0;
+    let stillSince = Infinity;
     for (let p = 0; p < patches; p++) {
       if (!grid.mask[p] || usual[p]! < BUSY) continue;
       busy++;
-      still += 1 - this.recentActive[p]!;
+      if (at - lastMoved[p]! >= STILL_MS * JITTER) {
+        still++;
+        stillSince = Math.min(stillSince, lastMoved[p]!);
+      }
     }
     // something that stays: patches novel in every sample for persistMs (a passer-by moves on sooner)
     this.novelSince ??= new Float64Array(patches).fill(NaN);
@@ -269,7 +289,7 @@ export class SceneAnomalyModel {
         continue;
       }
       if (Number.isNaN(this.novelSince[p]!)) this.novelSince[p] = at;
-      if (at - this.novelSince[p]! >= this.opts.persistMs) {
+      if (at - this.novelSince[p]! >= this.opts.persistMs * JITTER) {
         staying.push(p);
         stayingRatios.push(nov.ratio[p]!);
       }
@@ -280,7 +300,12 @@ export class SceneAnomalyModel {
     const novelty = this.opts.novelRatio / this.sensitivity;
     const stayScore = top.length ? top.reduce((a, b) => a + b, 0) / 3 / novelty : 0;
     const scores: Record<SceneKind, number> = {
-      ...healthScores(health, this.norms, correlation(health.spreads, usual.subarray(patches), grid.mask)),
+      ...healthScores(
+        health,
+        this.norms,
+        correlation(health.spreads, usual.subarray(patches), grid.mask),
+        frozenFor,
+      ),
       activity_stopped:
         busy >= 2 && comparable && this.activitySamples >= ACTIVITY_SAMPLES
           ? Math.min(4, still / busy / 0.75)
