@@ -167,6 +167,8 @@ async function main(): Promise<void> {
   let analyzer: INestApplicationContext | undefined;
   let ingest: INestApplicationContext | undefined;
   let sub: KafkaSubscriber | undefined;
+  let publisher: KafkaPublisher | undefined;
+  let registered = false;
   const conn = { brokers, clientId: 'vigil-eval', connectTimeoutMs: 5000 };
   const anomalies: (AnomalyEvent & { receivedAt: number })[] = [];
   const scores: ScoreSample[] = [];
@@ -177,8 +179,9 @@ async function main(): Promise<void> {
     await rtsp.start();
     const k = createKafka(conn, log);
     await ensureTopics(k, conn, [TOPICS.streams]);
-    const publisher = new KafkaPublisher(k, conn);
+    publisher = new KafkaPublisher(k, conn);
     await publisher.connect();
+    registered = true;
     await new StreamRegistry(publisher, 'urn:vigil:eval').put(
       plans.map((p) =>
         StreamSpecSchema.parse({
@@ -189,7 +192,6 @@ async function main(): Promise<void> {
         }),
       ),
     );
-    await publisher.disconnect();
 
     const env = {
       VIGIL_KAFKA_BROKERS: brokers.join(','),
@@ -266,6 +268,12 @@ async function main(): Promise<void> {
     }
     await sleep(3000); // events of the last samples
   } finally {
+    // the eval's cameras leave the registry, so a shared broker's other users do not inherit them
+    if (registered)
+      await new StreamRegistry(publisher!, 'urn:vigil:eval')
+        .remove(plans.map((p) => p.id))
+        .catch((err: unknown) => say(`could not remove the eval streams: ${(err as Error).message}`));
+    await publisher?.disconnect();
     await ingest?.close();
     await analyzer?.close();
     await sub?.stop();

@@ -1,4 +1,5 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { type z } from 'zod';
 import {
   BaselineRecordSchema,
   CE_TYPES,
@@ -34,6 +35,20 @@ import { AnalyzerMetrics } from './analyzer-metrics.js';
 import { ANALYZER_CONFIG, ROOT_LOGGER } from './analyzer.tokens.js';
 
 const SOURCE = 'urn:vigil:analyzer';
+
+/** A table row: JSON validated by its schema, or what is wrong with it. */
+function jsonRow<S extends z.ZodType>(schema: S) {
+  return (value: Buffer): { ok: true; value: z.output<S> } | { ok: false; error: string } => {
+    let json: unknown;
+    try {
+      json = JSON.parse(value.toString('utf8'));
+    } catch {
+      return { ok: false, error: 'not JSON' };
+    }
+    const r = parseWith(schema, json);
+    return r.ok ? { ok: true, value: r.value } : { ok: false, error: r.errors.join('; ') };
+  };
+}
 
 /**
  * Consumes vigil.frames.v1 as a member of the analyzer group (all frames of a stream reach one member),
@@ -78,22 +93,6 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       },
       this.log,
     );
-    const json =
-      <T>(schema: {
-        safeParse(v: unknown): { success: true; data: T } | { success: false; error: { message: string } };
-      }) =>
-      (value: Buffer) => {
-        let v: unknown;
-        try {
-          v = JSON.parse(value.toString('utf8'));
-        } catch {
-          return { ok: false as const, error: 'not JSON' };
-        }
-        const r = schema.safeParse(v);
-        return r.success
-          ? { ok: true as const, value: r.data }
-          : { ok: false as const, error: r.error.message.slice(0, 300) };
-      };
     // every analyzer keeps every stream's saved normal and settings, so a stream that moves here resumes
     this.baselines = new TableReader(
       kafka,
@@ -101,14 +100,18 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       {
         topic: TOPICS.baselines.name,
         groupPrefix: `${config.groupId}-baselines`,
-        parse: json(BaselineRecordSchema),
+        parse: jsonRow(BaselineRecordSchema),
       },
       this.log,
     );
     this.specs = new TableReader(
       kafka,
       this.conn,
-      { topic: TOPICS.streams.name, groupPrefix: `${config.groupId}-streams`, parse: json(StreamSpecSchema) },
+      {
+        topic: TOPICS.streams.name,
+        groupPrefix: `${config.groupId}-streams`,
+        parse: jsonRow(StreamSpecSchema),
+      },
       this.log,
     );
     this.ops = new OpsEndpoint(metrics.registry, {

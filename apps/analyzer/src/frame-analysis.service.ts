@@ -280,6 +280,7 @@ export class FrameAnalysisService {
         : e.phase === 'update'
           ? `${LABEL[e.kind]} continues after ${lasted.toFixed(0)} s (peak score ${e.peak.toFixed(2)}).`
           : `${LABEL[e.kind]} ended after ${lasted.toFixed(1)} s (peak score ${e.peak.toFixed(2)}).`;
+    const evidence = e.phase === 'start' ? await evidenceThumbnail(jpeg) : undefined;
     return AnomalyEventSchema.parse({
       eventId: anomalyEventId(meta.streamId, e.kind, iso(e.startedAt)),
       streamId: meta.streamId,
@@ -293,7 +294,7 @@ export class FrameAnalysisService {
       ...(e.phase === 'end' ? { endedAt: iso(e.endedAt!), endReason: 'condition cleared' } : {}),
       ...(open?.region ? { region: open.region } : {}),
       description,
-      ...(e.phase === 'start' ? { evidence: await evidenceThumbnail(jpeg) } : {}),
+      ...(evidence ? { evidence } : {}),
     });
   }
 
@@ -402,8 +403,19 @@ function describe(kind: SceneKind, r: SceneResult): string {
   }
 }
 
-/** A small JPEG of the frame (160 px wide, ~5 KB) carried in the start event as evidence. */
+/** Evidence is capped: the schema allows 64 000 base64 characters, and a busy frame must still fit. */
+const EVIDENCE_MAX_BASE64 = 48_000;
+
+/** A small JPEG of the frame (160 px wide, ~5 KB) carried in the start event as evidence; smaller if need be. */
 async function evidenceThumbnail(jpeg: Buffer): Promise<AnomalyEvent['evidence']> {
-  const small = await sharp(jpeg).resize({ width: 160 }).jpeg({ quality: 70 }).toBuffer();
-  return { mime: 'image/jpeg', base64: small.toString('base64') };
+  for (const [width, quality] of [
+    [160, 70],
+    [120, 50],
+    [80, 40],
+  ] as const) {
+    const small = await sharp(jpeg).resize({ width }).jpeg({ quality }).toBuffer();
+    const base64 = small.toString('base64');
+    if (base64.length <= EVIDENCE_MAX_BASE64) return { mime: 'image/jpeg', base64 };
+  }
+  return undefined;
 }

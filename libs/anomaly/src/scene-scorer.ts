@@ -196,14 +196,6 @@ export class SceneAnomalyModel {
     };
   }
 
-  /** The kinds with an open event, and when each started. */
-  openEvents(): { kind: SceneKind; startedAt: number }[] {
-    return SCENE_KINDS.flatMap((kind) => {
-      const at = this.trackers.get(kind)!.startedAt;
-      return at === null ? [] : [{ kind, startedAt: at }];
-    });
-  }
-
   observe(tokens: Float32Array, dims: number, thumb: Uint8Array, at: number, grid: PatchGrid): SceneResult {
     const patches = grid.patches;
     this.baseline ??= new PatchBaseline(patches, dims, this.opts);
@@ -323,9 +315,16 @@ export class SceneAnomalyModel {
     const events: SceneEvent[] = [];
     const region = grid.region(staying.length ? staying : nov.novel);
     for (const k of SCENE_KINDS) {
-      const d = this.trackers
-        .get(k)!
-        .observe(scores[k], at, k === 'object_appeared' ? stayingSince : undefined);
+      // kinds whose score needed time to build are dated from when the condition began
+      const since =
+        k === 'object_appeared'
+          ? stayingSince
+          : k === 'frozen'
+            ? this.lastChangeAt
+            : k === 'activity_stopped' && Number.isFinite(stillSince)
+              ? stillSince
+              : undefined;
+      const d = this.trackers.get(k)!.observe(scores[k], at, since);
       if (d.phase === 'none') continue;
       if (d.phase === 'start' || (d.phase === 'update' && (k === 'object_appeared' || k === 'camera_moved')))
         this.regions.set(k, k === 'object_appeared' || k === 'camera_moved' ? region : undefined);
@@ -354,26 +353,6 @@ export class SceneAnomalyModel {
       SCENE_KINDS.some((k) => scores[k] >= this.opts.tracker.exit && !this.trackers.get(k)!.active) ||
       (nov.score >= 1 && !this.trackers.get('object_appeared')!.active);
     return { learning: false, scores, frameScore, events, rising, health, novelFraction: nov.fraction };
-  }
-
-  /** Ends every open event (the stream was removed or its analyzer is stopping). */
-  closeAll(at: number): SceneEvent[] {
-    return SCENE_KINDS.flatMap((kind) => {
-      const c = this.trackers.get(kind)!.close(at);
-      if (!c) return [];
-      const r = this.regions.get(kind);
-      return [
-        {
-          kind,
-          phase: 'end' as const,
-          startedAt: c.startedAt,
-          endedAt: c.endedAt,
-          score: 0,
-          peak: c.peak,
-          ...(r ? { region: r } : {}),
-        },
-      ];
-    });
   }
 }
 
