@@ -47,8 +47,6 @@ interface StreamState {
   /** The previous frame's vision tokens [T × D], for the window's activity figure. */
   prev: Float32Array | null;
   scene: SceneAnomalyModel;
-  /** Where the learned normal came from, for the log. */
-  restored: boolean;
   window: TumblingWindow;
   open: Map<SceneKind, OpenEvent>;
   lastBurstAt: number;
@@ -179,15 +177,17 @@ export class FrameAnalysisService {
       capturedAt: meta.capturedAt,
       learning: r.learning,
       score: Math.round(r.frameScore * 1000) / 1000,
-      ...(r.learning ? {} : { kind: top[0] }),
+      ...(r.learning || top[1] <= 0 ? {} : { kind: top[0] }),
       novelFraction: Math.round(r.novelFraction * 1000) / 1000,
     };
     if (r.rising && at - st.lastBurstAt >= 5_000) {
       st.lastBurstAt = at;
-      out.bursts.push({ streamId: meta.streamId, reason: `${top[0]} score rising (${top[1].toFixed(2)})` });
+      const reason =
+        top[1] >= 0.6 ? `${top[0]} score rising (${top[1].toFixed(2)})` : 'something new in view';
+      out.bursts.push({ streamId: meta.streamId, reason });
     }
     if (st.wasLearning && !r.learning) {
-      this.log.info(st.restored ? 'baseline resumed' : 'baseline learned; scoring starts', {
+      this.log.info('baseline learned; scoring starts', {
         streamId: meta.streamId,
         samples: st.scene.samplesLearned,
       });
@@ -319,18 +319,18 @@ export class FrameAnalysisService {
   private state(streamId: string): StreamState {
     let st = this.streams.get(streamId);
     if (!st) {
-      const { scene, restored } = this.sceneFor(streamId);
+      const scene = this.sceneFor(streamId);
       st = {
         runId: '',
         lastSeq: -1,
         prev: null,
         scene,
-        restored,
         window: new TumblingWindow(this.config.summaryIntervalS * 1000),
         open: new Map(),
         lastBurstAt: -Infinity,
         lastSavedAt: Date.now(),
-        wasLearning: true,
+        // a restored normal is saved again only after baselineSaveS
+        wasLearning: scene.learning,
       };
       this.streams.set(streamId, st);
     }
@@ -338,7 +338,7 @@ export class FrameAnalysisService {
   }
 
   /** The stream's saved normal when it fits this encoder; otherwise a fresh one that warms up. */
-  private sceneFor(streamId: string): { scene: SceneAnomalyModel; restored: boolean } {
+  private sceneFor(streamId: string): SceneAnomalyModel {
     const rec = this.context.baseline(streamId);
     const m = this.encoder.manifest;
     if (rec) {
@@ -359,13 +359,13 @@ export class FrameAnalysisService {
             this.sceneOptions,
           );
           this.log.info('baseline restored', { streamId, samples: rec.samples, savedAt: rec.savedAt });
-          return { scene, restored: true };
+          return scene;
         } catch (e) {
           this.log.warn(`saved baseline unusable (${(e as Error).message}); learning afresh`, { streamId });
         }
       }
     }
-    return { scene: SceneAnomalyModel.fresh(this.sceneOptions), restored: false };
+    return SceneAnomalyModel.fresh(this.sceneOptions);
   }
 }
 
