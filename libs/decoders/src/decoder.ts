@@ -4,6 +4,23 @@ export interface DecodeRequest {
   readonly streamId: string;
   readonly streamName?: string;
   readonly window: ClosedWindow;
+  /** A few frames of the window (JPEG), for backends that look at pictures. */
+  readonly frames?: readonly { readonly at: number; readonly jpeg: Buffer }[];
+  /** Per-camera context: what is normal here ("a loading dock; forklifts move all day"). */
+  readonly context?: string;
+}
+
+/** Why a backend could not narrate a window; `retriable` errors are worth another try. */
+export class DecoderError extends Error {
+  constructor(
+    message: string,
+    readonly retriable: boolean,
+    /** The server asked to wait this long before the next try (429 Retry-After). */
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'DecoderError';
+  }
 }
 
 export interface Finding {
@@ -22,5 +39,6 @@ export interface DecodeResult {
 /** A backend that narrates a window. `grounded` is the default and the fallback of every other backend. */
 export interface Decoder {
   readonly type: string;
-  decode(request: DecodeRequest): Promise<DecodeResult>;
+  /** `signal` aborts a call that has run past its time (the caller falls back). */
+  decode(request: DecodeRequest, signal?: AbortSignal): Promise<DecodeResult>;
 }

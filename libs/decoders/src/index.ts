@@ -1,2 +1,5 @@
 export * from './decoder.js';
 export * from './grounded-decoder.js';
+export * from './circuit-breaker.js';
+export * from './resilient-decoder.js';
+export * from './openai-decoder.js';
