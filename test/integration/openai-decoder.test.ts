@@ -1,7 +1,5 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
-import { type AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import {
   type DecodeRequest,
@@ -10,70 +8,22 @@ import {
   OpenAiDecoder,
   ResilientDecoder,
 } from '@vigil/decoders';
+import { FakeChatServer } from '@vigil/testing';
 
 // The `openai` backend against a local server that speaks the chat-completions protocol (plain and
 // streamed) and checks each request's shape; and the resilience around it: time limit, retries, circuit
 // breaker, grounded fallback, one narration per window whatever the server does.
 
-type Mode = 'ok' | 'stream' | '429-once' | '500' | 'hang' | 'garbage' | 'schema';
-let mode: Mode = 'ok';
-const requests: { path: string; auth: string | undefined; body: Record<string, unknown> }[] = [];
-let rateLimited = 0;
 const ANSWER = { summary: 'A forklift crosses the dock; nothing unusual.', findings: [] };
-
-function answer(res: ServerResponse, body: unknown, status = 200, headers: Record<string, string> = {}) {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
-}
-
-const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-  let raw = '';
-  req.on('data', (d: Buffer) => (raw += d.toString()));
-  req.on('end', () => {
-    requests.push({
-      path: req.url ?? '',
-      auth: req.headers.authorization,
-      body: JSON.parse(raw) as Record<string, unknown>,
-    });
-    const completion = (content: string) => ({
-      id: 'chatcmpl-1',
-      object: 'chat.completion',
-      choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
-    });
-    switch (mode) {
-      case 'ok':
-        return answer(res, completion(JSON.stringify(ANSWER)));
-      case 'schema':
-        return answer(res, completion(JSON.stringify({ summary: '', findings: 'none' })));
-      case 'garbage':
-        return answer(res, completion('The scene looks fine to me!'));
-      case '429-once':
-        if (rateLimited++ === 0) return answer(res, { error: 'slow down' }, 429, { 'retry-after': '1' });
-        return answer(res, completion(JSON.stringify(ANSWER)));
-      case '500':
-        return answer(res, { error: 'model crashed' }, 500);
-      case 'hang':
-        return; // never answers
-      case 'stream': {
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        const text = JSON.stringify(ANSWER);
-        for (let i = 0; i < text.length; i += 7)
-          res.write(
-            `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: text.slice(i, i + 7) } }] })}\n\n`,
-          );
-        res.end('data: [DONE]\n\n');
-        return;
-      }
-    }
-  });
-});
+const server = new FakeChatServer(ANSWER);
+const requests = server.requests;
 
 let baseUrl = '';
 let request: DecodeRequest;
 
 before(async () => {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  await server.start();
+  baseUrl = server.url;
   const jpeg = await sharp({ create: { width: 64, height: 36, channels: 3, background: 'gray' } })
     .jpeg()
     .toBuffer();
@@ -94,16 +44,15 @@ before(async () => {
     ],
   };
 });
-after(() => {
-  server.closeAllConnections();
-  server.close();
+after(async () => {
+  await server.stop();
 });
 
 const openai = (extra: Partial<ConstructorParameters<typeof OpenAiDecoder>[0]> = {}) =>
   new OpenAiDecoder({ baseUrl, model: 'Qwen/Qwen3-VL-30B-A3B-Instruct', apiKey: 'k-123', ...extra });
 
 test('a window goes out as a chat completion with its frames, context and JSON schema; the answer comes back', async () => {
-  mode = 'ok';
+  server.mode = 'ok';
   requests.length = 0;
   const r = await openai().decode(request);
   assert.deepEqual(r, {
@@ -134,23 +83,23 @@ test('a window goes out as a chat completion with its frames, context and JSON s
 });
 
 test('a streamed answer is assembled from its server-sent events', async () => {
-  mode = 'stream';
+  server.mode = 'stream';
   const r = await openai({ stream: true }).decode(request);
   assert.equal(r.summary, ANSWER.summary);
 });
 
 test('errors say what went wrong and whether another try makes sense', async () => {
-  mode = 'garbage';
+  server.mode = 'garbage';
   await assert.rejects(
     openai().decode(request),
     (e: DecoderError) => !e.retriable && /is not JSON/.test(e.message),
   );
-  mode = 'schema';
+  server.mode = 'schema';
   await assert.rejects(
     openai().decode(request),
     (e: DecoderError) => !e.retriable && /does not match its schema/.test(e.message),
   );
-  mode = '500';
+  server.mode = '500';
   await assert.rejects(
     openai().decode(request),
     (e: DecoderError) => e.retriable && /HTTP 500/.test(e.message),
@@ -171,8 +120,8 @@ const resilient = (primary = openai()) =>
   });
 
 test('429 with Retry-After is retried after the wait and succeeds', async () => {
-  mode = '429-once';
-  rateLimited = 0;
+  server.mode = '429-once';
+  server.resetRateLimit();
   requests.length = 0;
   const d = new ResilientDecoder(openai(), new GroundedDecoder(), {
     timeoutMs: 2000,
@@ -189,7 +138,7 @@ test('429 with Retry-After is retried after the wait and succeeds', async () => 
 
 test('hanging, garbage or down: every window is narrated once by grounded, marked as a fallback', async () => {
   for (const m of ['hang', 'garbage'] as const) {
-    mode = m;
+    server.mode = m;
     const d = resilient();
     const r = await d.decode(request);
     assert.equal(r.decoder.fallback, true, m);
@@ -202,7 +151,7 @@ test('hanging, garbage or down: every window is narrated once by grounded, marke
 });
 
 test('the breaker opens after repeated failures (the server is spared), then a trial closes it again', async () => {
-  mode = '500';
+  server.mode = '500';
   requests.length = 0;
   const d = resilient();
   const results = [];
@@ -213,7 +162,7 @@ test('the breaker opens after repeated failures (the server is spared), then a t
   assert.equal(requests.length, 6, 'no request while the breaker is open');
   assert.equal(d.breaker.state(Date.now()), 'open');
   // the server recovers; after openMs one trial goes through and closes the breaker
-  mode = 'ok';
+  server.mode = 'ok';
   await new Promise((r) => setTimeout(r, 850));
   const trial = await d.decode(request);
   assert.equal(trial.decoder.fallback, false);

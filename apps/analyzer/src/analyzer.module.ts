@@ -1,6 +1,8 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { type AnalyzerConfig } from '@vigil/config';
-import { GroundedDecoder } from '@vigil/decoders';
+import { readFileSync } from 'node:fs';
+import { type DecoderConfig, createDecoder } from '@vigil/decoders';
+import { ConfigError } from '@vigil/config';
 import { type Logger } from '@vigil/observability';
 import { AnalyzerService } from './analyzer.service.js';
 import { FrameAnalysisService } from './frame-analysis.service.js';
@@ -16,7 +18,15 @@ export class AnalyzerModule {
       providers: [
         { provide: ANALYZER_CONFIG, useValue: config },
         { provide: ROOT_LOGGER, useValue: logger },
-        { provide: DECODER, useValue: new GroundedDecoder() },
+        {
+          provide: DECODER,
+          useValue: createDecoder(decoderConfig(config), {
+            onFallback: (e) =>
+              logger
+                .child('decoder')
+                .warn(`narrated by grounded instead: ${e.reason}`, { streamId: e.streamId }),
+          }),
+        },
         { provide: AnalyzerMetrics, useValue: new AnalyzerMetrics() },
         VisionEncoderService,
         FrameAnalysisService,
@@ -25,4 +35,31 @@ export class AnalyzerModule {
       exports: [AnalyzerService],
     };
   }
+}
+
+/** The decoder backend from the analyzer's settings (the API key read from its mounted file). */
+export function decoderConfig(c: AnalyzerConfig): DecoderConfig {
+  if (c.decoderType === 'grounded') return { type: 'grounded' };
+  let apiKey: string | undefined;
+  if (c.decoderApiKeyFile) {
+    try {
+      apiKey = readFileSync(c.decoderApiKeyFile, 'utf8').trim();
+    } catch (e) {
+      throw new ConfigError([
+        `VIGIL_DECODER_API_KEY_FILE: cannot read ${c.decoderApiKeyFile} (${(e as NodeJS.ErrnoException).code ?? 'error'}); mount the key there or unset it`,
+      ]);
+    }
+  }
+  return {
+    type: 'openai',
+    url: c.decoderUrl,
+    model: c.decoderModel,
+    ...(apiKey ? { apiKey } : {}),
+    resilience: {
+      timeoutMs: c.decoderTimeoutMs,
+      retries: c.decoderRetries,
+      backoffMs: 500,
+      breaker: { failureThreshold: c.decoderBreakerFailures, openMs: c.decoderBreakerOpenS * 1000 },
+    },
+  };
 }

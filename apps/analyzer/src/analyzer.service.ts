@@ -143,8 +143,12 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       );
     this.log.info('tables read', { baselines: this.baselines.size, streams: this.specs.size });
     this.metrics.learning = () => this.analysis.learningStates();
+    this.analysis.onSummary((summary) => this.publishSummary(summary));
     this.analysis.attach({
-      settings: (id) => this.specs.get(id)?.analysis,
+      settings: (id) => {
+        const spec = this.specs.get(id);
+        return spec ? { ...spec.analysis, ...(spec.name ? { name: spec.name } : {}) } : undefined;
+      },
       baseline: (id) => this.baselines.get(id),
     });
     this._httpPort = await this.ops.listen(this.config.httpPort);
@@ -173,6 +177,8 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     this.ready = false;
     await this.subscriber.stop();
+    // windows already handed to the decoder are narrated and published before the producer goes
+    await this.analysis.closeSummaries(10_000);
     // the latest learned normals, so whoever analyzes these streams next resumes from here
     await this.publishBaselines(this.analysis.baselinesNow()).catch((err: unknown) =>
       this.log.warn(`could not save baselines at shutdown: ${(err as Error).message}`),
@@ -185,7 +191,6 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
 
   private async handleBatch(batch: IncomingMessage[]): Promise<void> {
     const anomalies: AnomalyEvent[] = [];
-    const summaries: Summary[] = [];
     const rising: { streamId: string; reason: string }[] = [];
     const scores: ScoreSample[] = [];
     const baselines: BaselineRecord[] = [];
@@ -220,7 +225,6 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
     );
     for (const out of outputs.flat()) {
       anomalies.push(...out.anomalies);
-      summaries.push(...out.summaries);
       rising.push(...out.bursts);
       if (out.score) scores.push(out.score);
       baselines.push(...out.baselines);
@@ -285,25 +289,28 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
           }),
         })),
       ),
-      this.publisher.publish(
-        TOPICS.summaries.name,
-        summaries.map((s) => ({
-          key: s.streamId,
-          value: JSON.stringify(s),
-          headers: toCloudEventHeaders({
-            id: s.summaryId,
-            source: SOURCE,
-            type: CE_TYPES.summary,
-            time: s.createdAt,
-            subject: s.streamId,
-            contentType: 'application/json',
-          }),
-        })),
-      ),
     ]);
     for (const e of anomalies)
       this.log.debug(`anomaly ${e.phase}: ${e.description}`, { streamId: e.streamId, eventId: e.eventId });
-    for (const s of summaries) this.log.debug(`summary: ${s.text}`, { streamId: s.streamId });
+  }
+
+  /** A narrated window, published as it comes out of the decoder (off the frame path). */
+  private async publishSummary(s: Summary): Promise<void> {
+    await this.publisher.publish(TOPICS.summaries.name, [
+      {
+        key: s.streamId,
+        value: JSON.stringify(s),
+        headers: toCloudEventHeaders({
+          id: s.summaryId,
+          source: SOURCE,
+          type: CE_TYPES.summary,
+          time: s.createdAt,
+          subject: s.streamId,
+          contentType: 'application/json',
+        }),
+      },
+    ]);
+    this.log.debug(`summary: ${s.text}`, { streamId: s.streamId });
   }
 
   private async publishBaselines(records: BaselineRecord[]): Promise<void> {

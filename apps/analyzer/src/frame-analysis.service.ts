@@ -25,14 +25,16 @@ import {
   letterboxContent,
   patchChange,
 } from '@vigil/anomaly';
-import { type Decoder } from '@vigil/decoders';
+import { DecodeScheduler, type Decoder, GroundedDecoder, type ScheduledResult } from '@vigil/decoders';
 import { grayThumbnail } from '@vigil/vision';
 import { TumblingWindow } from '@vigil/windows';
 import { Logger } from '@vigil/observability';
 import { ANALYZER_CONFIG, DECODER, ROOT_LOGGER } from './analyzer.tokens.js';
 import { VisionEncoderService } from './vision-encoder.service.js';
 
-type Analysis = StreamSpec['analysis'];
+type Analysis = StreamSpec['analysis'] & { readonly name?: string };
+
+const FRAMES_PER_WINDOW = 4;
 
 interface OpenEvent {
   readonly startedAt: number;
@@ -49,6 +51,8 @@ interface StreamState {
   scene: SceneAnomalyModel;
   window: TumblingWindow;
   open: Map<SceneKind, OpenEvent>;
+  /** Frames kept for the window being filled (decoders that look at pictures), by quarter. */
+  frames: Map<number, { at: number; jpeg: Buffer }>;
   lastBurstAt: number;
   lastSavedAt: number;
   wasLearning: boolean;
@@ -56,7 +60,6 @@ interface StreamState {
 
 export interface AnalysisOutput {
   readonly anomalies: AnomalyEvent[];
-  readonly summaries: Summary[];
   /** Streams whose scores are rising: ask ingest for full-rate sampling (the fast path). */
   readonly bursts: { streamId: string; reason: string }[];
   /** Learned normals to persist on vigil.baselines.v1. */
@@ -99,6 +102,8 @@ export class FrameAnalysisService {
   private readonly grids = new Map<string, PatchGrid>();
   private readonly log: Logger;
   private context: AnalysisContext = { settings: () => undefined, baseline: () => undefined };
+  private readonly scheduler: DecodeScheduler<null>;
+  private sink: (summary: Summary) => void | Promise<void> = () => undefined;
 
   constructor(
     @Inject(ANALYZER_CONFIG) private readonly config: AnalyzerConfig,
@@ -107,6 +112,53 @@ export class FrameAnalysisService {
     private readonly encoder: VisionEncoderService,
   ) {
     this.log = root.child('analysis');
+    this.scheduler = new DecodeScheduler<null>(
+      decoder,
+      new GroundedDecoder(),
+      { concurrency: config.decoderConcurrency, maxQueue: config.decoderQueue },
+      (r) => this.summarize(r),
+    );
+  }
+
+  /** Where narrated windows go (the analyzer publishes them); summaries arrive off the frame path. */
+  onSummary(sink: (summary: Summary) => void | Promise<void>): void {
+    this.sink = sink;
+  }
+
+  /** Stopping: waiting windows are narrated by grounded now; calls in flight get `timeoutMs`. */
+  async closeSummaries(timeoutMs: number): Promise<void> {
+    if (!(await this.scheduler.close(timeoutMs)))
+      this.log.warn(
+        `the decoder did not finish its windows within ${timeoutMs} ms of stopping; those are not narrated`,
+      );
+  }
+
+  private async summarize({ request, result, skipped }: ScheduledResult<null>): Promise<void> {
+    const w = request.window;
+    if (skipped) this.log.debug(`window narrated by grounded: ${skipped}`, { streamId: request.streamId });
+    const summary = SummarySchema.parse({
+      summaryId: summaryId(request.streamId, 'window', iso(w.start)),
+      streamId: request.streamId,
+      level: 'window',
+      windowStart: iso(w.start),
+      windowEnd: iso(w.end),
+      text: result.summary,
+      decoder: result.decoder,
+      stats: {
+        frames: w.samples.length,
+        meanChange: w.samples.reduce((a, s) => a + s.change, 0) / Math.max(1, w.samples.length),
+        maxChange: Math.max(0, ...w.samples.map((s) => s.change)),
+        anomalies: w.anomalies.length,
+      },
+      createdAt: new Date().toISOString(),
+    });
+    try {
+      await this.sink(summary);
+    } catch (err) {
+      this.log.error(`could not pass a summary on: ${(err as Error).message}`, {
+        streamId: request.streamId,
+      });
+    }
   }
 
   attach(context: AnalysisContext): void {
@@ -133,14 +185,13 @@ export class FrameAnalysisService {
   async analyze(meta: FrameMeta, jpeg: Buffer): Promise<AnalysisOutput> {
     const st = this.state(meta.streamId);
     if (meta.runId === st.runId && meta.seq <= st.lastSeq) {
-      return { anomalies: [], summaries: [], bursts: [], baselines: [], duplicate: true };
+      return { anomalies: [], bursts: [], baselines: [], duplicate: true };
     }
     // decoding a small thumbnail first rejects corrupt JPEGs before they reach the encoder, and feeds the gate
     const thumb = await grayThumbnail(jpeg, 32, 18);
     const at = Date.parse(meta.capturedAt);
     const out: { -readonly [K in keyof AnalysisOutput]: AnalysisOutput[K] } = {
       anomalies: [],
-      summaries: [],
       bursts: [],
       baselines: [],
     };
@@ -204,26 +255,24 @@ export class FrameAnalysisService {
       }
     }
 
+    // a few frames per window for decoders that look at pictures: the latest of each quarter
+    if (this.decoder.type !== 'grounded') {
+      const len = this.config.summaryIntervalS * 1000;
+      st.frames.set(Math.floor((at % len) / (len / FRAMES_PER_WINDOW)), { at, jpeg });
+    }
     const closed = st.window.add({ at, change });
     if (closed) {
-      const result = await this.decoder.decode({ streamId: meta.streamId, window: closed });
-      out.summaries.push(
-        SummarySchema.parse({
-          summaryId: summaryId(meta.streamId, 'window', iso(closed.start)),
+      const frames = [...st.frames.values()].filter((f) => f.at < closed.end).sort((x, y) => x.at - y.at);
+      for (const [k, f] of st.frames) if (f.at < closed.end) st.frames.delete(k);
+      this.scheduler.submit(
+        {
           streamId: meta.streamId,
-          level: 'window',
-          windowStart: iso(closed.start),
-          windowEnd: iso(closed.end),
-          text: result.summary,
-          decoder: result.decoder,
-          stats: {
-            frames: closed.samples.length,
-            meanChange: closed.samples.reduce((a, s) => a + s.change, 0) / Math.max(1, closed.samples.length),
-            maxChange: Math.max(0, ...closed.samples.map((s) => s.change)),
-            anomalies: closed.anomalies.length,
-          },
-          createdAt: new Date().toISOString(),
-        }),
+          ...(settings?.name ? { streamName: settings.name } : {}),
+          ...(settings?.context ? { context: settings.context } : {}),
+          window: closed,
+          ...(frames.length ? { frames } : {}),
+        },
+        null,
       );
     }
     return out;
@@ -327,6 +376,7 @@ export class FrameAnalysisService {
         scene,
         window: new TumblingWindow(this.config.summaryIntervalS * 1000),
         open: new Map(),
+        frames: new Map(),
         lastBurstAt: -Infinity,
         lastSavedAt: Date.now(),
         // a restored normal is saved again only after baselineSaveS

@@ -134,6 +134,16 @@ export const AnalyzerConfigSchema = z
     eventCooldownS: z.number().min(0).max(86_400).default(10),
     eventUpdateS: z.number().min(1).max(86_400).default(10),
     baselineSaveS: z.number().min(5).max(86_400).default(300),
+    decoderType: z.enum(['grounded', 'openai']).default('grounded'),
+    decoderUrl: z.string().default(''),
+    decoderModel: z.string().default(''),
+    decoderApiKeyFile: z.string().default(''),
+    decoderTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+    decoderRetries: z.number().int().min(0).max(10).default(2),
+    decoderConcurrency: z.number().int().min(1).max(256).default(4),
+    decoderQueue: z.number().int().min(1).max(10_000).default(64),
+    decoderBreakerFailures: z.number().int().min(1).max(1000).default(5),
+    decoderBreakerOpenS: z.number().min(1).max(3600).default(30),
     patchThreshold: z.number().gt(0).max(10).default(0.05),
     visionModel: z.string().default(''),
     visionProvider: z
@@ -148,7 +158,22 @@ export const AnalyzerConfigSchema = z
     gateMaxReuseS: z.number().min(0).max(3600).default(10),
     httpPort: z.number().int().min(0).max(65535).default(9465),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.decoderType !== 'openai') return;
+    if (!/^https?:\/\/[^\s]+$/.test(c.decoderUrl))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['decoderUrl'],
+        message: 'the openai decoder needs the server URL, e.g. http://vllm:8000',
+      });
+    if (!c.decoderModel)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['decoderModel'],
+        message: 'the openai decoder needs the served model name',
+      });
+  });
 export type AnalyzerConfig = z.output<typeof AnalyzerConfigSchema>;
 
 const analyzerBindings = {
@@ -185,6 +210,49 @@ const analyzerBindings = {
     env: 'VIGIL_EVENT_UPDATE_S',
     parse: 'number',
     hint: 'an open event reports an update at least this often (seconds)',
+  },
+  decoderType: { env: 'VIGIL_DECODER', hint: 'grounded (default, no GPU) or openai (a vLLM/SGLang server)' },
+  decoderUrl: {
+    env: 'VIGIL_DECODER_URL',
+    hint: 'base URL of the OpenAI-compatible server, e.g. http://vllm:8000',
+  },
+  decoderModel: {
+    env: 'VIGIL_DECODER_MODEL',
+    hint: 'served model name, e.g. Qwen/Qwen3-VL-30B-A3B-Instruct',
+  },
+  decoderApiKeyFile: {
+    env: 'VIGIL_DECODER_API_KEY_FILE',
+    hint: 'file holding the API key (a mounted secret)',
+  },
+  decoderTimeoutMs: {
+    env: 'VIGIL_DECODER_TIMEOUT_MS',
+    parse: 'number',
+    hint: 'one call’s time limit, 100-600000 ms',
+  },
+  decoderRetries: {
+    env: 'VIGIL_DECODER_RETRIES',
+    parse: 'number',
+    hint: 'tries after a 429/5xx/network error, 0-10',
+  },
+  decoderConcurrency: {
+    env: 'VIGIL_DECODER_CONCURRENCY',
+    parse: 'number',
+    hint: 'windows decoded at once, 1-256',
+  },
+  decoderQueue: {
+    env: 'VIGIL_DECODER_QUEUE',
+    parse: 'number',
+    hint: 'windows waiting for the decoder, 1-10000',
+  },
+  decoderBreakerFailures: {
+    env: 'VIGIL_DECODER_BREAKER_FAILURES',
+    parse: 'number',
+    hint: 'consecutive failures that open the circuit breaker',
+  },
+  decoderBreakerOpenS: {
+    env: 'VIGIL_DECODER_BREAKER_OPEN_S',
+    parse: 'number',
+    hint: 'seconds the breaker stays open before a trial call',
   },
   baselineSaveS: {
     env: 'VIGIL_BASELINE_SAVE_S',

@@ -86,3 +86,24 @@ test('the CLI config makes brokers optional (a local broker is started instead)'
   assert.equal(cfg.brokers, undefined);
   assert.equal(cfg.kafkaPort, 9092);
 });
+
+test('the openai decoder needs its server URL and model, said in one line', () => {
+  const p = problems(() => loadAnalyzerConfig({ VIGIL_KAFKA_BROKERS: 'k:9092', VIGIL_DECODER: 'openai' }));
+  assert.equal(p.length, 2, p.join(' | '));
+  assert.match(
+    p[0]!,
+    /^VIGIL_DECODER_URL: the openai decoder needs the server URL, e\.g\. http:\/\/vllm:8000/,
+  );
+  assert.match(p[1]!, /^VIGIL_DECODER_MODEL: the openai decoder needs the served model name/);
+  const ok = loadAnalyzerConfig({
+    VIGIL_KAFKA_BROKERS: 'k:9092',
+    VIGIL_DECODER: 'openai',
+    VIGIL_DECODER_URL: 'http://vllm:8000',
+    VIGIL_DECODER_MODEL: 'Qwen/Qwen3-VL-30B-A3B-Instruct',
+  });
+  assert.equal(ok.decoderConcurrency, 4);
+  assert.match(
+    problems(() => loadAnalyzerConfig({ VIGIL_KAFKA_BROKERS: 'k:9092', VIGIL_DECODER: 'llama' }))[0]!,
+    /^VIGIL_DECODER: .*grounded.*openai/,
+  );
+});

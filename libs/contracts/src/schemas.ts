@@ -64,6 +64,11 @@ export const StreamSpecSchema = z
           .max(16)
           .default([])
           .describe('Regions never scored (a clock, a flag, a screen), normalized boxes of the picture'),
+        context: z
+          .string()
+          .max(500)
+          .optional()
+          .describe('What is normal here, for the decoder ("a loading dock; forklifts move all day")'),
       })
       .strict()
       .default({ sensitivity: 1, ignore: [] }),

@@ -8,3 +8,4 @@ export * from './test-kafka.js';
 export * from './wait-for.js';
 export * from './prometheus-text.js';
 export * from './scenes.js';
+export * from './fake-chat-server.js';

@@ -1,0 +1,97 @@
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { type AddressInfo } from 'node:net';
+
+/** How the fake server answers: a JSON answer, streamed, a 429 first, 500s, no answer at all, or prose. */
+export type ChatMode = 'ok' | 'stream' | '429-once' | '500' | 'hang' | 'garbage' | 'schema';
+
+export interface ChatRequestSeen {
+  readonly at: number;
+  readonly path: string;
+  readonly auth: string | undefined;
+  readonly body: Record<string, unknown>;
+}
+
+/**
+ * A local server speaking the OpenAI chat-completions protocol (plain JSON and server-sent-event
+ * streaming), standing in for vLLM / SGLang, which cannot run here. It records every request for shape
+ * checks and misbehaves on demand.
+ */
+export class FakeChatServer {
+  mode: ChatMode = 'ok';
+  readonly requests: ChatRequestSeen[] = [];
+  private rateLimited = 0;
+  private readonly server: Server;
+  private port = 0;
+
+  constructor(readonly answer: unknown = { summary: 'A quiet scene; nothing unusual.', findings: [] }) {
+    this.server = createServer((req, res) => this.handle(req, res));
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  resetRateLimit(): void {
+    this.rateLimited = 0;
+  }
+
+  stop(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    let raw = '';
+    req.on('data', (d: Buffer) => (raw += d.toString()));
+    req.on('end', () => {
+      let body: Record<string, unknown> = {};
+      try {
+        body = JSON.parse(raw) as Record<string, unknown>;
+      } catch {
+        return this.json(res, { error: { message: 'request body is not JSON' } }, 400);
+      }
+      this.requests.push({ at: Date.now(), path: req.url ?? '', auth: req.headers.authorization, body });
+      const completion = (content: string) => ({
+        id: `chatcmpl-${this.requests.length}`,
+        object: 'chat.completion',
+        model: body.model,
+        choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+      });
+      const text = JSON.stringify(this.answer);
+      switch (this.mode) {
+        case 'ok':
+          return this.json(res, completion(text));
+        case 'schema':
+          return this.json(res, completion(JSON.stringify({ summary: '', findings: 'none' })));
+        case 'garbage':
+          return this.json(res, completion('The scene looks fine to me!'));
+        case '429-once':
+          if (this.rateLimited++ === 0)
+            return this.json(res, { error: 'slow down' }, 429, { 'retry-after': '1' });
+          return this.json(res, completion(text));
+        case '500':
+          return this.json(res, { error: 'model crashed' }, 500);
+        case 'hang':
+          return;
+        case 'stream':
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          for (let i = 0; i < text.length; i += 7)
+            res.write(
+              `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: text.slice(i, i + 7) } }] })}\n\n`,
+            );
+          res.end('data: [DONE]\n\n');
+          return;
+      }
+    });
+  }
+
+  private json(res: ServerResponse, body: unknown, status = 200, headers: Record<string, string> = {}): void {
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.end(JSON.stringify(body));
+  }
+}
