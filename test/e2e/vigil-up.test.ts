@@ -25,6 +25,9 @@ async function startUp(): Promise<Up> {
       VIGIL_DATA_DIR: dataDir,
       VIGIL_LOCAL_KAFKA_PORT: String(kafkaPort),
       VIGIL_DEMO_RTSP_PORT: String(rtspPort),
+      // metrics ports picked free, so a `vigil up` still stopping cannot block the next one
+      VIGIL_INGEST_HTTP_PORT: '0',
+      VIGIL_ANALYZER_HTTP_PORT: '0',
     },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -50,7 +53,8 @@ async function waitFor(up: Up, re: RegExp, t0: number, timeoutMs: number): Promi
 const helpers = (up: Up) =>
   findProcesses(new RegExp(`${up.dataDir}|127\\.0\\.0\\.1:${up.rtspPort}|--port ${up.rtspPort}`));
 
-const SUMMARY = /\[demo-(yard|line)\] demo-(yard|line), .* frames? sampled/;
+// a grounded summary line: "[demo-yard] Demo yard (…) (demo-yard), 10:00:00–10:00:10 UTC: 20 frames sampled …"
+const SUMMARY = /\[demo-(yard|line)\] .*\(demo-(yard|line)\), .* frames? sampled/;
 
 test('`vigil up` prints a summary within 30 s of being up, and Ctrl-C stops everything it started', async () => {
   const up = await startUp();

@@ -28,7 +28,7 @@ before(async () => {
   analysis = new FrameAnalysisService(config, new GroundedDecoder(), log, encoder);
 });
 after(async () => {
-  await encoder.onModuleDestroy();
+  await encoder.onApplicationShutdown();
 });
 
 test('a 20 s anomaly yields exactly one start, some updates and one end, though frames are redelivered', async () => {

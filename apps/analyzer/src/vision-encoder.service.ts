@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { type AnalyzerConfig } from '@vigil/config';
 import {
   type DynamicBatcher,
@@ -20,7 +20,7 @@ import { ANALYZER_CONFIG, ROOT_LOGGER } from './analyzer.tokens.js';
  * near-duplicate gate that reuses a stream's last tokens when its picture did not change.
  */
 @Injectable()
-export class VisionEncoderService implements OnModuleInit, OnModuleDestroy {
+export class VisionEncoderService implements OnModuleInit, OnApplicationShutdown {
   private readonly log: Logger;
   private readonly pool: VisionSessionPool;
   private model!: VisionModel;
@@ -66,8 +66,12 @@ export class VisionEncoderService implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  async onModuleDestroy(): Promise<void> {
-    // queued frames are dropped; the batch in the model finishes before its session is released
+  /**
+   * After every onModuleDestroy (Nest runs those concurrently): the analyzer has stopped consuming by now,
+   * so no frame arrives at a closed batcher. Queued frames are dropped; the batch in the model finishes
+   * before its session is released.
+   */
+  async onApplicationShutdown(): Promise<void> {
     await this.batcher?.close();
     await this.pool.close();
   }

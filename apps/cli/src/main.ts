@@ -49,13 +49,29 @@ function untilSignal(): Promise<NodeJS.Signals> {
   });
 }
 
+/** Graceful stop's limit (Kubernetes' default grace period): past it, say so and exit anyway. */
+const SHUTDOWN_LIMIT_MS = 30_000;
+
+async function gracefully(stop: () => Promise<void>, log: Logger): Promise<void> {
+  const timer = setTimeout(() => {
+    log.error(`shutdown did not finish within ${SHUTDOWN_LIMIT_MS / 1000} s; exiting anyway`);
+    process.exit(1);
+  }, SHUTDOWN_LIMIT_MS);
+  timer.unref();
+  try {
+    await stop();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function runRole(start: () => Promise<INestApplicationContext>, log: Logger): Promise<void> {
   // Listen before booting: a signal that arrives during boot shuts down as soon as boot is done.
   const signal = untilSignal();
   const app = await start();
   const sig = await signal;
   log.info(`received ${sig}: shutting down`);
-  await app.close();
+  await gracefully(() => app.close(), log);
 }
 
 export async function main(argv: string[], env: Env): Promise<number> {
@@ -88,7 +104,7 @@ export async function main(argv: string[], env: Env): Promise<number> {
       log.info(`In another terminal: VIGIL_KAFKA_BROKERS=${up.brokers.join(',')} npx vigil tail summaries`);
       const sig = await signal;
       log.info(`received ${sig}: shutting down`);
-      await up.stop();
+      await gracefully(() => up.stop(), log);
       return 0;
     }
     case 'ingest':
