@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -189,6 +190,28 @@ test('a vision model that cannot be used stops the analyzer at boot with one lin
     bad.stderr,
     'vigil: model manifest /nonexistent/model.json does not exist; give the path of a model.json\n',
   );
+});
+
+test('a metrics port already taken: exit 2, one line naming the port, its variable and the fix', async () => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '0.0.0.0', resolve));
+  const port = (taken.address() as AddressInfo).port;
+  try {
+    const r = await vigil(['analyzer'], {
+      VIGIL_KAFKA_BROKERS: broker.brokers.join(','),
+      VIGIL_ANALYZER_HTTP_PORT: String(port),
+    });
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(
+      r.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('vigil:'))
+        .join('\n'),
+      `vigil: port ${port} is already in use (another Vigil or another program listens there); set VIGIL_ANALYZER_HTTP_PORT to a free port, or to 0 to pick one`,
+    );
+  } finally {
+    taken.close();
+  }
 });
 
 test('usage errors: unknown command and unknown topic', async () => {

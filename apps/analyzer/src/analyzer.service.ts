@@ -151,7 +151,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       },
       baseline: (id) => this.baselines.get(id),
     });
-    this._httpPort = await this.ops.listen(this.config.httpPort);
+    this._httpPort = await this.ops.listen(this.config.httpPort, '0.0.0.0', 'VIGIL_ANALYZER_HTTP_PORT');
     await this.subscriber.start((batch) => this.handleBatch(batch));
     void this.subscriber.whenJoined().then(() => (this.ready = true));
     this.log.info('analyzer running', {

@@ -4,6 +4,7 @@ import { UnsafeStreamUrlError } from '@vigil/media';
 import { LocalKafkaError, RtspServerError } from '@vigil/testing';
 import { ModelLoadError } from '@vigil/vision';
 import { redactSecrets } from '@vigil/contracts';
+import { PortInUseError } from '@vigil/observability';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -32,7 +33,8 @@ export function describeFatal(err: unknown): { line: string; code: number; stack
     err instanceof ConfigError ||
     err instanceof UsageError ||
     err instanceof UnsafeStreamUrlError ||
-    err instanceof ModelLoadError
+    err instanceof ModelLoadError ||
+    err instanceof PortInUseError
   ) {
     return { line: `vigil: ${redactSecrets(err.message)}`, code: 2 };
   }

@@ -86,7 +86,7 @@ export class IngestService implements OnModuleInit, OnModuleDestroy {
     if (topics.created.length) this.log.info('created topics', { topics: topics.created.join(',') });
     await this.publisher.connect();
     this.kafkaReady = true;
-    this._httpPort = await this.ops.listen(this.config.httpPort);
+    this._httpPort = await this.ops.listen(this.config.httpPort, '0.0.0.0', 'VIGIL_INGEST_HTTP_PORT');
     for (const spec of this.config.streams) this.upsert(spec);
     this.statusTimer = setInterval(() => void this.publishAllStats(), this.config.statusIntervalMs);
     this.statusTimer.unref();

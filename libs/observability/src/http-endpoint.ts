@@ -18,7 +18,8 @@ export class OpsEndpoint {
     private readonly health: HealthCheck,
   ) {}
 
-  async listen(port: number, host = '0.0.0.0'): Promise<number> {
+  /** `setting` names the variable that chose the port, for the error when it is taken. */
+  async listen(port: number, host = '0.0.0.0', setting?: string): Promise<number> {
     const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET') {
@@ -47,7 +48,9 @@ export class OpsEndpoint {
     });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(err.code === 'EADDRINUSE' ? new PortInUseError(port, setting) : err),
+      );
       server.listen(port, host, () => resolve());
     });
     const addr = server.address();
@@ -58,5 +61,18 @@ export class OpsEndpoint {
     const server = this.server;
     this.server = null;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/** The metrics/health port is taken (another Vigil, or another program, listens there). */
+export class PortInUseError extends Error {
+  constructor(
+    readonly port: number,
+    readonly setting?: string,
+  ) {
+    super(
+      `port ${port} is already in use (another Vigil or another program listens there); ${setting ? `set ${setting} to a free port, or to 0 to pick one` : 'choose a free port'}`,
+    );
+    this.name = 'PortInUseError';
   }
 }
