@@ -10,14 +10,15 @@ import {
   TOPICS,
   type AnomalyEvent,
   type BaselineRecord,
+  type StreamSpecInput,
 } from '@vigil/contracts';
-import { loadAnalyzerConfig, loadIngestConfig } from '@vigil/config';
+import { loadAnalyzerConfig } from '@vigil/config';
 import { KafkaSubscriber, createKafka } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
 import { RtspTestServer, repoRoot, sceneClip, sumMetric, useTestKafka, waitFor } from '@vigil/testing';
 import { startAnalyzer } from '../../apps/analyzer/src/main.js';
 import { AnalyzerService } from '../../apps/analyzer/src/analyzer.service.js';
-import { startIngest } from '../../apps/ingest/src/main.js';
+import { startStaticIngest } from '../harness.js';
 
 // An analyzer restarted mid-stream resumes the stream's learned normal from vigil.baselines.v1: it scores
 // from its first frame and raises no false alarm, while a stream with nothing saved must warm up first.
@@ -44,7 +45,7 @@ const analyzerEnv = () => ({
   VIGIL_ANALYZER_WARMUP_SAMPLES: String(WARMUP),
   VIGIL_SUMMARY_INTERVAL_S: '30',
 });
-const spec = (id: string) => ({
+const spec = (id: string): StreamSpecInput => ({
   id,
   url: rtsp.url('scene'),
   sampling: { mode: 'fps', fps: 2 },
@@ -79,16 +80,7 @@ before(async () => {
     return Promise.resolve();
   });
   await sub.whenJoined();
-  ingest = await startIngest(
-    loadIngestConfig({
-      VIGIL_KAFKA_BROKERS: broker.brokers.join(','),
-      VIGIL_LOG_LEVEL: 'error',
-      VIGIL_INGEST_HTTP_PORT: '0',
-      VIGIL_INGEST_ASSIGNMENT: 'static',
-      VIGIL_STREAMS: JSON.stringify([spec(KNOWN)]),
-    }),
-    log,
-  );
+  ingest = await startStaticIngest(broker.brokers, [spec(KNOWN)], log);
 });
 
 after(async () => {
@@ -118,16 +110,7 @@ test('an analyzer restarted mid-stream resumes the saved normal: scoring from th
   await ingest!.close();
   const restartedAt = Date.now();
   analyzer = await startAnalyzer(loadAnalyzerConfig(analyzerEnv()), log);
-  ingest = await startIngest(
-    loadIngestConfig({
-      VIGIL_KAFKA_BROKERS: broker.brokers.join(','),
-      VIGIL_LOG_LEVEL: 'error',
-      VIGIL_INGEST_HTTP_PORT: '0',
-      VIGIL_INGEST_ASSIGNMENT: 'static',
-      VIGIL_STREAMS: JSON.stringify([spec(KNOWN), spec(NEW)]),
-    }),
-    log,
-  );
+  ingest = await startStaticIngest(broker.brokers, [spec(KNOWN), spec(NEW)], log);
   const app = analyzer;
   await waitFor(
     'frames of both streams analyzed',

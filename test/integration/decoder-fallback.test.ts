@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type INestApplicationContext } from '@nestjs/common';
 import { SummarySchema, TOPICS, type Summary } from '@vigil/contracts';
-import { loadAnalyzerConfig, loadIngestConfig } from '@vigil/config';
+import { loadAnalyzerConfig } from '@vigil/config';
 import { KafkaSubscriber, createKafka } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
 import { FakeChatServer, RtspTestServer, generateClip, testDir, useTestKafka, waitFor } from '@vigil/testing';
 import { startAnalyzer } from '../../apps/analyzer/src/main.js';
-import { startIngest } from '../../apps/ingest/src/main.js';
+import { startStaticIngest } from '../harness.js';
 
 // The analyzer narrating through an `openai` backend (a local chat-completions server) that hangs, fails
 // and answers garbage before it recovers: summaries keep flowing (grounded, marked as fallback), the
@@ -70,20 +70,16 @@ before(async () => {
     return Promise.resolve();
   });
   await sub.whenJoined();
-  ingest = await startIngest(
-    loadIngestConfig({
-      ...env,
-      VIGIL_INGEST_HTTP_PORT: '0',
-      VIGIL_INGEST_ASSIGNMENT: 'static',
-      VIGIL_STREAMS: JSON.stringify([
-        {
-          id: CAM,
-          url: rtsp.url('cam'),
-          sampling: { mode: 'fps', fps: 2 },
-          output: { width: 320, height: 180 },
-        },
-      ]),
-    }),
+  ingest = await startStaticIngest(
+    broker.brokers,
+    [
+      {
+        id: CAM,
+        url: rtsp.url('cam'),
+        sampling: { mode: 'fps', fps: 2 },
+        output: { width: 320, height: 180 },
+      },
+    ],
     log,
   );
 });

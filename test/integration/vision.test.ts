@@ -13,6 +13,7 @@ import {
   readManifest,
 } from '@vigil/vision';
 import { repoRoot, testDir } from '@vigil/testing';
+import { PATCH_V1_FEATURES } from '@vigil/anomaly';
 import { SHIPPED, TINY_VIT, seededNormal, tinyVitWeights } from '../../tools/scripts/generate-models.js';
 
 const manifestPath = join(repoRoot(), 'models/vigil-patch-v1/model.json');
@@ -28,24 +29,8 @@ after(async () => {
   await pool.close();
 });
 
-const FEATURES = [
-  'r',
-  'g',
-  'b',
-  'sr',
-  'sg',
-  'sb',
-  'e0',
-  'e90',
-  'e45',
-  'e135',
-  'focus',
-  'dc',
-  'fh',
-  'fv',
-  'fd',
-  'sy',
-];
+// the feature order of vigil-patch-v1, as the anomaly detectors read it
+const FEATURES: readonly string[] = PATCH_V1_FEATURES;
 const feature = (tokens: Float32Array, frame: number, token: number, name: string) =>
   tokens[(frame * 196 + token) * 16 + FEATURES.indexOf(name)]!;
 

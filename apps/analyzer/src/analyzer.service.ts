@@ -36,6 +36,22 @@ import { ANALYZER_CONFIG, ROOT_LOGGER } from './analyzer.tokens.js';
 
 const SOURCE = 'urn:vigil:analyzer';
 
+/** A JSON message keyed by its stream, with CloudEvents headers naming this analyzer as the source. */
+function jsonMessage(value: { streamId: string }, type: string, id: string, time: string) {
+  return {
+    key: value.streamId,
+    value: JSON.stringify(value),
+    headers: toCloudEventHeaders({
+      id,
+      source: SOURCE,
+      type,
+      time,
+      subject: value.streamId,
+      contentType: 'application/json',
+    }),
+  };
+}
+
 /** A table row: JSON validated by its schema, or what is wrong with it. */
 function jsonRow<S extends z.ZodType>(schema: S) {
   return (value: Buffer): { ok: true; value: z.output<S> } | { ok: false; error: string } => {
@@ -245,49 +261,27 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
     await Promise.all([
       this.publisher.publish(
         TOPICS.control.name,
-        bursts.map((c) => ({
-          key: c.streamId,
-          value: JSON.stringify(c),
-          headers: toCloudEventHeaders({
-            id: deterministicId('control', c.streamId, c.reason, c.requestedAt),
-            source: SOURCE,
-            type: CE_TYPES.control,
-            time: c.requestedAt,
-            subject: c.streamId,
-            contentType: 'application/json',
-          }),
-        })),
+        bursts.map((c) =>
+          jsonMessage(
+            c,
+            CE_TYPES.control,
+            deterministicId('control', c.streamId, c.reason, c.requestedAt),
+            c.requestedAt,
+          ),
+        ),
       ),
       this.publisher.publish(
         TOPICS.anomalies.name,
-        anomalies.map((e) => ({
-          key: e.streamId,
-          value: JSON.stringify(e),
-          headers: toCloudEventHeaders({
-            id: `${e.eventId}:${e.phase}:${e.observedAt}`,
-            source: SOURCE,
-            type: CE_TYPES.anomaly,
-            time: e.observedAt,
-            subject: e.streamId,
-            contentType: 'application/json',
-          }),
-        })),
+        anomalies.map((e) =>
+          jsonMessage(e, CE_TYPES.anomaly, `${e.eventId}:${e.phase}:${e.observedAt}`, e.observedAt),
+        ),
       ),
       this.publishBaselines(baselines),
       this.publisher.publish(
         TOPICS.scores.name,
-        scores.map((x) => ({
-          key: x.streamId,
-          value: JSON.stringify(x),
-          headers: toCloudEventHeaders({
-            id: deterministicId('score', x.streamId, x.capturedAt),
-            source: SOURCE,
-            type: CE_TYPES.score,
-            time: x.capturedAt,
-            subject: x.streamId,
-            contentType: 'application/json',
-          }),
-        })),
+        scores.map((x) =>
+          jsonMessage(x, CE_TYPES.score, deterministicId('score', x.streamId, x.capturedAt), x.capturedAt),
+        ),
       ),
     ]);
     for (const e of anomalies)
@@ -297,18 +291,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
   /** A narrated window, published as it comes out of the decoder (off the frame path). */
   private async publishSummary(s: Summary): Promise<void> {
     await this.publisher.publish(TOPICS.summaries.name, [
-      {
-        key: s.streamId,
-        value: JSON.stringify(s),
-        headers: toCloudEventHeaders({
-          id: s.summaryId,
-          source: SOURCE,
-          type: CE_TYPES.summary,
-          time: s.createdAt,
-          subject: s.streamId,
-          contentType: 'application/json',
-        }),
-      },
+      jsonMessage(s, CE_TYPES.summary, s.summaryId, s.createdAt),
     ]);
     this.log.debug(`summary: ${s.text}`, { streamId: s.streamId });
   }
@@ -316,18 +299,9 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
   private async publishBaselines(records: BaselineRecord[]): Promise<void> {
     await this.publisher.publish(
       TOPICS.baselines.name,
-      records.map((b) => ({
-        key: b.streamId,
-        value: JSON.stringify(b),
-        headers: toCloudEventHeaders({
-          id: deterministicId('baseline', b.streamId, b.savedAt),
-          source: SOURCE,
-          type: CE_TYPES.baseline,
-          time: b.savedAt,
-          subject: b.streamId,
-          contentType: 'application/json',
-        }),
-      })),
+      records.map((b) =>
+        jsonMessage(b, CE_TYPES.baseline, deterministicId('baseline', b.streamId, b.savedAt), b.savedAt),
+      ),
     );
     for (const b of records) this.log.debug('baseline saved', { streamId: b.streamId, samples: b.samples });
   }

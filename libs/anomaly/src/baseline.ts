@@ -38,8 +38,12 @@ export interface BaselineSnapshot {
   readonly m2: string;
 }
 
-const b64 = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
-function fromB64(s: string, n: number, what: string): Float32Array {
+/** Float32 values as base64 (the snapshots' JSON form). */
+export const floatsToBase64 = (a: Float32Array) =>
+  Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+
+/** The inverse of floatsToBase64; a RangeError names `what` when the count is not `n`. */
+export function floatsFromBase64(s: string, n: number, what: string): Float32Array {
   const buf = Buffer.from(s, 'base64');
   if (buf.length !== n * 4)
     throw new RangeError(`baseline ${what} has ${buf.length / 4} values, expected ${n}`);
@@ -269,11 +273,11 @@ export class PatchBaseline {
       seen: this.seen,
       filled: this.filled,
       rng: this.rng,
-      bank: b64(this.bank),
-      typical: b64(this.typical),
-      scale: b64(this.scale),
-      mean: b64(this.mean),
-      m2: b64(this.m2),
+      bank: floatsToBase64(this.bank),
+      typical: floatsToBase64(this.typical),
+      scale: floatsToBase64(this.scale),
+      mean: floatsToBase64(this.mean),
+      m2: floatsToBase64(this.m2),
     };
   }
 
@@ -283,11 +287,11 @@ export class PatchBaseline {
     if (s.bankSize !== opts.bankSize)
       throw new RangeError(`baseline bank size ${s.bankSize} differs from the configured ${opts.bankSize}`);
     const b = new PatchBaseline(s.patches, s.dims, opts);
-    b.bank = fromB64(s.bank, s.patches * s.bankSize * s.dims, 'bank');
-    b.typical = fromB64(s.typical, s.patches, 'typical');
-    b.scale = fromB64(s.scale, s.dims, 'scale');
-    b.mean = fromB64(s.mean, s.dims, 'mean');
-    b.m2 = fromB64(s.m2, s.dims, 'm2');
+    b.bank = floatsFromBase64(s.bank, s.patches * s.bankSize * s.dims, 'bank');
+    b.typical = floatsFromBase64(s.typical, s.patches, 'typical');
+    b.scale = floatsFromBase64(s.scale, s.dims, 'scale');
+    b.mean = floatsFromBase64(s.mean, s.dims, 'mean');
+    b.m2 = floatsFromBase64(s.m2, s.dims, 'm2');
     b.seen = s.seen;
     b.filled = s.filled;
     b.rng = s.rng >>> 0;

@@ -1,4 +1,5 @@
 import { type AnomalyKind } from '@vigil/contracts';
+import { JITTER } from './event-tracker.js';
 
 /** The per-patch features of vigil-patch-v1, in token order (see tools/scripts/generate-models.ts). */
 export const PATCH_V1_FEATURES = [
@@ -179,7 +180,7 @@ export function healthScores(
   // a feed that normally shows sensor noise or motion now repeats the identical picture
   // a feed that normally shows sensor noise or motion repeats the identical picture for frozenForMs
   const lively = n.motionSamples >= 5 && n.motion > 4 * FROZEN_MOTION;
-  const frozen = lively && frozenForMs >= FROZEN_MS * 0.9 ? 1.5 : 0;
+  const frozen = lively && frozenForMs >= FROZEN_MS * JITTER ? 1.5 : 0;
   return {
     lens_covered: lensCovered,
     too_dark: tooDark,

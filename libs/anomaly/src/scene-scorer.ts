@@ -1,4 +1,10 @@
-import { type BaselineOptions, type BaselineSnapshot, PatchBaseline } from './baseline.js';
+import {
+  type BaselineOptions,
+  type BaselineSnapshot,
+  PatchBaseline,
+  floatsFromBase64,
+  floatsToBase64,
+} from './baseline.js';
 import { EventTracker, type EventTrackerOptions, JITTER } from './event-tracker.js';
 import { type Box, type PatchGrid } from './geometry.js';
 import {
@@ -156,13 +162,7 @@ export class SceneAnomalyModel {
   static restore(s: SceneSnapshot, opts: SceneOptions = DEFAULT_SCENE_OPTIONS): SceneAnomalyModel {
     if (s.v !== 1) throw new RangeError(`scene snapshot version ${String(s.v)} is not known`);
     const baseline = PatchBaseline.restore(s.baseline, opts);
-    const buf = Buffer.from(s.patchNorms, 'base64');
-    if (buf.length !== baseline.patches * 8)
-      throw new RangeError(
-        `snapshot patch norms hold ${buf.length / 8} patches, the baseline ${baseline.patches}`,
-      );
-    const usual = new Float32Array(baseline.patches * 2);
-    new Uint8Array(usual.buffer).set(buf);
+    const usual = floatsFromBase64(s.patchNorms, baseline.patches * 2, 'patch norms');
     const model = new SceneAnomalyModel(opts, baseline, { ...s.norms }, usual);
     model.activitySamples = s.activitySamples ?? 0;
     return model;
@@ -186,12 +186,11 @@ export class SceneAnomalyModel {
 
   snapshot(): SceneSnapshot | null {
     if (!this.baseline || !this.patchNorms) return null;
-    const a = this.patchNorms;
     return {
       v: 1,
       baseline: this.baseline.snapshot(),
       norms: { ...this.norms },
-      patchNorms: Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64'),
+      patchNorms: floatsToBase64(this.patchNorms),
       activitySamples: this.activitySamples,
     };
   }

@@ -1,4 +1,4 @@
-import { type DecodeRequest, type DecodeResult, type Decoder } from './decoder.js';
+import { type DecodeRequest, type DecodeResult, type Decoder, asFallback } from './decoder.js';
 
 export interface SchedulerOptions {
   /** Windows decoded at once by the backend. */
@@ -97,7 +97,7 @@ export class DecodeScheduler<C> {
       .then((result) =>
         this.onResult({
           ...job,
-          result: { ...result, decoder: { type: result.decoder.type, fallback: true } },
+          result: asFallback(result),
           skipped: why,
         }),
       )
@@ -111,11 +111,7 @@ export class DecodeScheduler<C> {
       this.running++;
       void this.decoder
         .decode(job.request)
-        .catch(() =>
-          this.fallback
-            .decode(job.request)
-            .then((r) => ({ ...r, decoder: { type: r.decoder.type, fallback: true } })),
-        )
+        .catch(() => this.fallback.decode(job.request).then(asFallback))
         .then((result) => this.onResult({ ...job, result }))
         .finally(() => this.done());
     }

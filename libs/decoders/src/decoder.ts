@@ -42,3 +42,8 @@ export interface Decoder {
   /** `signal` aborts a call that has run past its time (the caller falls back). */
   decode(request: DecodeRequest, signal?: AbortSignal): Promise<DecodeResult>;
 }
+
+/** A narration made in another backend's place: the summary says so (`decoder.fallback: true`). */
+export function asFallback(r: DecodeResult): DecodeResult {
+  return { ...r, decoder: { type: r.decoder.type, fallback: true } };
+}

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type BreakerOptions, CircuitBreaker } from './circuit-breaker.js';
-import { type DecodeRequest, type DecodeResult, type Decoder, DecoderError } from './decoder.js';
+import { type DecodeRequest, type DecodeResult, type Decoder, DecoderError, asFallback } from './decoder.js';
 
 export interface ResilienceOptions {
   /** One call's time limit. */
@@ -19,8 +19,7 @@ export interface FallbackEvent {
 /**
  * A backend behind a time limit, retries with backoff and a circuit breaker, with `grounded` (or any
  * decoder that cannot fail) as the fallback: every window gets exactly one narration, and when the
- * backend failed or its breaker is open the result says so (`decoder.fallback: true`, the backend's model
- * named). Never throws for backend trouble.
+ * backend failed or its breaker is open the result says so (`decoder.fallback: true`). Never throws for backend trouble.
  */
 export class ResilientDecoder implements Decoder {
   readonly breaker: CircuitBreaker;
@@ -65,7 +64,7 @@ export class ResilientDecoder implements Decoder {
     this.fallbacks++;
     this.onFallback({ streamId: request.streamId, reason });
     const r = await this.fallback.decode(request);
-    return { ...r, decoder: { type: r.decoder.type, fallback: true } };
+    return asFallback(r);
   }
 
   private async withTimeout(request: DecodeRequest): Promise<DecodeResult> {
