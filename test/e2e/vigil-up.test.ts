@@ -14,7 +14,7 @@ interface Up {
   exited: Promise<number | null>;
 }
 
-async function startUp(): Promise<Up> {
+async function startUp(extra: Record<string, string> = {}): Promise<Up> {
   const dataDir = testDir('vigil-up');
   const kafkaPort = await freePort();
   const rtspPort = await freePort();
@@ -28,6 +28,7 @@ async function startUp(): Promise<Up> {
       // metrics ports picked free, so a `vigil up` still stopping cannot block the next one
       VIGIL_INGEST_HTTP_PORT: '0',
       VIGIL_ANALYZER_HTTP_PORT: '0',
+      ...extra,
     },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -56,8 +57,14 @@ const helpers = (up: Up) =>
 // a grounded summary line: "[demo-yard] Demo yard (…) (demo-yard), 10:00:00–10:00:10 UTC: 20 frames sampled …"
 const SUMMARY = /\[demo-(yard|line)\] .*\(demo-(yard|line)\), .* frames? sampled/;
 
-test('`vigil up` prints a summary within 30 s of being up, and Ctrl-C stops everything it started', async () => {
-  const up = await startUp();
+test('`vigil up` prints a summary within 30 s of being up, rolls them up by minute and hour, and Ctrl-C stops everything it started', async () => {
+  // a shortened clock: windows every 2 s, "minutes" of 4 s and "hours" of 8 s
+  const up = await startUp({
+    VIGIL_SUMMARY_INTERVAL_S: '2',
+    VIGIL_WINDOW_S: '4',
+    VIGIL_ROLLUP_MINUTE_S: '4',
+    VIGIL_ROLLUP_HOUR_S: '8',
+  });
   try {
     const t0 = Date.now();
     while (!/Vigil is up/.test(up.output.stderr)) {
@@ -71,6 +78,19 @@ test('`vigil up` prints a summary within 30 s of being up, and Ctrl-C stops ever
     );
     const ms = await waitFor(up, SUMMARY, Date.now(), 30_000);
     assert.ok(ms <= 30_000);
+    // the demo stream's windows roll up into minutes, and those into an hour, on Kafka
+    await waitFor(
+      up,
+      /\[demo-yard\] .*\(demo-yard\), minute \d\d:\d\d:\d\d–.*.* narrated windows?/,
+      Date.now(),
+      30_000,
+    );
+    await waitFor(
+      up,
+      /\[demo-yard\] .*\(demo-yard\), hour \d\d:\d\d:\d\d–.*.* narrated windows?/,
+      Date.now(),
+      30_000,
+    );
   } finally {
     up.child.kill('SIGINT');
   }

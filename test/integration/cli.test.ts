@@ -90,7 +90,7 @@ test('invalid configuration: exit 2 and one line naming every bad key and its fi
   assert.equal(lines(r.stderr).length, 1, r.stderr);
   assert.match(
     r.stderr,
-    /^vigil: invalid configuration: VIGIL_KAFKA_BROKERS\[0\]: each broker must be host:port .*; VIGIL_SUMMARY_INTERVAL_S: .*\(seconds, 1-3600\)\n$/,
+    /^vigil: invalid configuration: VIGIL_KAFKA_BROKERS\[0\]: each broker must be host:port .*; VIGIL_SUMMARY_INTERVAL_S: .*\(seconds between window summaries \(the window stride\), 1-3600\)\n$/,
   );
 });
 

@@ -37,11 +37,14 @@ before(async () => {
       end: start + 10_000,
       samples: [{ at: start + 1000, change: 0.1 }],
       anomalies: [{ at: start + 4000, kind: 'object_appeared', score: 1.7 }],
+      trigger: 'cadence',
+      frames: [
+        { at: start + 1000, until: start + 1000, merged: 0, jpeg },
+        { at: start + 6000, until: start + 6000, merged: 0, jpeg },
+      ],
+      merged: 0,
+      dropped: 0,
     },
-    frames: [
-      { at: start + 1000, jpeg },
-      { at: start + 6000, jpeg },
-    ],
   };
 });
 after(async () => {
@@ -55,10 +58,13 @@ test('a window goes out as a chat completion with its frames, context and JSON s
   server.mode = 'ok';
   requests.length = 0;
   const r = await openai().decode(request);
-  assert.deepEqual(r, {
+  const { tokens, ...rest } = r;
+  assert.deepEqual(rest, {
     ...ANSWER,
     decoder: { type: 'openai', model: 'Qwen/Qwen3-VL-30B-A3B-Instruct', fallback: false },
   });
+  // the server's usage counts come back with the result
+  assert.ok(tokens && tokens.prompt > 100 && tokens.completion > 5, JSON.stringify(tokens));
   const q = requests[0]!;
   assert.equal(q.path, '/v1/chat/completions');
   assert.equal(q.auth, 'Bearer k-123');
@@ -86,6 +92,9 @@ test('a streamed answer is assembled from its server-sent events', async () => {
   server.mode = 'stream';
   const r = await openai({ stream: true }).decode(request);
   assert.equal(r.summary, ANSWER.summary);
+  // usage asked for with stream_options and read from the last chunk
+  assert.deepEqual(requests.at(-1)!.body.stream_options, { include_usage: true });
+  assert.ok(r.tokens && r.tokens.completion > 5, JSON.stringify(r.tokens));
 });
 
 test('errors say what went wrong and whether another try makes sense', async () => {

@@ -3,13 +3,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '@vigil/testing';
+import { decodersBench } from './decoders.bench.js';
 import { ingestBench } from './ingest.bench.js';
 import { visionBench } from './vision.bench.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const suites = args.filter((a) => !a.startsWith('--'));
-const known = ['ingest', 'vision'];
+const known = ['ingest', 'vision', 'decoders'];
 const chosen = suites.length ? suites : known;
 for (const s of chosen) {
   if (!known.includes(s)) {
@@ -90,6 +91,33 @@ if (chosen.includes('vision')) {
     );
   console.log(
     `speedupBatched=${r.speedupBatched} (tiny-vit-test) maxBatchingWaitMs=${r.maxBatchingWaitMs} p99=${r.p99BatchingWaitMs} (maxWaitMs ${r.maxWaitMs}; a plain 5 ms timer fired up to ${r.timerLateMaxMs} ms late, p99 ${r.timerLateP99Ms}) skipStatic=${r.skipStatic} missedChanges=${r.missedChanges} skipOnChangingClip=${r.skipOnChangingClip}`,
+  );
+  console.log(`wrote ${file}`);
+}
+
+if (chosen.includes('decoders')) {
+  const r = await decodersBench(quick, log);
+  const file = join(outDir, 'decoders.json');
+  writeFileSync(
+    file,
+    JSON.stringify({ suite: 'decoders', quick, at: new Date().toISOString(), machine, ...r }, null, 2) + '\n',
+  );
+  console.log(
+    `\ndecoders — windows falling due together per stream, ${r.model} (${r.prefixTokens}-token prefix, ${r.promptTokens}-token prompt, ${r.maxNewTokens} new tokens, greedy), CPU, 1 thread`,
+  );
+  console.table(
+    r.rows.map((x) => ({
+      backend: x.backend,
+      streams: x.streams,
+      mode: x.mode,
+      windows: x.windows,
+      'windows/s': x.windowsPerS,
+      'p50 ms': x.p50Ms,
+      'p99 ms': x.p99Ms,
+    })),
+  );
+  console.log(
+    `speedupBatched=${r.speedupBatched} (32 streams) speedupPrefix=${r.speedupPrefix} (1 stream; ${r.speedupPrefixBatched8} at 8 streams batched) groundedP99Ms=${r.groundedP99Ms}`,
   );
   console.log(`wrote ${file}`);
 }

@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ModelManifest, ModelManifestSchema } from '@vigil/contracts';
 import { GraphBuilder } from './onnx-builder.js';
+import { writeTinyMoe } from './tiny-moe.js';
 
 const SIZE = 224;
 const PATCH = 16;
@@ -225,4 +226,6 @@ if (process.argv[1]?.endsWith('generate-models.js')) {
     );
     console.log(`wrote models/${name} (${bytes.length} bytes)`);
   }
+  const moe = writeTinyMoe(join(root, 'models', 'tiny-moe-test'));
+  console.log(`wrote models/${moe.name} (${moe.architecture.vocabSize} tokens)`);
 }

@@ -8,6 +8,13 @@ const INT64 = onnx.TensorProto.DataType.INT64;
 
 type Attr = number | number[] | string;
 
+/** A graph input or output: name, dims (numbers or symbolic names), element type (float32 by default). */
+export interface Io {
+  readonly name: string;
+  readonly dims: (number | string)[];
+  readonly type?: 'float32' | 'int64';
+}
+
 export class GraphBuilder {
   private readonly nodes: onnxProto.onnx.INodeProto[] = [];
   private readonly initializers: onnxProto.onnx.ITensorProto[] = [];
@@ -28,11 +35,24 @@ export class GraphBuilder {
     return name;
   }
 
+  /** A 0-d int64 constant (a scalar, as Range and Gather indices want). */
+  scalar(name: string, value: number): string {
+    this.initializers.push(onnx.TensorProto.create({ name, dataType: INT64, dims: [], int64Data: [value] }));
+    return name;
+  }
+
   int64(name: string, values: number[]): string {
     this.initializers.push(
       onnx.TensorProto.create({ name, dataType: INT64, dims: [values.length], int64Data: values }),
     );
     return name;
+  }
+
+  /** Adds a node with several outputs (TopK); returns their names. */
+  ops(opType: string, inputs: string[], attrs: Record<string, Attr>, outputs: string[]): string[] {
+    const first = this.op(opType, inputs, attrs, outputs[0]);
+    this.nodes.at(-1)!.output = outputs;
+    return [first, ...outputs.slice(1)];
   }
 
   /** Adds a node; returns its (single) output name. */
@@ -61,17 +81,13 @@ export class GraphBuilder {
     return output;
   }
 
-  build(
-    name: string,
-    input: { name: string; dims: (number | string)[] },
-    output: { name: string; dims: (number | string)[] },
-  ): Buffer {
-    const vi = (v: { name: string; dims: (number | string)[] }) =>
+  build(name: string, input: Io | Io[], output: Io | Io[]): Buffer {
+    const vi = (v: Io) =>
       onnx.ValueInfoProto.create({
         name: v.name,
         type: {
           tensorType: {
-            elemType: FLOAT,
+            elemType: v.type === 'int64' ? INT64 : FLOAT,
             shape: { dim: v.dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
           },
         },
@@ -79,8 +95,8 @@ export class GraphBuilder {
     const graph = onnx.GraphProto.create({
       name,
       node: this.nodes,
-      input: [vi(input)],
-      output: [vi(output)],
+      input: (Array.isArray(input) ? input : [input]).map(vi),
+      output: (Array.isArray(output) ? output : [output]).map(vi),
       initializer: this.initializers,
     });
     const model = onnx.ModelProto.create({

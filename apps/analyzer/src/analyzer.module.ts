@@ -1,7 +1,8 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { type AnalyzerConfig } from '@vigil/config';
 import { readFileSync } from 'node:fs';
-import { type DecoderConfig, createDecoder } from '@vigil/decoders';
+import { resolve } from 'node:path';
+import { type DecoderConfig, createDecoder, readDecoderManifest } from '@vigil/decoders';
 import { ConfigError } from '@vigil/config';
 import { type Logger } from '@vigil/observability';
 import { AnalyzerService } from './analyzer.service.js';
@@ -40,6 +41,29 @@ export class AnalyzerModule {
 /** The decoder backend from the analyzer's settings (the API key read from its mounted file). */
 export function decoderConfig(c: AnalyzerConfig): DecoderConfig {
   if (c.decoderType === 'grounded') return { type: 'grounded' };
+  const resilience = {
+    timeoutMs: c.decoderTimeoutMs,
+    retries: c.decoderRetries,
+    backoffMs: 500,
+    breaker: { failureThreshold: c.decoderBreakerFailures, openMs: c.decoderBreakerOpenS * 1000 },
+  };
+  if (c.decoderType === 'onnx') {
+    const manifestPath = resolve(c.decoderModel);
+    try {
+      readDecoderManifest(manifestPath);
+    } catch (e) {
+      throw new ConfigError([`VIGIL_DECODER_MODEL: ${(e as Error).message}`]);
+    }
+    return {
+      type: 'onnx',
+      manifestPath,
+      provider: c.decoderProvider,
+      threads: c.decoderThreads,
+      maxBatch: c.decoderBatch,
+      maxNewTokens: c.decoderMaxTokens,
+      resilience,
+    };
+  }
   let apiKey: string | undefined;
   if (c.decoderApiKeyFile) {
     try {
@@ -55,11 +79,6 @@ export function decoderConfig(c: AnalyzerConfig): DecoderConfig {
     url: c.decoderUrl,
     model: c.decoderModel,
     ...(apiKey ? { apiKey } : {}),
-    resilience: {
-      timeoutMs: c.decoderTimeoutMs,
-      retries: c.decoderRetries,
-      backoffMs: 500,
-      breaker: { failureThreshold: c.decoderBreakerFailures, openMs: c.decoderBreakerOpenS * 1000 },
-    },
+    resilience,
   };
 }

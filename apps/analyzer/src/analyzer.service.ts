@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { type z } from 'zod';
 import {
@@ -16,7 +17,6 @@ import {
   parseWith,
   toCloudEventHeaders,
   type AnomalyEvent,
-  type Summary,
 } from '@vigil/contracts';
 import { type AnalyzerConfig } from '@vigil/config';
 import {
@@ -30,7 +30,7 @@ import {
 } from '@vigil/kafka';
 import { FrameDroppedError, ImageDecodeError } from '@vigil/vision';
 import { Logger, OpsEndpoint } from '@vigil/observability';
-import { FrameAnalysisService, type AnalysisOutput } from './frame-analysis.service.js';
+import { FrameAnalysisService, type AnalysisOutput, type NarrationOutput } from './frame-analysis.service.js';
 import { AnalyzerMetrics } from './analyzer-metrics.js';
 import { ANALYZER_CONFIG, ROOT_LOGGER } from './analyzer.tokens.js';
 
@@ -78,6 +78,8 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
   private readonly conn: KafkaConnection;
   private readonly publisher: KafkaPublisher;
   private readonly subscriber: KafkaSubscriber;
+  /** vigil.control.v1, for summarize requests: every analyzer reads every request (a group of its own). */
+  private readonly control: KafkaSubscriber;
   private readonly baselines: TableReader<BaselineRecord>;
   private readonly specs: TableReader<StreamSpec>;
   private readonly ops: OpsEndpoint;
@@ -106,6 +108,17 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
         groupId: config.groupId,
         topics: [TOPICS.frames.name],
         partitionsConsumedConcurrently: Math.max(1, config.visionMaxBatch),
+      },
+      this.log,
+    );
+    this.control = new KafkaSubscriber(
+      kafka,
+      this.conn,
+      {
+        groupId: `${config.groupId}-control-${randomUUID()}`,
+        topics: [TOPICS.control.name],
+        fromBeginning: false,
+        commitOffsets: false,
       },
       this.log,
     );
@@ -151,6 +164,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
     ]);
     if (topics.created.length) this.log.info('created topics', { topics: topics.created.join(',') });
     await this.publisher.connect();
+    await this.analysis.startDecoder();
     await Promise.all([this.baselines.start(), this.specs.start()]);
     const caught = await Promise.all([this.baselines.caughtUp(20_000), this.specs.caughtUp(20_000)]);
     if (!caught.every(Boolean))
@@ -159,7 +173,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       );
     this.log.info('tables read', { baselines: this.baselines.size, streams: this.specs.size });
     this.metrics.learning = () => this.analysis.learningStates();
-    this.analysis.onSummary((summary) => this.publishSummary(summary));
+    this.analysis.onNarration((out) => this.publishNarration(out));
     this.analysis.attach({
       settings: (id) => {
         const spec = this.specs.get(id);
@@ -169,6 +183,10 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
     });
     this._httpPort = await this.ops.listen(this.config.httpPort, '0.0.0.0', 'VIGIL_ANALYZER_HTTP_PORT');
     await this.subscriber.start((batch) => this.handleBatch(batch));
+    await this.control.start((batch) => {
+      for (const msg of batch) this.handleControl(msg);
+      return Promise.resolve();
+    });
     void this.subscriber.whenJoined().then(() => (this.ready = true));
     this.log.info('analyzer running', {
       brokers: this.conn.brokers.join(','),
@@ -187,14 +205,15 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
 
   /** Resolves once the consumer group has assigned partitions to this analyzer. */
   whenReady(): Promise<void> {
-    return this.subscriber.whenJoined();
+    return Promise.all([this.subscriber.whenJoined(), this.control.whenJoined()]).then(() => undefined);
   }
 
   async onModuleDestroy(): Promise<void> {
     this.ready = false;
-    await this.subscriber.stop();
+    await Promise.all([this.subscriber.stop(), this.control.stop()]);
     // windows already handed to the decoder are narrated and published before the producer goes
     await this.analysis.closeSummaries(10_000);
+    await this.analysis.closeDecoder();
     // the latest learned normals, so whoever analyzes these streams next resumes from here
     await this.publishBaselines(this.analysis.baselinesNow()).catch((err: unknown) =>
       this.log.warn(`could not save baselines at shutdown: ${(err as Error).message}`),
@@ -270,12 +289,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
           ),
         ),
       ),
-      this.publisher.publish(
-        TOPICS.anomalies.name,
-        anomalies.map((e) =>
-          jsonMessage(e, CE_TYPES.anomaly, `${e.eventId}:${e.phase}:${e.observedAt}`, e.observedAt),
-        ),
-      ),
+      this.publishAnomalies(anomalies),
       this.publishBaselines(baselines),
       this.publisher.publish(
         TOPICS.scores.name,
@@ -284,16 +298,31 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
         ),
       ),
     ]);
-    for (const e of anomalies)
-      this.log.debug(`anomaly ${e.phase}: ${e.description}`, { streamId: e.streamId, eventId: e.eventId });
   }
 
-  /** A narrated window, published as it comes out of the decoder (off the frame path). */
-  private async publishSummary(s: Summary): Promise<void> {
-    await this.publisher.publish(TOPICS.summaries.name, [
-      jsonMessage(s, CE_TYPES.summary, s.summaryId, s.createdAt),
+  /** A narrated window (with the rollups it closed and the events its findings opened), published as it
+   * comes out of the decoder (off the frame path). */
+  private async publishNarration(out: NarrationOutput): Promise<void> {
+    await Promise.all([
+      this.publisher.publish(
+        TOPICS.summaries.name,
+        out.summaries.map((s) => jsonMessage(s, CE_TYPES.summary, s.summaryId, s.createdAt)),
+      ),
+      this.publishAnomalies(out.anomalies),
     ]);
-    this.log.debug(`summary: ${s.text}`, { streamId: s.streamId });
+    for (const s of out.summaries)
+      this.log.debug(`${s.level} summary: ${s.text}`, { streamId: s.streamId, summaryId: s.summaryId });
+  }
+
+  private async publishAnomalies(anomalies: AnomalyEvent[]): Promise<void> {
+    await this.publisher.publish(
+      TOPICS.anomalies.name,
+      anomalies.map((e) =>
+        jsonMessage(e, CE_TYPES.anomaly, `${e.eventId}:${e.phase}:${e.observedAt}`, e.observedAt),
+      ),
+    );
+    for (const e of anomalies)
+      this.log.debug(`anomaly ${e.phase}: ${e.description}`, { streamId: e.streamId, eventId: e.eventId });
   }
 
   private async publishBaselines(records: BaselineRecord[]): Promise<void> {
@@ -304,6 +333,18 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       ),
     );
     for (const b of records) this.log.debug('baseline saved', { streamId: b.streamId, samples: b.samples });
+  }
+
+  /** A summarize request: the analyzer holding the stream narrates its latest window now; others ignore it. */
+  private handleControl(msg: IncomingMessage): void {
+    const row = jsonRow(ControlMessageSchema)(msg.value ?? Buffer.alloc(0));
+    if (!row.ok) {
+      this.log.warn(`ignored control message: ${row.error}`, { offset: msg.offset });
+      return;
+    }
+    if (row.value.action !== 'summarize') return;
+    if (this.analysis.requestSummary(row.value.streamId))
+      this.log.info('summary requested', { streamId: row.value.streamId, reason: row.value.reason });
   }
 
   private frameMeta(msg: IncomingMessage) {

@@ -25,22 +25,52 @@ import {
   letterboxContent,
   patchChange,
 } from '@vigil/anomaly';
-import { DecodeScheduler, type Decoder, GroundedDecoder, type ScheduledResult } from '@vigil/decoders';
+import {
+  DecodeScheduler,
+  type DecodeResult,
+  type Decoder,
+  GroundedDecoder,
+  type ScheduledResult,
+  narrateRollup,
+} from '@vigil/decoders';
 import { grayThumbnail } from '@vigil/vision';
-import { TumblingWindow } from '@vigil/windows';
+import {
+  type ClosedRollup,
+  type ClosedWindow,
+  type RollupChild,
+  Rollups,
+  SlidingWindow,
+  mergeChildren,
+} from '@vigil/windows';
 import { Logger } from '@vigil/observability';
 import { ANALYZER_CONFIG, DECODER, ROOT_LOGGER } from './analyzer.tokens.js';
 import { VisionEncoderService } from './vision-encoder.service.js';
 
 type Analysis = StreamSpec['analysis'] & { readonly name?: string };
 
-const FRAMES_PER_WINDOW = 4;
-
 interface OpenEvent {
+  readonly eventId: string;
   readonly startedAt: number;
   region: AnomalyEvent['region'];
-  /** The scores that opened it, for the update and end descriptions. */
-  readonly detail: string;
+  peak: number;
+  /** A decoder finding confirmed it already. */
+  confirmed: boolean;
+}
+
+/** An open model.flagged event: a decoder finding no detector covers, open while windows keep reporting it. */
+interface FlaggedEvent {
+  readonly eventId: string;
+  readonly startedAt: number;
+  readonly severity: AnomalyEvent['severity'];
+  peak: number;
+  readonly description: string;
+}
+
+/** What the analysis hands the scheduler with each window. */
+interface WindowContext {
+  /** Events that started or were open inside the window. */
+  readonly eventIds: string[];
+  readonly strideMs: number;
 }
 
 interface StreamState {
@@ -49,10 +79,17 @@ interface StreamState {
   /** The previous frame's vision tokens [T × D], for the window's activity figure. */
   prev: Float32Array | null;
   scene: SceneAnomalyModel;
-  window: TumblingWindow;
+  window: SlidingWindow;
+  /** Length, stride and frame cost the window was made with (a settings change makes a new one). */
+  windowKey: string;
+  rollups: Rollups;
   open: Map<SceneKind, OpenEvent>;
-  /** Frames kept for the window being filled (decoders that look at pictures), by quarter. */
-  frames: Map<number, { at: number; jpeg: Buffer }>;
+  /** When each detector's latest event ended. */
+  endedAt: Map<SceneKind, number>;
+  flagged: Map<string, FlaggedEvent>;
+  /** The newest window whose findings were applied (results can come back out of order). */
+  flagsUntil: number;
+  lastAt: number;
   lastBurstAt: number;
   lastSavedAt: number;
   wasLearning: boolean;
@@ -71,6 +108,12 @@ export interface AnalysisOutput {
 }
 
 /** What the analysis needs from outside: each stream's settings and its saved baseline, if any. */
+/** What comes out of the decoder, off the frame path: summaries, and events its findings opened or confirmed. */
+export interface NarrationOutput {
+  readonly summaries: Summary[];
+  readonly anomalies: AnomalyEvent[];
+}
+
 export interface AnalysisContext {
   settings(streamId: string): Analysis | undefined;
   baseline(streamId: string): BaselineRecord | undefined;
@@ -94,7 +137,9 @@ const SEVERITY: Record<SceneKind, AnomalyEvent['severity']> = {
  * Analysis of one stream's frames against its own learned normal: vision tokens from the encoder feed the
  * stream's SceneAnomalyModel (patch baseline, tampering and health detectors, one event lifecycle per
  * kind), which is learned during a warm-up, restored from vigil.baselines.v1 when one was saved, and
- * saved again periodically. A window per summaryIntervalS is narrated by the decoder.
+ * saved again periodically. Each stream's sliding windows (length W every stride S, cut early when an
+ * anomaly starts or on request) are narrated by the decoder off the frame path and rolled up per minute
+ * and per hour; the decoder's findings open or confirm events.
  */
 @Injectable()
 export class FrameAnalysisService {
@@ -102,8 +147,8 @@ export class FrameAnalysisService {
   private readonly grids = new Map<string, PatchGrid>();
   private readonly log: Logger;
   private context: AnalysisContext = { settings: () => undefined, baseline: () => undefined };
-  private readonly scheduler: DecodeScheduler<null>;
-  private sink: (summary: Summary) => void | Promise<void> = () => undefined;
+  private readonly scheduler: DecodeScheduler<WindowContext>;
+  private sink: (out: NarrationOutput) => void | Promise<void> = () => undefined;
 
   constructor(
     @Inject(ANALYZER_CONFIG) private readonly config: AnalyzerConfig,
@@ -112,17 +157,49 @@ export class FrameAnalysisService {
     private readonly encoder: VisionEncoderService,
   ) {
     this.log = root.child('analysis');
-    this.scheduler = new DecodeScheduler<null>(
+    this.scheduler = new DecodeScheduler<WindowContext>(
       decoder,
       new GroundedDecoder(),
-      { concurrency: config.decoderConcurrency, maxQueue: config.decoderQueue },
+      // an in-process model batches the windows it is handed at once: hand it a whole batch
+      {
+        concurrency:
+          config.decoderType === 'onnx'
+            ? Math.max(config.decoderConcurrency, config.decoderBatch)
+            : config.decoderConcurrency,
+        maxQueue: config.decoderQueue,
+      },
       (r) => this.summarize(r),
     );
   }
 
-  /** Where narrated windows go (the analyzer publishes them); summaries arrive off the frame path. */
-  onSummary(sink: (summary: Summary) => void | Promise<void>): void {
+  /** Where narrated windows, rollups and model-flagged events go (the analyzer publishes them). */
+  onNarration(sink: (out: NarrationOutput) => void | Promise<void>): void {
     this.sink = sink;
+  }
+
+  /** Narrates the stream's latest window now; false when this analyzer has not seen the stream. */
+  requestSummary(streamId: string): boolean {
+    const st = this.streams.get(streamId);
+    const cut = st?.window.cut(st.lastAt, 'request');
+    if (!st || !cut) return false;
+    this.submitWindow(streamId, st, cut);
+    return true;
+  }
+
+  /** Loads the decoder backend (a resident model); a backend that cannot run stops the analyzer at boot. */
+  async startDecoder(): Promise<void> {
+    try {
+      await this.decoder.start?.();
+    } catch (e) {
+      throw new Error(`the ${this.decoder.type} decoder cannot start: ${(e as Error).message}`);
+    }
+    this.log.info('decoder ready', { decoder: this.decoder.type });
+  }
+
+  async closeDecoder(): Promise<void> {
+    await this.decoder
+      .close?.()
+      .catch((e: unknown) => this.log.warn(`decoder did not close cleanly: ${(e as Error).message}`));
   }
 
   /** Stopping: waiting windows are narrated by grounded now; calls in flight get `timeoutMs`. */
@@ -133,32 +210,209 @@ export class FrameAnalysisService {
       );
   }
 
-  private async summarize({ request, result, skipped }: ScheduledResult<null>): Promise<void> {
-    const w = request.window;
-    if (skipped) this.log.debug(`window narrated by grounded: ${skipped}`, { streamId: request.streamId });
-    const summary = SummarySchema.parse({
-      summaryId: summaryId(request.streamId, 'window', iso(w.start)),
-      streamId: request.streamId,
-      level: 'window',
-      windowStart: iso(w.start),
-      windowEnd: iso(w.end),
-      text: result.summary,
-      decoder: result.decoder,
-      stats: {
-        frames: w.samples.length,
-        meanChange: w.samples.reduce((a, s) => a + s.change, 0) / Math.max(1, w.samples.length),
-        maxChange: Math.max(0, ...w.samples.map((s) => s.change)),
-        anomalies: w.anomalies.length,
+  private submitWindow(streamId: string, st: StreamState, w: ClosedWindow): void {
+    const settings = this.context.settings(streamId);
+    const eventIds = new Set(w.anomalies.flatMap((a) => (a.eventId ? [a.eventId] : [])));
+    for (const o of st.open.values()) if (o.startedAt < w.end) eventIds.add(o.eventId);
+    for (const f of st.flagged.values()) if (f.startedAt < w.end) eventIds.add(f.eventId);
+    if (w.trigger === 'cadence') st.rollups.expect(w.end);
+    this.scheduler.submit(
+      {
+        streamId,
+        ...(settings?.name ? { streamName: settings.name } : {}),
+        ...(settings?.context ? { context: settings.context } : {}),
+        window: w,
       },
-      createdAt: new Date().toISOString(),
-    });
-    try {
-      await this.sink(summary);
-    } catch (err) {
-      this.log.error(`could not pass a summary on: ${(err as Error).message}`, {
-        streamId: request.streamId,
-      });
+      { eventIds: [...eventIds], strideMs: st.window.strideMs },
+    );
+  }
+
+  private async summarize(r: ScheduledResult<WindowContext>): Promise<void> {
+    const { request, result, skipped, context } = r;
+    const w = request.window;
+    const streamId = request.streamId;
+    if (skipped) this.log.debug(`window narrated by grounded: ${skipped}`, { streamId });
+    const id =
+      w.trigger === 'cadence'
+        ? summaryId(streamId, 'window', iso(w.start))
+        : summaryId(streamId, `window/${w.trigger}`, iso(w.end));
+    const out: NarrationOutput = {
+      summaries: [
+        SummarySchema.parse({
+          summaryId: id,
+          streamId,
+          level: 'window',
+          trigger: w.trigger,
+          windowStart: iso(w.start),
+          windowEnd: iso(w.end),
+          text: result.summary,
+          findings: result.findings.slice(0, 20),
+          eventIds: context.eventIds.slice(0, 200),
+          decoder: {
+            ...result.decoder,
+            latencyMs: Math.round(r.latencyMs * 10) / 10,
+            ...(result.tokens ? { tokens: result.tokens } : {}),
+          },
+          stats: {
+            frames: w.samples.length,
+            meanChange: w.samples.reduce((a, s) => a + s.change, 0) / Math.max(1, w.samples.length),
+            maxChange: Math.max(0, ...w.samples.map((s) => s.change)),
+            anomalies: w.anomalies.length,
+          },
+          createdAt: new Date().toISOString(),
+        }),
+      ],
+      anomalies: [],
+    };
+    const st = this.streams.get(streamId);
+    if (st) {
+      out.anomalies.push(...this.applyFindings(streamId, st, w, result, id));
+      if (w.trigger === 'cadence') {
+        const who = request.streamName ? `${request.streamName} (${streamId})` : streamId;
+        for (const rollup of st.rollups.deliver(this.rollupChild(w, result, context)))
+          out.summaries.push(rollupSummary(streamId, who, rollup));
+      }
     }
+    try {
+      await this.sink(out);
+    } catch (err) {
+      this.log.error(`could not pass a summary on: ${(err as Error).message}`, { streamId });
+    }
+  }
+
+  /** What a cadence window adds to its minute: only its last stride, so overlapping windows count once. */
+  private rollupChild(w: ClosedWindow, result: DecodeResult, context: WindowContext): RollupChild {
+    const from = w.end - context.strideMs;
+    const samples = w.samples.filter((s) => s.at >= from);
+    const model = result.decoder.type !== 'grounded' && !result.decoder.fallback;
+    return {
+      start: from,
+      end: w.end,
+      frames: samples.length,
+      sumChange: samples.reduce((a, s) => a + s.change, 0),
+      maxChange: Math.max(0, ...samples.map((s) => s.change)),
+      anomalies: w.anomalies.filter((a) => a.at >= from),
+      eventIds: context.eventIds,
+      text: result.summary,
+      findings: model ? result.findings.map((f) => ({ kind: f.kind, severity: f.severity })) : [],
+      windows: 1,
+      fallbacks: result.decoder.fallback ? 1 : 0,
+    };
+  }
+
+  /**
+   * A model's findings (warning or critical, confidence ≥ 0.5): one naming a detector's open event confirms
+   * it (an update carrying the finding, once) and one naming a detector's event that has ended since is
+   * already covered; another opens a model.flagged event, which stays open while
+   * the following windows report it and ends at the first that does not. Grounded findings are the
+   * detectors' own events and change nothing.
+   */
+  private applyFindings(
+    streamId: string,
+    st: StreamState,
+    w: ClosedWindow,
+    result: DecodeResult,
+    fromSummary: string,
+  ): AnomalyEvent[] {
+    if (result.decoder.type === 'grounded' || result.decoder.fallback) return [];
+    const out: AnomalyEvent[] = [];
+    const seen = new Set<string>();
+    const observedAt = iso(w.end);
+    const finding = (kind: string, confidence: number) => ({
+      kind,
+      confidence,
+      decoder: result.decoder.type,
+      ...(result.decoder.model ? { model: result.decoder.model } : {}),
+      summaryId: fromSummary,
+    });
+    for (const f of result.findings) {
+      if (f.severity === 'info' || f.confidence < 0.5) continue;
+      const kind = f.kind
+        .trim()
+        .toLowerCase()
+        .replace(/[\s-]+/g, '_')
+        .slice(0, 100);
+      seen.add(kind);
+      const detected = st.open.get(kind as SceneKind);
+      // the detector's own event ended since the window: it covers this, nothing to open
+      if (!detected && (st.endedAt.get(kind as SceneKind) ?? -Infinity) >= w.start) continue;
+      if (detected) {
+        if (detected.confirmed) continue;
+        detected.confirmed = true;
+        out.push(
+          AnomalyEventSchema.parse({
+            eventId: detected.eventId,
+            streamId,
+            phase: 'update',
+            kind,
+            severity: SEVERITY[kind as SceneKind],
+            score: detected.peak,
+            peakScore: detected.peak,
+            startedAt: iso(detected.startedAt),
+            observedAt,
+            ...(detected.region ? { region: detected.region } : {}),
+            description: `${LABEL[kind as SceneKind]} confirmed by the model: ${f.description}`.slice(
+              0,
+              1000,
+            ),
+            finding: finding(f.kind, f.confidence),
+          }),
+        );
+        continue;
+      }
+      const open = st.flagged.get(kind);
+      if (open) {
+        open.peak = Math.max(open.peak, f.confidence);
+        continue;
+      }
+      const flagged: FlaggedEvent = {
+        eventId: anomalyEventId(streamId, `model.flagged/${kind}`, observedAt),
+        startedAt: w.end,
+        severity: f.severity,
+        peak: f.confidence,
+        description: f.description,
+      };
+      st.flagged.set(kind, flagged);
+      out.push(this.flaggedEvent(streamId, flagged, 'start', w.end, finding(f.kind, f.confidence)));
+    }
+    // only a newer cadence window can say a finding is gone (results may come back out of order)
+    if (w.trigger === 'cadence' && w.end > st.flagsUntil) {
+      st.flagsUntil = w.end;
+      for (const [kind, flagged] of st.flagged) {
+        if (seen.has(kind)) continue;
+        st.flagged.delete(kind);
+        out.push(this.flaggedEvent(streamId, flagged, 'end', w.end, finding(kind, flagged.peak)));
+      }
+    }
+    return out;
+  }
+
+  private flaggedEvent(
+    streamId: string,
+    e: FlaggedEvent,
+    phase: 'start' | 'end',
+    at: number,
+    finding: AnomalyEvent['finding'],
+  ): AnomalyEvent {
+    return AnomalyEventSchema.parse({
+      eventId: e.eventId,
+      streamId,
+      phase,
+      kind: 'model.flagged',
+      severity: e.severity,
+      score: phase === 'start' ? e.peak : 0,
+      peakScore: e.peak,
+      startedAt: iso(e.startedAt),
+      observedAt: iso(at),
+      ...(phase === 'end'
+        ? {
+            endedAt: iso(at),
+            endReason: 'the model no longer reports it',
+            description: `Model no longer reports: ${e.description}`.slice(0, 1000),
+          }
+        : { description: `Model flagged: ${e.description}`.slice(0, 1000) }),
+      finding,
+    });
   }
 
   attach(context: AnalysisContext): void {
@@ -222,6 +476,7 @@ export class FrameAnalysisService {
 
     const r = st.scene.observe(tokens, m.output.tokenDims, thumb.pixels, at, grid);
     for (const e of r.events) out.anomalies.push(await this.message(meta, st, e, r, jpeg));
+    const started = r.events.some((e) => e.phase === 'start');
     const top = (Object.entries(r.scores) as [SceneKind, number][]).sort((a, b) => b[1] - a[1])[0]!;
     out.score = {
       streamId: meta.streamId,
@@ -255,25 +510,19 @@ export class FrameAnalysisService {
       }
     }
 
-    // a few frames per window for decoders that look at pictures: the latest of each quarter
-    if (this.decoder.type !== 'grounded') {
-      const len = this.config.summaryIntervalS * 1000;
-      st.frames.set(Math.floor((at % len) / (len / FRAMES_PER_WINDOW)), { at, jpeg });
-    }
-    const closed = st.window.add({ at, change });
-    if (closed) {
-      const frames = [...st.frames.values()].filter((f) => f.at < closed.end).sort((x, y) => x.at - y.at);
-      for (const [k, f] of st.frames) if (f.at < closed.end) st.frames.delete(k);
-      this.scheduler.submit(
-        {
-          streamId: meta.streamId,
-          ...(settings?.name ? { streamName: settings.name } : {}),
-          ...(settings?.context ? { context: settings.context } : {}),
-          window: closed,
-          ...(frames.length ? { frames } : {}),
-        },
-        null,
-      );
+    // the stream's sliding windows: what the decoder looks at comes along (frames, tokens, or neither)
+    const window = this.windowFor(meta, st, settings);
+    const inputs = this.decoder.inputs;
+    const payload = inputs && {
+      ...(inputs.jpeg ? { jpeg } : {}),
+      ...(inputs.tokens ? { tokens } : {}),
+    };
+    for (const closed of window.add({ at, change }, payload)) this.submitWindow(meta.streamId, st, closed);
+    st.lastAt = Math.max(st.lastAt, at);
+    // an anomaly's start is narrated at once, with the window that led up to it
+    if (started) {
+      const cut = window.cut(at, 'anomaly');
+      if (cut) this.submitWindow(meta.streamId, st, cut);
     }
     return out;
   }
@@ -315,13 +564,24 @@ export class FrameAnalysisService {
     r: SceneResult,
     jpeg: Buffer,
   ): Promise<AnomalyEvent> {
+    const eventId = anomalyEventId(meta.streamId, e.kind, iso(e.startedAt));
     if (e.phase === 'start') {
-      st.open.set(e.kind, { startedAt: e.startedAt, region: e.region, detail: describe(e.kind, r) });
-      st.window.noteAnomaly(e.startedAt, e.kind, e.peak);
+      st.open.set(e.kind, {
+        eventId,
+        startedAt: e.startedAt,
+        region: e.region,
+        peak: e.peak,
+        confirmed: false,
+      });
+      st.window.noteAnomaly({ at: e.startedAt, kind: e.kind, score: e.peak, eventId });
     }
     const open = st.open.get(e.kind);
+    if (open) open.peak = Math.max(open.peak, e.peak);
     if (e.region && open) open.region = e.region;
-    if (e.phase === 'end') st.open.delete(e.kind);
+    if (e.phase === 'end') {
+      st.open.delete(e.kind);
+      st.endedAt.set(e.kind, e.endedAt ?? Date.parse(meta.capturedAt));
+    }
     const lasted = ((e.endedAt ?? Date.parse(meta.capturedAt)) - e.startedAt) / 1000;
     const description =
       e.phase === 'start'
@@ -331,7 +591,7 @@ export class FrameAnalysisService {
           : `${LABEL[e.kind]} ended after ${lasted.toFixed(1)} s (peak score ${e.peak.toFixed(2)}).`;
     const evidence = e.phase === 'start' ? await evidenceThumbnail(jpeg) : undefined;
     return AnomalyEventSchema.parse({
-      eventId: anomalyEventId(meta.streamId, e.kind, iso(e.startedAt)),
+      eventId,
       streamId: meta.streamId,
       phase: e.phase,
       kind: e.kind,
@@ -374,9 +634,18 @@ export class FrameAnalysisService {
         lastSeq: -1,
         prev: null,
         scene,
-        window: new TumblingWindow(this.config.summaryIntervalS * 1000),
+        // replaced by windowFor() at the first frame, when the frame size (and so its token cost) is known
+        window: new SlidingWindow({ lengthMs: 1, strideMs: 1 }),
+        windowKey: '',
+        rollups: new Rollups([
+          { name: 'minute', ms: this.config.rollupMinuteS * 1000 },
+          { name: 'hour', ms: this.config.rollupHourS * 1000 },
+        ]),
         open: new Map(),
-        frames: new Map(),
+        endedAt: new Map(),
+        flagged: new Map(),
+        flagsUntil: -Infinity,
+        lastAt: -Infinity,
         lastBurstAt: -Infinity,
         lastSavedAt: Date.now(),
         // a restored normal is saved again only after baselineSaveS
@@ -385,6 +654,34 @@ export class FrameAnalysisService {
       this.streams.set(streamId, st);
     }
     return st;
+  }
+
+  /**
+   * The stream's sliding window: length W and stride S from its settings (else the analyzer's; W defaults
+   * to 2 S), near-duplicate merging, and the token budget at what a frame of this size costs the decoder.
+   * New settings make a new window (the old one's samples are let go).
+   */
+  private windowFor(meta: FrameMeta, st: StreamState, settings: Analysis | undefined): SlidingWindow {
+    const c = this.config;
+    const strideS = settings?.summaryIntervalS ?? c.summaryIntervalS;
+    const lengthS =
+      settings?.windowS ?? (settings?.summaryIntervalS ? 2 * strideS : c.windowS || 2 * strideS);
+    const m = this.encoder.manifest;
+    const perFrame = this.decoder.inputs?.tokensPerFrame(meta.width, meta.height, m.output.tokenGrid) ?? 1;
+    const key = `${lengthS}/${strideS}/${perFrame}`;
+    if (key !== st.windowKey) {
+      if (st.windowKey)
+        this.log.info('window settings changed', { streamId: meta.streamId, windowS: lengthS, strideS });
+      st.windowKey = key;
+      st.window = new SlidingWindow({
+        lengthMs: Math.max(lengthS, strideS) * 1000,
+        strideMs: strideS * 1000,
+        mergeBelow: c.windowMergeBelow,
+        tokenBudget: c.windowTokenBudget,
+        tokensPerFrame: perFrame,
+      });
+    }
+    return st.window;
   }
 
   /** The stream's saved normal when it fits this encoder; otherwise a fresh one that warms up. */
@@ -451,6 +748,30 @@ function describe(kind: SceneKind, r: SceneResult): string {
     case 'object_appeared':
       return `Something new in view: ${pct(r.novelFraction)} of the picture departs from its usual look (score ${r.scores.object_appeared.toFixed(2)}).`;
   }
+}
+
+/** A closed minute or hour as a summary: grounded narration over the summaries below it. */
+function rollupSummary(streamId: string, who: string, r: ClosedRollup): Summary {
+  const m = mergeChildren(r.start, r.end, r.children);
+  return SummarySchema.parse({
+    summaryId: summaryId(streamId, r.level, iso(r.start)),
+    streamId,
+    level: r.level,
+    trigger: 'cadence',
+    windowStart: iso(r.start),
+    windowEnd: iso(r.end),
+    text: narrateRollup(r.level, who, m).slice(0, 4000),
+    eventIds: m.eventIds.slice(0, 200),
+    decoder: { type: 'grounded', fallback: false },
+    stats: {
+      frames: m.frames,
+      meanChange: m.frames > 0 ? m.sumChange / m.frames : 0,
+      maxChange: m.maxChange,
+      anomalies: m.anomalies.length,
+      windows: m.windows,
+    },
+    createdAt: new Date().toISOString(),
+  });
 }
 
 /** Evidence is capped: the schema allows 64 000 base64 characters, and a busy frame must still fit. */

@@ -57,7 +57,8 @@ export class ControlService implements OnModuleInit, OnModuleDestroy {
           continue;
         }
         const c = parsed.value;
-        this.ingest.requestBurst(c.streamId, 'analyzer', c.seconds);
+        // summarize requests are for the analyzer
+        if (c.action === 'burst') this.ingest.requestBurst(c.streamId, 'analyzer', c.seconds);
       }
       return Promise.resolve();
     });

@@ -127,6 +127,11 @@ export const AnalyzerConfigSchema = z
     ...logSchema,
     groupId: z.string().min(1).default('vigil-analyzer'),
     summaryIntervalS: z.number().min(1).max(3600).default(10),
+    windowS: z.number().min(0).max(7200).default(0),
+    windowTokenBudget: z.number().int().min(0).max(1_000_000).default(1024),
+    windowMergeBelow: z.number().min(0).max(1).default(0.01),
+    rollupMinuteS: z.number().min(1).max(3600).default(60),
+    rollupHourS: z.number().min(1).max(86_400).default(3600),
     warmupSamples: z.number().int().min(5).max(100_000).default(120),
     sensitivity: z.number().min(0.25).max(4).default(1),
     eventMinDurationMs: z.number().int().min(0).max(600_000).default(1000),
@@ -134,7 +139,14 @@ export const AnalyzerConfigSchema = z
     eventCooldownS: z.number().min(0).max(86_400).default(10),
     eventUpdateS: z.number().min(1).max(86_400).default(10),
     baselineSaveS: z.number().min(5).max(86_400).default(300),
-    decoderType: z.enum(['grounded', 'openai']).default('grounded'),
+    decoderType: z.enum(['grounded', 'openai', 'onnx']).default('grounded'),
+    decoderProvider: z
+      .string()
+      .regex(/^(cpu|cuda(:\d+)?)$/, 'must be cpu, cuda or cuda:<device id>')
+      .default('cpu'),
+    decoderThreads: z.number().int().min(1).max(64).default(1),
+    decoderBatch: z.number().int().min(1).max(256).default(8),
+    decoderMaxTokens: z.number().int().min(8).max(4096).default(160),
     decoderUrl: z.string().default(''),
     decoderModel: z.string().default(''),
     decoderApiKeyFile: z.string().default(''),
@@ -160,6 +172,25 @@ export const AnalyzerConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.windowS !== 0 && c.windowS < c.summaryIntervalS)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['windowS'],
+        message: `a window (${c.windowS} s) must be at least the summary interval (${c.summaryIntervalS} s), or 0 for twice the interval`,
+      });
+    if (c.rollupHourS % c.rollupMinuteS !== 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rollupHourS'],
+        message: `the hour rollup (${c.rollupHourS} s) must be a whole number of minute rollups (${c.rollupMinuteS} s)`,
+      });
+    if (c.decoderType === 'onnx' && !c.decoderModel)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['decoderModel'],
+        message:
+          'the onnx decoder needs the path of its model.json (models/tiny-moe-test/model.json is the shipped test model)',
+      });
     if (c.decoderType !== 'openai') return;
     if (!/^https?:\/\/[^\s]+$/.test(c.decoderUrl))
       ctx.addIssue({
@@ -180,7 +211,36 @@ const analyzerBindings = {
   ...kafkaBindings,
   ...logBindings,
   groupId: { env: 'VIGIL_ANALYZER_GROUP_ID', hint: 'Kafka consumer group name' },
-  summaryIntervalS: { env: 'VIGIL_SUMMARY_INTERVAL_S', parse: 'number', hint: 'seconds, 1-3600' },
+  summaryIntervalS: {
+    env: 'VIGIL_SUMMARY_INTERVAL_S',
+    parse: 'number',
+    hint: 'seconds between window summaries (the window stride), 1-3600',
+  },
+  windowS: {
+    env: 'VIGIL_WINDOW_S',
+    parse: 'number',
+    hint: 'seconds a window covers (≥ the summary interval; 0: twice the interval), up to 7200',
+  },
+  windowTokenBudget: {
+    env: 'VIGIL_WINDOW_TOKEN_BUDGET',
+    parse: 'number',
+    hint: 'tokens a window’s frames may cost the decoder (0: no limit)',
+  },
+  windowMergeBelow: {
+    env: 'VIGIL_WINDOW_MERGE_BELOW',
+    parse: 'number',
+    hint: 'share of patches changed (0-1) under which a frame merges into the one before it',
+  },
+  rollupMinuteS: {
+    env: 'VIGIL_ROLLUP_MINUTE_S',
+    parse: 'number',
+    hint: 'length of a minute rollup in seconds (60; shorter only for tests)',
+  },
+  rollupHourS: {
+    env: 'VIGIL_ROLLUP_HOUR_S',
+    parse: 'number',
+    hint: 'length of an hour rollup in seconds (3600), a multiple of the minute rollup',
+  },
   warmupSamples: {
     env: 'VIGIL_ANALYZER_WARMUP_SAMPLES',
     parse: 'number',
@@ -211,14 +271,36 @@ const analyzerBindings = {
     parse: 'number',
     hint: 'an open event reports an update at least this often (seconds)',
   },
-  decoderType: { env: 'VIGIL_DECODER', hint: 'grounded (default, no GPU) or openai (a vLLM/SGLang server)' },
+  decoderType: {
+    env: 'VIGIL_DECODER',
+    hint: 'grounded (default, no GPU), openai (a vLLM/SGLang server) or onnx (an in-process model)',
+  },
+  decoderProvider: {
+    env: 'VIGIL_DECODER_PROVIDER',
+    hint: 'onnx decoder device: cpu, cuda or cuda:<device id>',
+  },
+  decoderThreads: {
+    env: 'VIGIL_DECODER_THREADS',
+    parse: 'number',
+    hint: 'onnx decoder: ONNX Runtime intra-op threads, 1-64',
+  },
+  decoderBatch: {
+    env: 'VIGIL_DECODER_BATCH',
+    parse: 'number',
+    hint: 'onnx decoder: windows of different streams generated together, 1-256',
+  },
+  decoderMaxTokens: {
+    env: 'VIGIL_DECODER_MAX_TOKENS',
+    parse: 'number',
+    hint: 'onnx decoder: most tokens of an answer, 8-4096',
+  },
   decoderUrl: {
     env: 'VIGIL_DECODER_URL',
     hint: 'base URL of the OpenAI-compatible server, e.g. http://vllm:8000',
   },
   decoderModel: {
     env: 'VIGIL_DECODER_MODEL',
-    hint: 'served model name, e.g. Qwen/Qwen3-VL-30B-A3B-Instruct',
+    hint: 'openai: served model name, e.g. Qwen/Qwen3-VL-30B-A3B-Instruct; onnx: path of the model.json',
   },
   decoderApiKeyFile: {
     env: 'VIGIL_DECODER_API_KEY_FILE',

@@ -107,3 +107,33 @@ test('the openai decoder needs its server URL and model, said in one line', () =
     /^VIGIL_DECODER: .*grounded.*openai/,
   );
 });
+
+test('the onnx decoder needs its model.json; windows and rollups are checked against each other', () => {
+  const p = problems(() => loadAnalyzerConfig({ VIGIL_KAFKA_BROKERS: 'k:9092', VIGIL_DECODER: 'onnx' }));
+  assert.equal(p.length, 1, p.join(' | '));
+  assert.match(p[0]!, /^VIGIL_DECODER_MODEL: the onnx decoder needs the path of its model\.json/);
+  const q = problems(() =>
+    loadAnalyzerConfig({
+      VIGIL_KAFKA_BROKERS: 'k:9092',
+      VIGIL_SUMMARY_INTERVAL_S: '10',
+      VIGIL_WINDOW_S: '5',
+      VIGIL_ROLLUP_MINUTE_S: '60',
+      VIGIL_ROLLUP_HOUR_S: '90',
+      VIGIL_DECODER_PROVIDER: 'tpu',
+    }),
+  );
+  assert.equal(q.length, 3, q.join(' | '));
+  assert.match(
+    q.join('\n'),
+    /VIGIL_WINDOW_S: a window \(5 s\) must be at least the summary interval \(10 s\)/,
+  );
+  assert.match(
+    q.join('\n'),
+    /VIGIL_ROLLUP_HOUR_S: the hour rollup \(90 s\) must be a whole number of minute rollups/,
+  );
+  assert.match(q.join('\n'), /VIGIL_DECODER_PROVIDER: must be cpu, cuda or cuda:<device id>/);
+  const ok = loadAnalyzerConfig({ VIGIL_KAFKA_BROKERS: 'k:9092' });
+  assert.equal(ok.windowS, 0, 'windows default to twice the summary interval');
+  assert.equal(ok.rollupMinuteS, 60);
+  assert.equal(ok.rollupHourS, 3600);
+});

@@ -69,8 +69,24 @@ export const StreamSpecSchema = z
           .max(500)
           .optional()
           .describe('What is normal here, for the decoder ("a loading dock; forklifts move all day")'),
+        summaryIntervalS: z
+          .number()
+          .min(1)
+          .max(3600)
+          .optional()
+          .describe('Seconds between this camera’s window summaries (default: the analyzer’s)'),
+        windowS: z
+          .number()
+          .min(1)
+          .max(7200)
+          .optional()
+          .describe('Seconds a summary window covers, at least summaryIntervalS (default: twice it)'),
       })
       .strict()
+      .refine((a) => a.windowS === undefined || a.windowS >= (a.summaryIntervalS ?? 1), {
+        message: 'windowS must be at least summaryIntervalS',
+        path: ['windowS'],
+      })
       .default({ sensitivity: 1, ignore: [] }),
     credentials: z
       .object({
@@ -153,6 +169,7 @@ export const AnomalyKindSchema = z.enum([
   'overexposed',
   'activity_stopped',
   'novelty',
+  'model.flagged',
 ]);
 export type AnomalyKind = z.output<typeof AnomalyKindSchema>;
 
@@ -175,19 +192,51 @@ export const AnomalyEventSchema = z
       .object({ mime: z.literal('image/jpeg'), base64: z.string().max(64_000) })
       .strict()
       .optional(),
+    finding: z
+      .object({
+        kind: z.string().min(1).max(100).describe('What the model named it'),
+        confidence: z.number().min(0).max(1),
+        decoder: z.string().min(1),
+        model: z.string().optional(),
+        summaryId: z.uuid().describe('The summary of the window the finding came from'),
+      })
+      .strict()
+      .optional()
+      .describe(
+        'A decoder finding behind this message: a model.flagged event, or a detector event the model confirmed',
+      ),
   })
   .strict()
   .meta({ id: 'AnomalyEvent', title: 'AnomalyEvent', description: 'An anomaly on vigil.anomalies.v1.' });
 export type AnomalyEvent = z.output<typeof AnomalyEventSchema>;
 
+export const FindingSchema = z
+  .object({
+    kind: z.string().min(1).max(100),
+    description: z.string().min(1).max(1000),
+    severity: z.enum(['info', 'warning', 'critical']),
+    confidence: z.number().min(0).max(1),
+  })
+  .strict();
+
 export const SummarySchema = z
   .object({
-    summaryId: z.uuid().describe('Deterministic: same stream, level and window start give the same id'),
+    summaryId: z.uuid().describe('Deterministic: same stream, level, trigger and window give the same id'),
     streamId: StreamIdSchema,
     level: z.enum(['window', 'minute', 'hour']),
+    trigger: z
+      .enum(['cadence', 'anomaly', 'request'])
+      .default('cadence')
+      .describe('Why the window was narrated: its stride came round, an anomaly started, or someone asked'),
     windowStart: isoTime,
     windowEnd: isoTime,
     text: z.string().min(1).max(4000),
+    findings: z.array(FindingSchema).max(20).default([]).describe('What the decoder noticed'),
+    eventIds: z
+      .array(z.uuid())
+      .max(200)
+      .default([])
+      .describe('The anomaly events (vigil.anomalies.v1 eventId) that started or ran inside the window'),
     decoder: z
       .object({
         type: z.string().min(1),
@@ -195,6 +244,11 @@ export const SummarySchema = z
         fallback: z
           .boolean()
           .describe('True when the configured decoder failed and grounded narrated instead'),
+        latencyMs: z.number().nonnegative().optional(),
+        tokens: z
+          .object({ prompt: z.number().int().nonnegative(), completion: z.number().int().nonnegative() })
+          .strict()
+          .optional(),
       })
       .strict(),
     stats: z
@@ -203,6 +257,7 @@ export const SummarySchema = z
         meanChange: z.number().min(0).max(1),
         maxChange: z.number().min(0).max(1),
         anomalies: z.number().int().nonnegative(),
+        windows: z.number().int().nonnegative().optional().describe('Rollups: the summaries rolled up'),
       })
       .strict(),
     createdAt: isoTime,
@@ -214,7 +269,11 @@ export type Summary = z.output<typeof SummarySchema>;
 export const ControlMessageSchema = z
   .object({
     streamId: StreamIdSchema,
-    action: z.literal('burst').describe('Sample at the stream’s burstFps for `seconds` (adaptive sampling)'),
+    action: z
+      .enum(['burst', 'summarize'])
+      .describe(
+        'burst: ingest samples at the stream’s burstFps for `seconds` (adaptive sampling); summarize: the analyzer narrates the stream’s latest window now',
+      ),
     seconds: z.number().positive().max(600).optional().describe('Defaults to the stream’s burstSeconds'),
     reason: z.string().max(200),
     requestedAt: isoTime,
@@ -223,7 +282,7 @@ export const ControlMessageSchema = z
   .meta({
     id: 'ControlMessage',
     title: 'ControlMessage',
-    description: 'A request to ingest on vigil.control.v1.',
+    description: 'A request to ingest (burst) or to the analyzer (summarize) on vigil.control.v1.',
   });
 export type ControlMessage = z.output<typeof ControlMessageSchema>;
 
@@ -262,6 +321,66 @@ export const ModelManifestSchema = z
     description: 'models/<name>/model.json: a vision encoder [N,3,H,W] → [N,T,D].',
   });
 export type ModelManifest = z.output<typeof ModelManifestSchema>;
+
+const modelFile = z
+  .object({
+    file: z.string().min(1).describe('Relative to the manifest'),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex-digit sha256 of the file'),
+  })
+  .strict();
+
+export const DecoderManifestSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be lowercase letters, digits, ".", "_", "-"'),
+    description: z.string().max(2000),
+    licence: z.string().min(1).max(200),
+    files: z
+      .object({
+        decoder: modelFile.describe(
+          'inputs_embeds, attention_mask, position_ids, past_key_values.{l}.key|value → logits, present.{l}.key|value',
+        ),
+        embed: modelFile.describe('input_ids → inputs_embeds'),
+        projector: modelFile.describe('vision tokens [N, T, D] → image_embeds [N, T′, hidden]'),
+        tokenizer: modelFile.describe('Hugging Face tokenizer.json (byte-level BPE)'),
+      })
+      .strict(),
+    architecture: z
+      .object({
+        hidden: z.number().int().positive(),
+        layers: z.number().int().positive(),
+        kvHeads: z.number().int().positive(),
+        headDim: z.number().int().positive(),
+        vocabSize: z.number().int().positive(),
+        maxPositions: z.number().int().positive(),
+        experts: z.number().int().positive().optional(),
+        expertsPerToken: z.number().int().positive().optional(),
+      })
+      .strict(),
+    vision: z
+      .object({
+        encoder: z.string().min(1).describe('The vision model whose tokens the projector takes'),
+        tokenGrid: z.tuple([z.number().int().positive(), z.number().int().positive()]),
+        tokenDims: z.number().int().positive(),
+        tokensPerFrame: z.number().int().positive().describe('image_embeds per frame after the projector'),
+      })
+      .strict(),
+    chat: z
+      .object({
+        template: z.literal('chatml').describe('<|im_start|>role\n…<|im_end|>'),
+        stop: z.array(z.string().min(1)).min(1),
+        visionStart: z.string().min(1),
+        visionEnd: z.string().min(1),
+      })
+      .strict(),
+  })
+  .strict()
+  .meta({
+    id: 'DecoderManifest',
+    title: 'DecoderManifest',
+    description:
+      'models/<name>/model.json of an in-process decoder: a decoder-only ONNX model in the Hugging Face export layout, its embedding and vision projector, and its tokenizer.',
+  });
+export type DecoderManifest = z.output<typeof DecoderManifestSchema>;
 
 export const ScoreSampleSchema = z
   .object({
@@ -309,6 +428,7 @@ export const MESSAGE_SCHEMAS = {
   summary: SummarySchema,
   control: ControlMessageSchema,
   'model-manifest': ModelManifestSchema,
+  'decoder-manifest': DecoderManifestSchema,
   baseline: BaselineRecordSchema,
   score: ScoreSampleSchema,
 } as const;

@@ -29,7 +29,16 @@ function slowBackend(ms: number) {
 
 const req = (streamId: string, start: number): DecodeRequest => ({
   streamId,
-  window: { start, end: start + 10, samples: [{ at: start, change: 0 }], anomalies: [] },
+  window: {
+    start,
+    end: start + 10,
+    samples: [{ at: start, change: 0 }],
+    anomalies: [],
+    trigger: 'cadence',
+    frames: [],
+    merged: 0,
+    dropped: 0,
+  },
 });
 
 test('at most `concurrency` windows at once; a stream’s newer waiting window replaces its older one, which grounded narrates', async () => {

@@ -13,6 +13,14 @@ export interface ScheduledResult<C> {
   readonly result: DecodeResult;
   /** Why the fallback narrated it without asking the backend (replaced by a newer window, queue full). */
   readonly skipped?: string;
+  /** From leaving the queue to the result. */
+  readonly latencyMs: number;
+}
+
+/** A stream's cadence windows replace each other while waiting; a window cut for an anomaly or on request
+ * replaces only another such window. */
+function queueKey(r: DecodeRequest): string {
+  return `${r.streamId}\u0000${r.window.trigger === 'cadence' ? 'cadence' : 'cut'}`;
 }
 
 interface Job<C> {
@@ -53,9 +61,10 @@ export class DecodeScheduler<C> {
 
   submit(request: DecodeRequest, context: C): void {
     this.submitted++;
-    const older = this.waiting.get(request.streamId);
+    const key = queueKey(request);
+    const older = this.waiting.get(key);
     if (older) {
-      this.waiting.delete(request.streamId);
+      this.waiting.delete(key);
       this.replaced++;
       this.skip(older, 'a newer window of this stream replaced it in the decoder queue');
     } else if (this.waiting.size >= this.opts.maxQueue) {
@@ -64,7 +73,7 @@ export class DecodeScheduler<C> {
       this.overflowed++;
       this.skip(oldest, 'the decoder queue was full');
     }
-    this.waiting.set(request.streamId, { request, context });
+    this.waiting.set(key, { request, context });
     this.pump();
   }
 
@@ -92,6 +101,7 @@ export class DecodeScheduler<C> {
 
   private skip(job: Job<C>, why: string): void {
     this.side++;
+    const t0 = performance.now();
     void this.fallback
       .decode(job.request)
       .then((result) =>
@@ -99,6 +109,7 @@ export class DecodeScheduler<C> {
           ...job,
           result: asFallback(result),
           skipped: why,
+          latencyMs: performance.now() - t0,
         }),
       )
       .finally(() => this.done(true));
@@ -109,10 +120,11 @@ export class DecodeScheduler<C> {
       const [id, job] = this.waiting.entries().next().value as [string, Job<C>];
       this.waiting.delete(id);
       this.running++;
+      const t0 = performance.now();
       void this.decoder
         .decode(job.request)
         .catch(() => this.fallback.decode(job.request).then(asFallback))
-        .then((result) => this.onResult({ ...job, result }))
+        .then((result) => this.onResult({ ...job, result, latencyMs: performance.now() - t0 }))
         .finally(() => this.done());
     }
   }

@@ -16,6 +16,10 @@ test('narrates frames, activity and each anomaly with its time, and only what wa
         change: i === 8 ? 0.12 : 0.002,
       })),
       anomalies: [{ at: start + 4_000, kind: 'scene_change', score: 0.12 }],
+      trigger: 'cadence',
+      frames: [],
+      merged: 0,
+      dropped: 0,
     },
   });
   assert.equal(
@@ -30,7 +34,16 @@ test('narrates frames, activity and each anomaly with its time, and only what wa
 test('a quiet window says so', async () => {
   const r = await new GroundedDecoder().decode({
     streamId: 'cam-1',
-    window: { start, end: start + 10_000, samples: [{ at: start, change: 0.001 }], anomalies: [] },
+    window: {
+      start,
+      end: start + 10_000,
+      samples: [{ at: start, change: 0.001 }],
+      anomalies: [],
+      trigger: 'cadence',
+      frames: [],
+      merged: 0,
+      dropped: 0,
+    },
   });
   assert.match(
     r.summary,

@@ -1,3 +1,4 @@
+import { type RollupChild } from '@vigil/windows';
 import { type DecodeRequest, type DecodeResult, type Decoder } from './decoder.js';
 
 function hms(ms: number): string {
@@ -31,8 +32,14 @@ export class GroundedDecoder implements Decoder {
     const peak = n > 0 ? Math.max(...changes) : 0;
     const seconds = (window.end - window.start) / 1000;
     const who = streamName ? `${streamName} (${streamId})` : streamId;
+    const why =
+      window.trigger === 'anomaly'
+        ? ' (narrated as an anomaly started)'
+        : window.trigger === 'request'
+          ? ' (narrated on request)'
+          : '';
     const parts = [
-      `${who}, ${hms(window.start)}–${hms(window.end)} UTC: ${n} frame${n === 1 ? '' : 's'} sampled (${(n / seconds).toFixed(1)} fps).`,
+      `${who}, ${hms(window.start)}–${hms(window.end)} UTC${why}: ${n} frame${n === 1 ? '' : 's'} sampled (${(n / seconds).toFixed(1)} fps).`,
       `Scene activity ${activityLevel(mean)} (on average ${pct(mean)} of the picture changing between samples, peak ${pct(peak)}).`,
     ];
     const anomalies = window.anomalies;
@@ -55,4 +62,61 @@ export class GroundedDecoder implements Decoder {
       decoder: { type: this.type, fallback: false },
     });
   }
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * A minute or hour rolled up from the summaries below it, from what they measured and reported: frames,
+ * activity, each kind of anomaly with its count and first time, what the model found, and how many windows
+ * the fallback narrated. Deterministic and time-anchored, like every grounded narration.
+ */
+export function narrateRollup(
+  level: string,
+  who: string,
+  r: Pick<
+    RollupChild,
+    | 'start'
+    | 'end'
+    | 'frames'
+    | 'sumChange'
+    | 'maxChange'
+    | 'anomalies'
+    | 'findings'
+    | 'windows'
+    | 'fallbacks'
+  >,
+): string {
+  const mean = r.frames > 0 ? r.sumChange / r.frames : 0;
+  const parts = [
+    `${who}, ${level} ${hms(r.start)}–${hms(r.end)} UTC: ${plural(r.frames, 'frame')} in ${plural(r.windows, 'narrated window')}.`,
+    r.frames > 0
+      ? `Scene activity ${activityLevel(mean)} (on average ${pct(mean)} of the picture changing between samples, peak ${pct(r.maxChange)}).`
+      : 'No frames arrived.',
+  ];
+  if (r.anomalies.length === 0) parts.push('No anomalies.');
+  else {
+    const kinds = new Map<string, { n: number; first: number }>();
+    for (const a of r.anomalies) {
+      const k = kinds.get(a.kind) ?? { n: 0, first: a.at };
+      k.n++;
+      k.first = Math.min(k.first, a.at);
+      kinds.set(a.kind, k);
+    }
+    const list = [...kinds].map(([kind, k]) =>
+      k.n === 1
+        ? `${kind.replaceAll('_', ' ')} at ${hms(k.first)}`
+        : `${kind.replaceAll('_', ' ')} ×${k.n} (first at ${hms(k.first)})`,
+    );
+    parts.push(`${plural(r.anomalies.length, 'anomaly', 'anomalies')}: ${list.join('; ')}.`);
+  }
+  if (r.findings.length > 0) {
+    const kinds = new Map<string, number>();
+    for (const f of r.findings)
+      kinds.set(`${f.kind} (${f.severity})`, (kinds.get(`${f.kind} (${f.severity})`) ?? 0) + 1);
+    parts.push(`The model reported ${[...kinds].map(([k, n]) => (n === 1 ? k : `${k} ×${n}`)).join(', ')}.`);
+  }
+  if (r.fallbacks > 0)
+    parts.push(`${r.fallbacks} of ${r.windows} windows were narrated by grounded in place of the model.`);
+  return parts.join(' ');
 }

@@ -5,3 +5,7 @@ export * from './resilient-decoder.js';
 export * from './openai-decoder.js';
 export * from './decode-scheduler.js';
 export * from './registry.js';
+export * from './prompt.js';
+export * from './onnx/tokenizer.js';
+export * from './onnx/decoder-runtime.js';
+export * from './onnx/onnx-decoder.js';

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { type DecodeRequest, type DecodeResult, type Decoder, DecoderError } from './decoder.js';
+import {
+  type DecodeRequest,
+  type DecodeResult,
+  type Decoder,
+  type DecoderInputs,
+  DecoderError,
+} from './decoder.js';
+import { DECODER_ANSWER_SCHEMA, SYSTEM_PROMPT, windowText } from './prompt.js';
 
 export interface OpenAiDecoderOptions {
   /** The server's base URL, e.g. http://vllm:8000 (the path /v1/chat/completions is appended). */
@@ -15,34 +22,6 @@ export interface OpenAiDecoderOptions {
   readonly stream?: boolean;
 }
 
-/** What the model must answer: the JSON schema sent as response_format, and its checker. */
-export const DECODER_ANSWER_SCHEMA = z
-  .object({
-    summary: z.string().min(1).max(4000),
-    findings: z
-      .array(
-        z
-          .object({
-            kind: z.string().min(1).max(100),
-            description: z.string().min(1).max(1000),
-            severity: z.enum(['info', 'warning', 'critical']),
-            confidence: z.number().min(0).max(1),
-          })
-          .strict(),
-      )
-      .max(20),
-  })
-  .strict();
-
-const SYSTEM = [
-  'You watch one industrial or security camera and narrate a short time window for operators.',
-  'Say only what the frames and the measured signals show; if unsure, say so. One to three sentences.',
-  'List findings only for things that look wrong for this place (safety, tampering, stopped equipment,',
-  'something that does not belong). Answer with JSON that matches the given schema.',
-].join(' ');
-
-const hms = (ms: number) => new Date(ms).toISOString().slice(11, 19);
-
 /**
  * A vision-language model served behind an OpenAI-compatible chat-completions API (vLLM, SGLang, …), for
  * example Qwen3-VL-30B-A3B or Qwen3.5-397B-A17B. The window's frames go as image parts, the measured
@@ -52,6 +31,12 @@ const hms = (ms: number) => new Date(ms).toISOString().slice(11, 19);
  */
 export class OpenAiDecoder implements Decoder {
   readonly type = 'openai';
+  /** Frames as image parts; a Qwen-VL-class model spends about one token per 32×32 pixels of a frame. */
+  readonly inputs: DecoderInputs = {
+    jpeg: true,
+    tokens: false,
+    tokensPerFrame: (w, h) => Math.ceil(w / 32) * Math.ceil(h / 32),
+  };
   private readonly url: string;
 
   constructor(private readonly opts: OpenAiDecoderOptions) {
@@ -69,24 +54,14 @@ export class OpenAiDecoder implements Decoder {
   /** The request body for a window (exported for tests and for logging its shape). */
   body(request: DecodeRequest): Record<string, unknown> {
     const { window } = request;
-    const frames = (request.frames ?? []).slice(-(this.opts.maxImages ?? 4));
-    const anomalies = window.anomalies.map((a) => `${a.kind} at ${hms(a.at)} (score ${a.score.toFixed(2)})`);
-    const mean = window.samples.reduce((s, x) => s + x.change, 0) / Math.max(1, window.samples.length);
-    const text = [
-      `Camera ${request.streamName ? `${request.streamName} (${request.streamId})` : request.streamId}.`,
-      request.context ? `What is normal here: ${request.context}` : '',
-      `Window ${hms(window.start)}–${hms(window.end)} UTC, ${window.samples.length} samples, mean share of the picture changing between samples ${(mean * 100).toFixed(1)} %.`,
-      anomalies.length ? `Detectors fired: ${anomalies.join('; ')}.` : 'No detector fired.',
-      frames.length
-        ? `${frames.length} frames follow, oldest first, at ${frames.map((f) => hms(f.at)).join(', ')}.`
-        : '',
-    ]
-      .filter(Boolean)
-      .join('\n');
+    const frames = window.frames
+      .filter((f): f is typeof f & { jpeg: Buffer } => f.jpeg !== undefined)
+      .slice(-(this.opts.maxImages ?? 4));
+    const text = windowText(request, frames.length);
     return {
       model: this.opts.model,
       messages: [
-        { role: 'system', content: SYSTEM },
+        { role: 'system', content: SYSTEM_PROMPT },
         {
           role: 'user',
           content: [
@@ -109,6 +84,7 @@ export class OpenAiDecoder implements Decoder {
       max_tokens: this.opts.maxTokens ?? 400,
       temperature: this.opts.temperature ?? 0.2,
       stream: this.opts.stream ?? false,
+      ...(this.opts.stream ? { stream_options: { include_usage: true } } : {}),
     };
   }
 
@@ -141,7 +117,7 @@ export class OpenAiDecoder implements Decoder {
         res.status === 429 && Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined,
       );
     }
-    const content = this.opts.stream ? await streamedContent(res) : await messageContent(res);
+    const { content, usage } = this.opts.stream ? await streamedContent(res) : await messageContent(res);
     let json: unknown;
     try {
       json = JSON.parse(content);
@@ -158,26 +134,39 @@ export class OpenAiDecoder implements Decoder {
       summary: answer.data.summary,
       findings: answer.data.findings,
       decoder: { type: this.type, model: this.opts.model, fallback: false },
+      ...(usage ? { tokens: usage } : {}),
     };
   }
 }
 
-async function messageContent(res: Response): Promise<string> {
+type Usage = { prompt: number; completion: number } | undefined;
+
+/** The `usage` object of an answer (or of a stream's last chunk), when the server sent one. */
+function usageOf(body: { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null }): Usage {
+  const u = body.usage;
+  return u && typeof u.prompt_tokens === 'number' && typeof u.completion_tokens === 'number'
+    ? { prompt: u.prompt_tokens, completion: u.completion_tokens }
+    : undefined;
+}
+
+async function messageContent(res: Response): Promise<{ content: string; usage: Usage }> {
   const body = (await res.json().catch(() => null)) as {
     choices?: { message?: { content?: unknown } }[];
+    usage?: { prompt_tokens?: unknown; completion_tokens?: unknown };
   } | null;
   const content = body?.choices?.[0]?.message?.content;
   if (typeof content !== 'string')
     throw new DecoderError('decoder answer has no choices[0].message.content', false);
-  return content;
+  return { content, usage: usageOf(body!) };
 }
 
 /** Assembles a streamed chat completion: `data: {choices:[{delta:{content}}]}` lines up to `data: [DONE]`. */
-async function streamedContent(res: Response): Promise<string> {
+async function streamedContent(res: Response): Promise<{ content: string; usage: Usage }> {
   if (!res.body) throw new DecoderError('decoder sent an empty stream', false);
   const decoder = new TextDecoder();
   let buffered = '';
   let content = '';
+  let usage: Usage;
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
     buffered += decoder.decode(chunk, { stream: true });
     let nl: number;
@@ -186,10 +175,14 @@ async function streamedContent(res: Response): Promise<string> {
       buffered = buffered.slice(nl + 1);
       if (!line.startsWith('data:')) continue;
       const data = line.slice(5).trim();
-      if (data === '[DONE]') return content;
+      if (data === '[DONE]') return { content, usage };
       try {
-        const event = JSON.parse(data) as { choices?: { delta?: { content?: string } }[] };
+        const event = JSON.parse(data) as {
+          choices?: { delta?: { content?: string } }[];
+          usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null;
+        };
         content += event.choices?.[0]?.delta?.content ?? '';
+        usage = usageOf(event) ?? usage;
       } catch {
         throw new DecoderError(`decoder stream sent a line that is not JSON: ${data.slice(0, 80)}`, false);
       }

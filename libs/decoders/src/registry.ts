@@ -1,6 +1,7 @@
 import { type Decoder } from './decoder.js';
 import { GroundedDecoder } from './grounded-decoder.js';
 import { OpenAiDecoder } from './openai-decoder.js';
+import { OnnxDecoder } from './onnx/onnx-decoder.js';
 import { type FallbackEvent, type ResilienceOptions, ResilientDecoder } from './resilient-decoder.js';
 
 /** A decoder backend's configuration, discriminated on its type. */
@@ -11,6 +12,16 @@ export type DecoderConfig =
       readonly url: string;
       readonly model: string;
       readonly apiKey?: string;
+      readonly resilience: ResilienceOptions;
+    }
+  | {
+      readonly type: 'onnx';
+      /** models/<name>/model.json */
+      readonly manifestPath: string;
+      readonly provider: string;
+      readonly threads: number;
+      readonly maxBatch: number;
+      readonly maxNewTokens: number;
       readonly resilience: ResilienceOptions;
     };
 
@@ -26,6 +37,19 @@ export const DECODER_BACKENDS: {
   openai: (c, hooks) =>
     new ResilientDecoder(
       new OpenAiDecoder({ baseUrl: c.url, model: c.model, ...(c.apiKey ? { apiKey: c.apiKey } : {}) }),
+      new GroundedDecoder(),
+      c.resilience,
+      hooks.onFallback,
+    ),
+  onnx: (c, hooks) =>
+    new ResilientDecoder(
+      new OnnxDecoder({
+        manifestPath: c.manifestPath,
+        provider: c.provider,
+        threads: c.threads,
+        maxBatch: c.maxBatch,
+        maxNewTokens: c.maxNewTokens,
+      }),
       new GroundedDecoder(),
       c.resilience,
       hooks.onFallback,

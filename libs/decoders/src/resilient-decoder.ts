@@ -1,6 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type BreakerOptions, CircuitBreaker } from './circuit-breaker.js';
-import { type DecodeRequest, type DecodeResult, type Decoder, DecoderError, asFallback } from './decoder.js';
+import {
+  type DecodeRequest,
+  type DecodeResult,
+  type Decoder,
+  type DecoderInputs,
+  DecoderError,
+  asFallback,
+} from './decoder.js';
 
 export interface ResilienceOptions {
   /** One call's time limit. */
@@ -37,6 +44,18 @@ export class ResilientDecoder implements Decoder {
 
   get type(): string {
     return this.primary.type;
+  }
+
+  get inputs(): DecoderInputs | undefined {
+    return this.primary.inputs;
+  }
+
+  async start(): Promise<void> {
+    await this.primary.start?.();
+  }
+
+  async close(): Promise<void> {
+    await this.primary.close?.();
   }
 
   async decode(request: DecodeRequest): Promise<DecodeResult> {

@@ -23,7 +23,13 @@ export class FakeChatServer {
   private readonly server: Server;
   private port = 0;
 
-  constructor(readonly answer: unknown = { summary: 'A quiet scene; nothing unusual.', findings: [] }) {
+  /** The answer, or a function of the request's user text (to answer per window). */
+  constructor(
+    public answer: object | ((userText: string) => object) = {
+      summary: 'A quiet scene; nothing unusual.',
+      findings: [],
+    },
+  ) {
     this.server = createServer((req, res) => this.handle(req, res));
   }
 
@@ -56,13 +62,24 @@ export class FakeChatServer {
         return this.json(res, { error: { message: 'request body is not JSON' } }, 400);
       }
       this.requests.push({ at: Date.now(), path: req.url ?? '', auth: req.headers.authorization, body });
+      const prompt = JSON.stringify(body.messages ?? []).length;
       const completion = (content: string) => ({
         id: `chatcmpl-${this.requests.length}`,
         object: 'chat.completion',
         model: body.model,
         choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+        // a stand-in count, like a server's: about four characters a token
+        usage: {
+          prompt_tokens: Math.ceil(prompt / 4),
+          completion_tokens: Math.ceil(content.length / 4),
+          total_tokens: Math.ceil(prompt / 4) + Math.ceil(content.length / 4),
+        },
       });
-      const text = JSON.stringify(this.answer);
+      const text = JSON.stringify(
+        typeof this.answer === 'function'
+          ? (this.answer as (t: string) => unknown)(userText(body))
+          : this.answer,
+      );
       switch (this.mode) {
         case 'ok':
           return this.json(res, completion(text));
@@ -84,6 +101,9 @@ export class FakeChatServer {
             res.write(
               `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: text.slice(i, i + 7) } }] })}\n\n`,
             );
+          // with stream_options.include_usage, a last chunk carries the counts (choices empty), as OpenAI and vLLM send
+          if ((body.stream_options as { include_usage?: boolean } | undefined)?.include_usage)
+            res.write(`data: ${JSON.stringify({ choices: [], usage: completion(text).usage })}\n\n`);
           res.end('data: [DONE]\n\n');
           return;
       }
@@ -94,4 +114,19 @@ export class FakeChatServer {
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
     res.end(JSON.stringify(body));
   }
+}
+
+/** The text parts of a chat request's user message. */
+function userText(body: Record<string, unknown>): string {
+  const messages = Array.isArray(body.messages)
+    ? (body.messages as { role?: string; content?: unknown }[])
+    : [];
+  const content = messages.find((m) => m.role === 'user')?.content;
+  if (typeof content === 'string') return content;
+  return Array.isArray(content)
+    ? (content as { type?: string; text?: string }[])
+        .filter((p) => p.type === 'text')
+        .map((p) => p.text ?? '')
+        .join('\n')
+    : '';
 }

@@ -1,1 +1,2 @@
-export * from './tumbling-window.js';
+export * from './sliding-window.js';
+export * from './rollup.js';
