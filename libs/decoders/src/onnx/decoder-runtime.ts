@@ -5,6 +5,19 @@ import ort from 'onnxruntime-node';
 import { type DecoderManifest, DecoderManifestSchema, parseWith } from '@vigil/contracts';
 import { BpeTokenizer } from './tokenizer.js';
 
+/** Reads and checks a decoder manifest (model.json), saying what is wrong and where. */
+export function readDecoderManifest(path: string): DecoderManifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new RangeError(`decoder model ${path}: ${(e as Error).message}`);
+  }
+  const m = parseWith(DecoderManifestSchema, json, 'model.json');
+  if (!m.ok) throw new RangeError(`decoder model ${path}: ${m.errors.join('; ')}`);
+  return m.value;
+}
+
 /** A prompt part: text, or one frame's vision tokens [T × D] from the stream's vision encoder. */
 export type PromptPart = string | Float32Array;
 
@@ -116,15 +129,7 @@ export class DecoderRuntime {
 
   /** Loads a model.json (DecoderManifest) and its files, checking each file's sha256. */
   static async load(manifestPath: string, opts: RuntimeOptions = {}): Promise<DecoderRuntime> {
-    let json: unknown;
-    try {
-      json = JSON.parse(readFileSync(manifestPath, 'utf8'));
-    } catch (e) {
-      throw new Error(`decoder manifest ${manifestPath}: ${(e as Error).message}`);
-    }
-    const parsed = parseWith(DecoderManifestSchema, json, 'model.json');
-    if (!parsed.ok) throw new Error(`decoder manifest ${manifestPath}: ${parsed.errors.join('; ')}`);
-    const m = parsed.value;
+    const m = readDecoderManifest(manifestPath);
     const dir = dirname(manifestPath);
     const bytes = (f: { file: string; sha256: string }) => {
       const b = readFileSync(join(dir, f.file));

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { type DecoderManifest, DecoderManifestSchema, parseWith } from '@vigil/contracts';
+import { type DecoderManifest } from '@vigil/contracts';
 import { DynamicBatcher } from '@vigil/vision';
 import {
   type DecodeRequest,
@@ -15,6 +14,7 @@ import {
   type GenerateRequest,
   type GenerateResult,
   type RuntimeOptions,
+  readDecoderManifest,
 } from './decoder-runtime.js';
 
 export type DecoderWorkerRequest =
@@ -51,19 +51,6 @@ export interface OnnxDecoderOptions extends RuntimeOptions {
   readonly temperature?: number;
   /** Reuse each stream's prefix KV (default true; false only to measure what it saves). */
   readonly reusePrefix?: boolean;
-}
-
-/** Reads and checks a decoder manifest, saying what is wrong and where. */
-export function readDecoderManifest(path: string): DecoderManifest {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new RangeError(`decoder model ${path}: ${(e as Error).message}`);
-  }
-  const m = parseWith(DecoderManifestSchema, json, 'model.json');
-  if (!m.ok) throw new RangeError(`decoder model ${path}: ${m.errors.join('; ')}`);
-  return m.value;
 }
 
 /**
