@@ -15,6 +15,7 @@ import {
 import { repoRoot, testDir } from '@vigil/testing';
 import { PATCH_V1_FEATURES } from '@vigil/anomaly';
 import { SHIPPED, TINY_VIT, seededNormal, tinyVitWeights } from '../../tools/scripts/generate-models.js';
+import { writeTinyMoe } from '../../tools/scripts/tiny-moe.js';
 
 const manifestPath = join(repoRoot(), 'models/vigil-patch-v1/model.json');
 const cpu = { provider: { kind: 'cpu' as const }, intraOpThreads: 1 };
@@ -53,6 +54,15 @@ test('the shipped models are generated deterministically and match their manifes
       readManifest(join(repoRoot(), `models/${name}/model.json`)).sha256,
     );
   }
+});
+
+test('the shipped tiny-moe-test decoder is what its script generates, file for file', () => {
+  const dir = testDir('tiny-moe-gen');
+  const m = writeTinyMoe(dir);
+  const shipped = join(repoRoot(), 'models', 'tiny-moe-test');
+  for (const f of ['model.json', 'decoder.onnx', 'embed.onnx', 'projector.onnx', 'tokenizer.json'])
+    assert.deepEqual(readFileSync(join(dir, f)), readFileSync(join(shipped, f)), `${f}: run npm run models`);
+  assert.equal(m.architecture.experts, 4);
 });
 
 /** tiny-vit-test computed in plain JS from the same seeded weights: an independent check of the graph. */
