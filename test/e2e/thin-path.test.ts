@@ -160,13 +160,18 @@ test('both cameras get grounded summaries; the box camera’s summary mentions i
       summaries.some((s) => s.streamId === CHANGE && s.stats.anomalies > 0),
     60_000,
   );
-  const withAnomaly = summaries.find((s) => s.streamId === CHANGE && s.stats.anomalies > 0)!;
+  const windows = summaries.filter((s) => s.level === 'window');
+  const withAnomaly = windows.find((s) => s.streamId === CHANGE && s.stats.anomalies > 0)!;
   assert.match(withAnomaly.text, /anomal(y|ies): object appeared at \d\d:\d\d:\d\d/);
-  assert.deepEqual(withAnomaly.decoder, { type: 'grounded', fallback: false });
-  const steady = summaries.find((s) => s.streamId === STEADY)!;
+  const { latencyMs, ...decoder } = withAnomaly.decoder;
+  assert.deepEqual(decoder, { type: 'grounded', fallback: false });
+  assert.ok(latencyMs !== undefined && latencyMs < 50, `grounded took ${latencyMs} ms`);
+  assert.ok(withAnomaly.eventIds.length >= 1, 'the summary links its anomaly event');
+  const steady = windows.find((s) => s.streamId === STEADY && s.trigger === 'cadence')!;
   assert.match(steady.text, /No anomalies\./);
   assert.ok(steady.stats.frames > 0);
-  assert.equal(Date.parse(steady.windowEnd) - Date.parse(steady.windowStart), 4000);
+  // windows of twice the 4 s summary interval, one every 4 s
+  assert.equal(Date.parse(steady.windowEnd) - Date.parse(steady.windowStart), 8000);
   assert.deepEqual([...ceTypes].sort(), [CE_TYPES.anomaly, CE_TYPES.summary].sort());
 });
 
