@@ -78,6 +78,8 @@ const env = () => ({
   VIGIL_INGEST_SESSION_TIMEOUT_MS: '6000',
   VIGIL_INGEST_HTTP_PORT: '0',
   VIGIL_INGEST_BACKOFF_INITIAL_MS: '300',
+  // an ffmpeg that stalls at start (it happens on a loaded machine) is restarted well inside the test's waits
+  VIGIL_INGEST_STALL_TIMEOUT_MS: '6000',
 });
 
 const runningOn = (app: INestApplicationContext) =>
@@ -144,7 +146,7 @@ test('two workers split the streams; when one is killed, the other runs all of t
     'worker A running the rest',
     () => onA.every((id) => new RegExp(`stream ${id} running`).test(stderrA)),
     30_000,
-  );
+  ).catch((e: Error) => assert.fail(`${e.message}; worker A said:\n${stderrA.slice(-4000)}`));
   t.diagnostic(`worker A ran ${onA.join(', ')}; worker B ran ${onB.join(', ')}`);
 
   const killedAt = Date.now();

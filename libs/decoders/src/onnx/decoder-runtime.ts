@@ -343,7 +343,7 @@ export class DecoderRuntime {
     const tokens: number[][] = requests.map(() => []);
     const done = requests.map(() => false);
     const pos = rows.map((r) => r.prefix.ids.length + r.length);
-    const rand = requests.map((r, b) => rng(r.seed ?? 1 + b));
+    const rand = requests.map((r) => rng(r.seed ?? 1));
     const lastLogits = (T: number) => (b: number) =>
       out.logits.subarray((b * T + T - 1) * a.vocabSize, (b * T + T) * a.vocabSize);
     let T = S;
