@@ -13,7 +13,7 @@ import {
   type Summary,
 } from '@vigil/contracts';
 import { loadAnalyzerConfig, loadIngestConfig } from '@vigil/config';
-import { KafkaSubscriber, createKafka } from '@vigil/kafka';
+import { type KafkaSubscriber } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
 import {
   RtspTestServer,
@@ -22,6 +22,7 @@ import {
   testDir,
   useTestKafka,
   waitFor as until,
+  watchTopics,
 } from '@vigil/testing';
 import { startAnalyzer } from '../../apps/analyzer/src/main.js';
 import { startIngest } from '../../apps/ingest/src/main.js';
@@ -76,25 +77,19 @@ before(async () => {
     log,
   );
 
-  const conn = { brokers: broker.brokers, clientId: 'e2e', connectTimeoutMs: 3000 };
-  sub = new KafkaSubscriber(
-    createKafka(conn, log),
-    conn,
-    { groupId: `e2e-${run}`, topics: [TOPICS.anomalies.name, TOPICS.summaries.name], fromBeginning: true },
-    log,
-  );
-  await sub.start((batch) => {
-    for (const m of batch) {
-      if (m.key !== CHANGE && m.key !== STEADY) continue;
+  sub = await watchTopics(
+    broker.brokers,
+    { groupId: `e2e-${run}`, topics: [TOPICS.anomalies.name, TOPICS.summaries.name] },
+    (m) => {
+      if (m.key !== CHANGE && m.key !== STEADY) return;
       const ce = fromCloudEventHeaders(m.headers);
       if (ce.ok) ceTypes.add(ce.value.type);
       const value = JSON.parse(m.value!.toString()) as unknown;
       if (m.topic === TOPICS.anomalies.name) anomalies.push(AnomalyEventSchema.parse(value));
       else summaries.push(SummarySchema.parse(value));
-    }
-    return Promise.resolve();
-  });
-  await sub.whenJoined();
+    },
+    log,
+  );
 
   const streams = [
     {

@@ -13,9 +13,17 @@ import {
   type StreamSpecInput,
 } from '@vigil/contracts';
 import { loadAnalyzerConfig } from '@vigil/config';
-import { KafkaSubscriber, createKafka } from '@vigil/kafka';
+import { type KafkaSubscriber } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
-import { RtspTestServer, repoRoot, sceneClip, sumMetric, useTestKafka, waitFor } from '@vigil/testing';
+import {
+  RtspTestServer,
+  repoRoot,
+  sceneClip,
+  sumMetric,
+  useTestKafka,
+  waitFor,
+  watchTopics,
+} from '@vigil/testing';
 import { startAnalyzer } from '../../apps/analyzer/src/main.js';
 import { AnalyzerService } from '../../apps/analyzer/src/analyzer.service.js';
 import { startStaticIngest } from '../harness.js';
@@ -58,28 +66,18 @@ before(async () => {
   const clip = await sceneClip(join(repoRoot(), '.cache/test-clips/scene-normal-30s-10fps.mp4'), 30, 10);
   rtsp = new RtspTestServer([{ name: 'scene', file: clip }]);
   await rtsp.start();
-  const conn = { brokers: broker.brokers, clientId: 'restore', connectTimeoutMs: 3000 };
   analyzer = await startAnalyzer(loadAnalyzerConfig(analyzerEnv()), log);
-  sub = new KafkaSubscriber(
-    createKafka(conn, log),
-    conn,
-    {
-      groupId: `restore-watch-${run}`,
-      topics: [TOPICS.anomalies.name, TOPICS.baselines.name],
-      fromBeginning: true,
-    },
-    log,
-  );
-  await sub.start((batch) => {
-    for (const m of batch) {
-      if (!m.key?.endsWith(run) || !m.value) continue;
+  sub = await watchTopics(
+    broker.brokers,
+    { groupId: `restore-watch-${run}`, topics: [TOPICS.anomalies.name, TOPICS.baselines.name] },
+    (m) => {
+      if (!m.key?.endsWith(run) || !m.value) return;
       const v = JSON.parse(m.value.toString()) as unknown;
       if (m.topic === TOPICS.baselines.name) baselines.push(BaselineRecordSchema.parse(v));
       else anomalies.push({ ...AnomalyEventSchema.parse(v), receivedAt: Date.now() });
-    }
-    return Promise.resolve();
-  });
-  await sub.whenJoined();
+    },
+    log,
+  );
   ingest = await startStaticIngest(broker.brokers, [spec(KNOWN)], log);
 });
 

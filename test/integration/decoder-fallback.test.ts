@@ -6,9 +6,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type INestApplicationContext } from '@nestjs/common';
 import { SummarySchema, TOPICS, type Summary } from '@vigil/contracts';
 import { loadAnalyzerConfig } from '@vigil/config';
-import { KafkaSubscriber, createKafka } from '@vigil/kafka';
+import { type KafkaSubscriber } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
-import { FakeChatServer, RtspTestServer, generateClip, testDir, useTestKafka, waitFor } from '@vigil/testing';
+import {
+  FakeChatServer,
+  RtspTestServer,
+  generateClip,
+  testDir,
+  useTestKafka,
+  waitFor,
+  watchTopics,
+} from '@vigil/testing';
 import { startAnalyzer } from '../../apps/analyzer/src/main.js';
 import { startStaticIngest } from '../harness.js';
 
@@ -56,20 +64,15 @@ before(async () => {
     }),
     log,
   );
-  const conn = { brokers: broker.brokers, clientId: 'decoder-fallback', connectTimeoutMs: 3000 };
-  sub = new KafkaSubscriber(
-    createKafka(conn, log),
-    conn,
-    { groupId: `decoder-fallback-${run}`, topics: [TOPICS.summaries.name], fromBeginning: true },
-    log,
-  );
-  await sub.start((batch) => {
-    for (const m of batch)
+  sub = await watchTopics(
+    broker.brokers,
+    { groupId: `decoder-fallback-${run}`, topics: [TOPICS.summaries.name] },
+    (m) => {
       if (m.key === CAM && m.value)
         summaries.push({ ...SummarySchema.parse(JSON.parse(m.value.toString())), receivedAt: Date.now() });
-    return Promise.resolve();
-  });
-  await sub.whenJoined();
+    },
+    log,
+  );
   ingest = await startStaticIngest(
     broker.brokers,
     [

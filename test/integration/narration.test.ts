@@ -15,9 +15,9 @@ import {
   toCloudEventHeaders,
 } from '@vigil/contracts';
 import { loadAnalyzerConfig } from '@vigil/config';
-import { KafkaPublisher, KafkaSubscriber, createKafka } from '@vigil/kafka';
+import { KafkaPublisher, type KafkaSubscriber, createKafka } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
-import { FakeChatServer, sceneJpeg, useTestKafka, waitFor } from '@vigil/testing';
+import { FakeChatServer, sceneJpeg, useTestKafka, waitFor, watchTopics } from '@vigil/testing';
 import { startAnalyzer } from '../../apps/analyzer/src/main.js';
 import { frameMessage } from '../../apps/ingest/src/frame-message.js';
 
@@ -85,29 +85,19 @@ before(async () => {
     }),
     log,
   );
-  const conn = { brokers: broker.brokers, clientId: 'narration', connectTimeoutMs: 3000 };
-  const kafka = createKafka(conn, log);
-  sub = new KafkaSubscriber(
-    kafka,
-    conn,
-    {
-      groupId: `narration-${run}`,
-      topics: [TOPICS.summaries.name, TOPICS.anomalies.name],
-      fromBeginning: true,
-    },
-    log,
-  );
-  await sub.start((batch) => {
-    for (const m of batch) {
-      if (m.key !== CAM || !m.value) continue;
+  sub = await watchTopics(
+    broker.brokers,
+    { groupId: `narration-${run}`, topics: [TOPICS.summaries.name, TOPICS.anomalies.name] },
+    (m) => {
+      if (m.key !== CAM || !m.value) return;
       const json: unknown = JSON.parse(m.value.toString());
       if (m.topic === TOPICS.summaries.name) summaries.push(SummarySchema.parse(json));
       else events.push(AnomalyEventSchema.parse(json));
-    }
-    return Promise.resolve();
-  });
-  await sub.whenJoined();
-  pub = new KafkaPublisher(kafka, conn);
+    },
+    log,
+  );
+  const conn = { brokers: broker.brokers, clientId: 'narration', connectTimeoutMs: 3000 };
+  pub = new KafkaPublisher(createKafka(conn, log), conn);
   await pub.connect();
 });
 

@@ -9,3 +9,4 @@ export * from './wait-for.js';
 export * from './prometheus-text.js';
 export * from './scenes.js';
 export * from './fake-chat-server.js';
+export * from './watch-topics.js';
