@@ -293,7 +293,6 @@ export class FrameAnalysisService {
       maxChange: Math.max(0, ...samples.map((s) => s.change)),
       anomalies: w.anomalies.filter((a) => a.at >= from),
       eventIds: context.eventIds,
-      text: result.summary,
       findings: model ? result.findings.map((f) => ({ kind: f.kind, severity: f.severity })) : [],
       windows: 1,
       fallbacks: result.decoder.fallback ? 1 : 0,

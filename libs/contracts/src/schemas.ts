@@ -286,13 +286,19 @@ export const ControlMessageSchema = z
   });
 export type ControlMessage = z.output<typeof ControlMessageSchema>;
 
+/** A model's name, as its folder under models/ is named. */
+const modelName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be lowercase letters, digits, ".", "_", "-"');
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex-digit sha256 of the file');
+
 export const ModelManifestSchema = z
   .object({
-    name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be lowercase letters, digits, ".", "_", "-"'),
+    name: modelName,
     description: z.string().max(2000),
     licence: z.string().min(1).max(200),
     file: z.string().min(1).describe('ONNX file, relative to the manifest'),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex-digit sha256 of the file'),
+    sha256: sha256Hex,
     input: z
       .object({
         name: z.string().min(1),
@@ -325,13 +331,13 @@ export type ModelManifest = z.output<typeof ModelManifestSchema>;
 const modelFile = z
   .object({
     file: z.string().min(1).describe('Relative to the manifest'),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex-digit sha256 of the file'),
+    sha256: sha256Hex,
   })
   .strict();
 
 export const DecoderManifestSchema = z
   .object({
-    name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be lowercase letters, digits, ".", "_", "-"'),
+    name: modelName,
     description: z.string().max(2000),
     licence: z.string().min(1).max(200),
     files: z

@@ -112,8 +112,10 @@ export function narrateRollup(
   }
   if (r.findings.length > 0) {
     const kinds = new Map<string, number>();
-    for (const f of r.findings)
-      kinds.set(`${f.kind} (${f.severity})`, (kinds.get(`${f.kind} (${f.severity})`) ?? 0) + 1);
+    for (const f of r.findings) {
+      const key = `${f.kind} (${f.severity})`;
+      kinds.set(key, (kinds.get(key) ?? 0) + 1);
+    }
     parts.push(`The model reported ${[...kinds].map(([k, n]) => (n === 1 ? k : `${k} ×${n}`)).join(', ')}.`);
   }
   if (r.fallbacks > 0)

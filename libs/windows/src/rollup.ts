@@ -11,7 +11,6 @@ export interface RollupChild {
   readonly maxChange: number;
   readonly anomalies: readonly WindowAnomaly[];
   readonly eventIds: readonly string[];
-  readonly text: string;
   readonly findings: readonly { readonly kind: string; readonly severity: string }[];
   readonly windows: number;
   readonly fallbacks: number;
@@ -53,7 +52,6 @@ export function mergeChildren(start: number, end: number, children: readonly Rol
     maxChange: Math.max(0, ...children.map((c) => c.maxChange)),
     anomalies: anomalies.sort((a, b) => a.at - b.at),
     eventIds: [...ids],
-    text: children.map((c) => c.text).join('\n'),
     findings: children.flatMap((c) => c.findings),
     windows: children.reduce((a, c) => a + c.windows, 0),
     fallbacks: children.reduce((a, c) => a + c.fallbacks, 0),

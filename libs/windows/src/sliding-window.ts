@@ -77,10 +77,6 @@ export class SlidingWindow {
       );
   }
 
-  get lengthMs(): number {
-    return this.opts.lengthMs;
-  }
-
   get strideMs(): number {
     return this.opts.strideMs;
   }

@@ -59,6 +59,19 @@ export interface RuntimeOptions {
   readonly prefixCacheSize?: number;
 }
 
+/** What a runtime has done since it was loaded. */
+export interface RuntimeStats {
+  runs: number;
+  promptTokens: number;
+  generatedTokens: number;
+  prefixHits: number;
+  prefixMisses: number;
+}
+
+export function emptyStats(): RuntimeStats {
+  return { runs: 0, promptTokens: 0, generatedTokens: 0, prefixHits: 0, prefixMisses: 0 };
+}
+
 /** Per layer: key and value [B, H, P, hd]. */
 export type KvCache = { key: Float32Array; value: Float32Array }[];
 
@@ -94,6 +107,7 @@ function rng(seed: number): () => number {
 }
 
 interface Prefix {
+  readonly text: string;
   readonly ids: number[];
   readonly kv: KvCache; // B = 1
 }
@@ -111,8 +125,10 @@ export class DecoderRuntime {
   private readonly stopIds: Set<number>;
   private readonly visionStart: number;
   private readonly visionEnd: number;
+  /** The vision markers' embeddings, computed at the first frame (they never change). */
+  private markers: { start: Float32Array; end: Float32Array } | null = null;
   /** Counters since load. */
-  readonly stats = { runs: 0, promptTokens: 0, generatedTokens: 0, prefixHits: 0, prefixMisses: 0 };
+  readonly stats: RuntimeStats = emptyStats();
 
   private constructor(
     readonly manifest: DecoderManifest,
@@ -182,9 +198,11 @@ export class DecoderRuntime {
     for (const p of parts) {
       if (typeof p === 'string') chunks.push(await this.embed(this.tokenizer.encode(p)));
       else {
-        chunks.push(await this.embed([this.visionStart]));
-        chunks.push(await this.project(p));
-        chunks.push(await this.embed([this.visionEnd]));
+        this.markers ??= {
+          start: await this.embed([this.visionStart]),
+          end: await this.embed([this.visionEnd]),
+        };
+        chunks.push(this.markers.start, await this.project(p), this.markers.end);
       }
     }
     const total = chunks.reduce((a, c) => a + c.length, 0);
@@ -252,9 +270,8 @@ export class DecoderRuntime {
   }
 
   private async prefixFor(r: GenerateRequest): Promise<{ prefix: Prefix; reused: boolean }> {
-    const ids = this.tokenizer.encode(r.prefix);
     const hit = this.prefixes.get(r.prefixKey);
-    if (hit && hit.ids.length === ids.length && hit.ids.every((x, i) => x === ids[i])) {
+    if (hit?.text === r.prefix) {
       // most recently used last
       this.prefixes.delete(r.prefixKey);
       this.prefixes.set(r.prefixKey, hit);
@@ -262,6 +279,7 @@ export class DecoderRuntime {
       return { prefix: hit, reused: true };
     }
     this.stats.prefixMisses++;
+    const ids = this.tokenizer.encode(r.prefix);
     const kv =
       ids.length === 0
         ? this.emptyKv()
@@ -275,7 +293,7 @@ export class DecoderRuntime {
             )
           ).present;
     this.stats.promptTokens += ids.length;
-    const prefix = { ids, kv };
+    const prefix = { text: r.prefix, ids, kv };
     this.prefixes.delete(r.prefixKey);
     this.prefixes.set(r.prefixKey, prefix);
     while (this.prefixes.size > (this.opts.prefixCacheSize ?? 256))
@@ -300,7 +318,8 @@ export class DecoderRuntime {
     const rows = await Promise.all(
       requests.map(async (r) => {
         const { embeds, length } = await this.embedParts(reusePrefix ? r.parts : [r.prefix, ...r.parts]);
-        if (!reusePrefix) return { prefix: { ids: [], kv: this.emptyKv() }, reused: false, embeds, length };
+        if (!reusePrefix)
+          return { prefix: { text: '', ids: [], kv: this.emptyKv() }, reused: false, embeds, length };
         return { ...(await this.prefixFor(r)), embeds, length };
       }),
     );

@@ -14,6 +14,8 @@ import {
   type GenerateRequest,
   type GenerateResult,
   type RuntimeOptions,
+  type RuntimeStats,
+  emptyStats,
   readDecoderManifest,
 } from './decoder-runtime.js';
 
@@ -21,14 +23,6 @@ export type DecoderWorkerRequest =
   | { id: number; op: 'load'; manifestPath: string; options: RuntimeOptions }
   | { id: number; op: 'generate'; requests: GenerateRequest[]; options: GenerateOptions }
   | { id: number; op: 'release' };
-
-export interface RuntimeStats {
-  readonly runs: number;
-  readonly promptTokens: number;
-  readonly generatedTokens: number;
-  readonly prefixHits: number;
-  readonly prefixMisses: number;
-}
 
 export type DecoderWorkerReply =
   | {
@@ -71,7 +65,7 @@ export class OnnxDecoder implements Decoder {
   private dead: Error | null = null;
   private readonly loaded: Promise<void>;
   private readonly batcher: DynamicBatcher<GenerateRequest, GenerateResult>;
-  stats: RuntimeStats = { runs: 0, promptTokens: 0, generatedTokens: 0, prefixHits: 0, prefixMisses: 0 };
+  stats: RuntimeStats = emptyStats();
 
   constructor(private readonly opts: OnnxDecoderOptions) {
     this.manifest = readDecoderManifest(opts.manifestPath);
