@@ -146,6 +146,13 @@ test('two workers split the streams; when one is killed, the other runs all of t
       return r.join(',') === shareOfB.join(',') && r;
     },
     30_000,
+  ).catch((e: Error) =>
+    assert.fail(
+      `${e.message} (${shareOfB.join(', ')}); worker B has partitions ${workerB!
+        .get(StreamAssignmentService)
+        .snapshot()
+        .partitions.join(',')} and streams ${JSON.stringify(workerB!.get(IngestService).list())}`,
+    ),
   );
   const onA = specs.map((s) => s.id).filter((id) => !onB.includes(id));
   await until(
