@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { type z } from 'zod';
 import {
   BaselineRecordSchema,
   CE_TYPES,
@@ -14,6 +13,7 @@ import {
   TOPICS,
   fromCloudEventHeaders,
   headerValue,
+  jsonRow,
   parseWith,
   toCloudEventHeaders,
   type AnomalyEvent,
@@ -49,20 +49,6 @@ function jsonMessage(value: { streamId: string }, type: string, id: string, time
       subject: value.streamId,
       contentType: 'application/json',
     }),
-  };
-}
-
-/** A table row: JSON validated by its schema, or what is wrong with it. */
-function jsonRow<S extends z.ZodType>(schema: S) {
-  return (value: Buffer): { ok: true; value: z.output<S> } | { ok: false; error: string } => {
-    let json: unknown;
-    try {
-      json = JSON.parse(value.toString('utf8'));
-    } catch {
-      return { ok: false, error: 'not JSON' };
-    }
-    const r = parseWith(schema, json);
-    return r.ok ? { ok: true, value: r.value } : { ok: false, error: r.errors.join('; ') };
   };
 }
 

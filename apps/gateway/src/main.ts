@@ -1,3 +1,121 @@
-// The gateway (REST API, SSE, dashboard, metrics) is built by its own issue; see docs/ and
-// shared ARCHITECTURE.md. Until then `vigil tail` is the way to watch topics.
-export const GATEWAY_PLANNED = true;
+import 'reflect-metadata';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { type FastifyRequest } from 'fastify';
+import { type GatewayConfig } from '@vigil/config';
+import { type Logger, OpsEndpoint, nestLoggerAdapter } from '@vigil/observability';
+import { ApiKeys, type KeyHolder } from './api-keys.js';
+import { FeedService } from './feed.service.js';
+import { GatewayMetrics } from './gateway-metrics.js';
+import { GatewayModule } from './gateway.module.js';
+import { openApiDocument } from './openapi.js';
+
+export interface RunningGateway {
+  readonly app: NestFastifyApplication;
+  /** The API and dashboard port, and the unauthenticated /metrics and /health port. */
+  readonly port: number;
+  readonly opsPort: number;
+  close(): Promise<void>;
+}
+
+/** The dashboard's files (apps/gateway/public), from dist/apps/gateway/src or apps/gateway/src. */
+function publicDir(): string {
+  for (const rel of ['../../../../apps/gateway/public', '../public']) {
+    const dir = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(dir)) return dir;
+  }
+  throw new Error('the dashboard files (apps/gateway/public) are missing from this installation');
+}
+
+const protectedPath = (url: string) => url.startsWith('/api/') || url === '/api' || url.startsWith('/events');
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * Boots the gateway: the REST API (/api), Server-Sent Events (/events), the dashboard (/), OpenAPI (/docs)
+ * and health on one port, Prometheus /metrics and health on the ops port. The caller owns close().
+ */
+export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
+  const keys = ApiKeys.fromFile(config.apiKeysFile);
+  const log = logger.child('gateway');
+  const app = await NestFactory.create<NestFastifyApplication>(
+    GatewayModule.register(config, logger),
+    new FastifyAdapter({ bodyLimit: config.bodyLimitBytes, trustProxy: false }),
+    { logger: nestLoggerAdapter(logger), abortOnError: false },
+  );
+  try {
+    const fastify = app.getHttpAdapter().getInstance();
+    const holders = new WeakMap<FastifyRequest, KeyHolder | undefined>();
+    const holderOf = (req: FastifyRequest) => {
+      if (!holders.has(req)) holders.set(req, keys.holder(ApiKeys.presented(req.headers)));
+      return holders.get(req);
+    };
+    // Rate limiting first, so guessing keys is limited too: per key, or per address without a valid one.
+    await app.register(rateLimit, {
+      global: true,
+      max: config.rateLimitPerMin,
+      timeWindow: 60_000,
+      keyGenerator: (req) => holderOf(req)?.id ?? `ip:${req.ip}`,
+      allowList: (req) => req.url.startsWith('/health'),
+      errorResponseBuilder: (_req, ctx) => ({
+        statusCode: 429,
+        error: 'Too Many Requests',
+        message: `over ${ctx.max} requests a minute for this key; retry in ${ctx.after}`,
+      }),
+    });
+    fastify.addHook('onRequest', async (req, reply) => {
+      if (!protectedPath(req.url)) return;
+      const holder = holderOf(req);
+      if (!holder) {
+        const sent = ApiKeys.presented(req.headers) !== undefined;
+        return reply
+          .code(401)
+          .header('www-authenticate', 'ApiKey header="x-api-key"')
+          .send({
+            statusCode: 401,
+            error: 'Unauthorized',
+            message: sent ? 'the API key is not valid' : 'send an API key in the x-api-key header',
+          });
+      }
+      if (WRITE_METHODS.has(req.method) && holder.role !== 'write')
+        return reply
+          .code(403)
+          .send({ statusCode: 403, error: 'Forbidden', message: 'this API key may only read; use a write key' });
+    });
+    const metrics = app.get(GatewayMetrics);
+    fastify.addHook('onResponse', async (req, reply) => {
+      metrics.requests.inc({
+        method: req.method,
+        route: req.routeOptions.url ?? 'unmatched',
+        status: String(reply.statusCode),
+      });
+    });
+    await app.register(swagger, { mode: 'static', specification: { document: openApiDocument() as never } });
+    await app.register(swaggerUi, { routePrefix: '/docs' });
+    app.useStaticAssets({ root: publicDir(), prefix: '/', index: ['index.html'] });
+    app.enableShutdownHooks([]);
+    await app.listen(config.httpPort, config.host);
+    const addr = fastify.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;
+    const feed = app.get(FeedService);
+    const ops = new OpsEndpoint(metrics.registry, { ready: () => feed.ready() });
+    const opsPort = await ops.listen(config.opsPort, config.host, 'VIGIL_GATEWAY_HTTP_PORT');
+    log.info(`gateway listening`, { port, opsPort, keys: 'from ' + config.apiKeysFile });
+    return {
+      app,
+      port,
+      opsPort,
+      close: async () => {
+        await ops.close();
+        await app.close();
+      },
+    };
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    throw err;
+  }
+}

@@ -388,6 +388,78 @@ export function loadAnalyzerConfig(env: Env): AnalyzerConfig {
   return loadConfig(AnalyzerConfigSchema, analyzerBindings, env);
 }
 
+export const GatewayConfigSchema = z
+  .object({
+    ...kafkaSchema,
+    ...logSchema,
+    httpPort: z.number().int().min(0).max(65535).default(8080),
+    host: z.string().min(1).default('0.0.0.0'),
+    opsPort: z.number().int().min(0).max(65535).default(9466),
+    apiKeysFile: z.string().min(1, 'the gateway needs a file of API keys (see README, "API keys")'),
+    dbPath: z.string().min(1).default('.cache/vigil/gateway.db'),
+    rateLimitPerMin: z.number().int().min(1).max(1_000_000).default(600),
+    bodyLimitBytes: z.number().int().min(1024).max(10_000_000).default(65_536),
+    scoresKeepS: z.number().min(60).max(86_400).default(3600),
+    ffmpegPath: z.string().min(1).default('ffmpeg'),
+    secretsDir: z.string().min(1).default('/run/secrets/vigil'),
+    liveMaxViewers: z.number().int().min(0).max(1000).default(16),
+  })
+  .strict();
+export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
+
+const gatewayBindings = {
+  ...kafkaBindings,
+  ...logBindings,
+  httpPort: {
+    env: 'VIGIL_GATEWAY_PORT',
+    parse: 'number',
+    hint: 'TCP port of the REST API and dashboard (0 picks a free one)',
+  },
+  host: { env: 'VIGIL_GATEWAY_HOST', hint: 'address to listen on, e.g. 0.0.0.0 or 127.0.0.1' },
+  opsPort: {
+    env: 'VIGIL_GATEWAY_HTTP_PORT',
+    parse: 'number',
+    hint: 'TCP port for /metrics and /health, unauthenticated, for the cluster (0 picks a free one)',
+  },
+  apiKeysFile: {
+    env: 'VIGIL_GATEWAY_API_KEYS_FILE',
+    hint: 'file with one "<read|write> <key>" per line (a mounted secret); keys of 24+ characters',
+  },
+  dbPath: {
+    env: 'VIGIL_GATEWAY_DB',
+    hint: 'SQLite file where anomalies, summaries and status are kept (created if missing)',
+  },
+  rateLimitPerMin: {
+    env: 'VIGIL_GATEWAY_RATE_LIMIT',
+    parse: 'number',
+    hint: 'requests per minute per API key (or per address without one), 1-1000000',
+  },
+  bodyLimitBytes: {
+    env: 'VIGIL_GATEWAY_BODY_LIMIT',
+    parse: 'number',
+    hint: 'largest request body in bytes, 1024-10000000',
+  },
+  scoresKeepS: {
+    env: 'VIGIL_GATEWAY_SCORES_KEEP_S',
+    parse: 'number',
+    hint: 'seconds of anomaly scores kept per camera for the sparklines, 60-86400',
+  },
+  ffmpegPath: { env: 'VIGIL_FFMPEG_PATH', hint: 'path to the ffmpeg binary (live view)' },
+  secretsDir: {
+    env: 'VIGIL_SECRETS_DIR',
+    hint: 'directory holding one folder per camera secret (username, password files)',
+  },
+  liveMaxViewers: {
+    env: 'VIGIL_GATEWAY_LIVE_MAX_VIEWERS',
+    parse: 'number',
+    hint: 'live-view connections at once across all cameras (0 turns live view off)',
+  },
+} as const satisfies Record<keyof z.input<typeof GatewayConfigSchema>, EnvBinding>;
+
+export function loadGatewayConfig(env: Env): GatewayConfig {
+  return loadConfig(GatewayConfigSchema, gatewayBindings, env);
+}
+
 /** `vigil up` and `vigil tail`: brokers are optional (a local broker is started when none are given). */
 export const CliConfigSchema = z
   .object({

@@ -18,3 +18,17 @@ export function parseWith<S extends z.ZodType>(schema: S, input: unknown, prefix
     ? { ok: true, value: result.data }
     : { ok: false, errors: formatIssues(result.error, prefix) };
 }
+
+/** A Kafka value (JSON bytes) → the schema's output, or the problem in one line (for skip logs, DLQs). */
+export function jsonRow<S extends z.ZodType>(schema: S) {
+  return (value: Buffer): { ok: true; value: z.output<S> } | { ok: false; error: string } => {
+    let json: unknown;
+    try {
+      json = JSON.parse(value.toString('utf8'));
+    } catch {
+      return { ok: false, error: 'not JSON' };
+    }
+    const r = parseWith(schema, json);
+    return r.ok ? { ok: true, value: r.value } : { ok: false, error: r.errors.join('; ') };
+  };
+}

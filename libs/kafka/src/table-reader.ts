@@ -15,6 +15,8 @@ export interface TableReaderOptions<T> {
     value: Buffer,
     msg: IncomingMessage,
   ) => { ok: true; value: T } | { ok: false; error: string };
+  /** Called after a row is set (value) or deleted (null). */
+  readonly onChange?: (key: string, value: T | null) => void;
 }
 
 /**
@@ -88,11 +90,14 @@ export class TableReader<T> {
     const offset = BigInt(msg.offset);
     if (prev === undefined || offset > prev) this.consumed.set(msg.partition, offset);
     if (msg.key !== null) {
-      if (msg.value === null) this.rows.delete(msg.key);
-      else {
+      if (msg.value === null) {
+        if (this.rows.delete(msg.key)) this.opts.onChange?.(msg.key, null);
+      } else {
         const r = this.opts.parse(msg.value, msg);
-        if (r.ok) this.rows.set(msg.key, r.value);
-        else {
+        if (r.ok) {
+          this.rows.set(msg.key, r.value);
+          this.opts.onChange?.(msg.key, r.value);
+        } else {
           this.skipped++;
           this.log.warn(`skipped a row of ${this.opts.topic}: ${r.error}`, {
             key: msg.key,
@@ -124,6 +129,11 @@ export class TableReader<T> {
 
   get(key: string): T | undefined {
     return this.rows.get(key);
+  }
+
+  /** Every row, in no particular order. */
+  values(): T[] {
+    return [...this.rows.values()];
   }
 
   get size(): number {

@@ -1,0 +1,304 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import {
+  AnomalyEventSchema,
+  CE_TYPES,
+  FrameMetaSchema,
+  ScoreSampleSchema,
+  StreamSpecSchema,
+  StreamStatusSchema,
+  SummarySchema,
+  TOPICS,
+  headerValue,
+  jsonRow,
+  parseWith,
+  redactSecrets,
+  toCloudEventHeaders,
+  type ControlMessage,
+  type StreamSpec,
+} from '@vigil/contracts';
+import { type GatewayConfig } from '@vigil/config';
+import {
+  KafkaPublisher,
+  KafkaSubscriber,
+  StreamRegistry,
+  TableReader,
+  createKafka,
+  ensureTopics,
+  type IncomingMessage,
+  type KafkaConnection,
+} from '@vigil/kafka';
+import { type Logger } from '@vigil/observability';
+import { EventHub } from './event-hub.js';
+import { GatewayMetrics } from './gateway-metrics.js';
+import { GatewayStore } from './store.js';
+import { GATEWAY_CONFIG, ROOT_LOGGER } from './gateway.tokens.js';
+
+const anomalyRow = jsonRow(AnomalyEventSchema);
+const summaryRow = jsonRow(SummarySchema);
+const statusRow = jsonRow(StreamStatusSchema);
+const scoreRow = jsonRow(ScoreSampleSchema);
+
+export interface LatestFrame {
+  jpeg: Buffer;
+  capturedAt: string;
+}
+
+/**
+ * The gateway's view of Kafka: the camera table (vigil.streams.v1, read whole at start), the anomalies,
+ * summaries, statuses and scores materialized into the local store (committed after they are stored, so a
+ * restart resumes and a redelivery changes nothing), each camera's latest sampled frame (in memory, read
+ * live), and the writes the API makes (StreamSpecs, summarize requests).
+ */
+@Injectable()
+export class FeedService implements OnModuleInit, OnModuleDestroy {
+  private readonly log: Logger;
+  private readonly conn: KafkaConnection;
+  private readonly kafka;
+  private readonly specs: TableReader<StreamSpec>;
+  private readonly subscriber: KafkaSubscriber;
+  private readonly frames: KafkaSubscriber;
+  private readonly publisher: KafkaPublisher;
+  private readonly latest = new Map<string, LatestFrame>();
+  private readonly specWaiters = new Set<() => void>();
+  private joined = false;
+  private pruneTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @Inject(ROOT_LOGGER) root: Logger,
+    readonly store: GatewayStore,
+    private readonly hub: EventHub,
+    private readonly metrics: GatewayMetrics,
+  ) {
+    this.log = root.child('gateway');
+    this.conn = {
+      brokers: config.brokers,
+      clientId: config.clientId,
+      connectTimeoutMs: config.connectTimeoutMs,
+    };
+    this.kafka = createKafka(this.conn, this.log);
+    this.specs = new TableReader(
+      this.kafka,
+      this.conn,
+      {
+        topic: TOPICS.streams.name,
+        groupPrefix: 'vigil-gateway-streams',
+        parse: jsonRow(StreamSpecSchema),
+        onChange: (key, value) => {
+          for (const wake of this.specWaiters) wake();
+          this.hub.emit({ type: 'stream', streamId: key, data: value ? publicSpec(value) : null });
+        },
+      },
+      this.log,
+    );
+    this.subscriber = new KafkaSubscriber(
+      this.kafka,
+      this.conn,
+      {
+        groupId: store.groupId('vigil-gateway'),
+        topics: [TOPICS.anomalies.name, TOPICS.summaries.name, TOPICS.streamStatus.name, TOPICS.scores.name],
+        fromBeginning: true,
+        partitionsConsumedConcurrently: 4,
+        onAssignment: () => (this.joined = true),
+      },
+      this.log,
+    );
+    this.frames = new KafkaSubscriber(
+      this.kafka,
+      this.conn,
+      {
+        groupId: `vigil-gateway-frames-${randomUUID()}`,
+        topics: [TOPICS.frames.name],
+        fromBeginning: false,
+        commitOffsets: false,
+      },
+      this.log,
+    );
+    this.publisher = new KafkaPublisher(this.kafka, this.conn);
+  }
+
+  async onModuleInit(): Promise<void> {
+    await ensureTopics(this.kafka, this.conn, [
+      TOPICS.streams,
+      TOPICS.streamStatus,
+      TOPICS.anomalies,
+      TOPICS.summaries,
+      TOPICS.scores,
+      TOPICS.frames,
+      TOPICS.control,
+    ]);
+    await this.publisher.connect();
+    await this.specs.start();
+    await this.subscriber.start((batch) => this.materialize(batch));
+    await this.frames.start((batch) => {
+      for (const m of batch) this.keepFrame(m);
+      return Promise.resolve();
+    });
+    this.pruneTimer = setInterval(
+      () => this.store.pruneScores(Date.now() - this.config.scoresKeepS * 1000),
+      60_000,
+    );
+    this.pruneTimer.unref();
+    await this.specs.caughtUp(10_000);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    await Promise.allSettled([this.frames.stop(), this.subscriber.stop(), this.specs.stop()]);
+    await this.publisher.disconnect().catch(() => undefined);
+    this.store.close();
+  }
+
+  /** Ready: in the consumer group (Kafka reachable, partitions assigned). */
+  ready(): { ok: boolean; detail: string } {
+    return this.joined
+      ? { ok: true, detail: 'reading Kafka' }
+      : { ok: false, detail: 'not in the consumer group yet (is Kafka reachable?)' };
+  }
+
+  private materialize(batch: IncomingMessage[]): Promise<void> {
+    const live: Parameters<EventHub['emit']>[0][] = [];
+    this.store.batch(() => {
+      for (const m of batch) {
+        if (!m.value) continue;
+        const skip = (error: string) => {
+          this.metrics.skipped.inc({ topic: m.topic });
+          this.log.warn(`skipped a message of ${m.topic}: ${error}`, {
+            partition: m.partition,
+            offset: m.offset,
+          });
+        };
+        switch (m.topic) {
+          case TOPICS.anomalies.name: {
+            const r = anomalyRow(m.value);
+            if (!r.ok) {
+              skip(r.error);
+              continue;
+            }
+            if (this.store.putAnomaly(r.value))
+              live.push({
+                type: 'anomaly',
+                streamId: r.value.streamId,
+                data: this.store.anomaly(r.value.eventId),
+              });
+            break;
+          }
+          case TOPICS.summaries.name: {
+            const r = summaryRow(m.value);
+            if (!r.ok) {
+              skip(r.error);
+              continue;
+            }
+            this.store.putSummary(r.value);
+            live.push({ type: 'summary', streamId: r.value.streamId, data: r.value });
+            break;
+          }
+          case TOPICS.streamStatus.name: {
+            const r = statusRow(m.value);
+            if (!r.ok) {
+              skip(r.error);
+              continue;
+            }
+            if (this.store.putStatus(r.value))
+              live.push({ type: 'status', streamId: r.value.streamId, data: r.value });
+            break;
+          }
+          case TOPICS.scores.name: {
+            const r = scoreRow(m.value);
+            if (!r.ok) {
+              skip(r.error);
+              continue;
+            }
+            this.store.putScore(r.value);
+            break;
+          }
+        }
+        this.metrics.materialized.inc({ topic: m.topic });
+      }
+    });
+    for (const e of live) this.hub.emit(e);
+    return Promise.resolve();
+  }
+
+  private keepFrame(m: IncomingMessage): void {
+    if (!m.key || !m.value) return;
+    let json: unknown;
+    try {
+      json = JSON.parse(headerValue(m.headers, 'vigil_meta') ?? '');
+    } catch {
+      return;
+    }
+    const meta = parseWith(FrameMetaSchema, json);
+    if (!meta.ok || meta.value.streamId !== m.key) return;
+    this.latest.set(m.key, { jpeg: m.value, capturedAt: meta.value.capturedAt });
+  }
+
+  latestFrame(streamId: string): LatestFrame | undefined {
+    return this.latest.get(streamId);
+  }
+
+  spec(id: string): StreamSpec | undefined {
+    return this.specs.get(id);
+  }
+
+  allSpecs(): StreamSpec[] {
+    return this.specs.values().sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** Writes specs to vigil.streams.v1 and waits (up to 5 s) until this gateway's table shows them. */
+  async putSpec(spec: StreamSpec): Promise<void> {
+    await new StreamRegistry(this.publisher, 'urn:vigil:gateway').put([spec]);
+    await this.until(() => JSON.stringify(this.specs.get(spec.id)) === JSON.stringify(spec));
+  }
+
+  async removeSpec(id: string): Promise<void> {
+    await new StreamRegistry(this.publisher, 'urn:vigil:gateway').remove([id]);
+    await this.until(() => this.specs.get(id) === undefined);
+  }
+
+  async requestSummary(streamId: string, reason: string): Promise<ControlMessage> {
+    const msg: ControlMessage = {
+      streamId,
+      action: 'summarize',
+      reason,
+      requestedAt: new Date().toISOString(),
+    };
+    await this.publisher.publish(TOPICS.control.name, [
+      {
+        key: streamId,
+        value: JSON.stringify(msg),
+        headers: toCloudEventHeaders({
+          id: randomUUID(),
+          source: 'urn:vigil:gateway',
+          type: CE_TYPES.control,
+          time: msg.requestedAt,
+          subject: streamId,
+          contentType: 'application/json',
+        }),
+      },
+    ]);
+    return msg;
+  }
+
+  private until(done: () => boolean, timeoutMs = 5000): Promise<void> {
+    if (done()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.specWaiters.delete(check);
+        resolve();
+      };
+      const check = () => {
+        if (done()) finish();
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      this.specWaiters.add(check);
+    });
+  }
+}
+
+/** A spec as the API and the dashboard show it: anything credential-like in the URL redacted. */
+export function publicSpec(spec: StreamSpec): StreamSpec {
+  return { ...spec, url: redactSecrets(spec.url) };
+}

@@ -1,0 +1,2 @@
+export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
+export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
