@@ -3,6 +3,7 @@
 # everything is already there. Called by `npm start` and `npm test`.
 #   apt: ffmpeg, Java 17, Maven, GStreamer RTSP server + plugins, python3-gi (sudo when not root)
 #   npm ci when package-lock.json changed; Kafka broker jars via Maven (cached in tools/kafka/lib); build
+#   --test: also Chromium, for the dashboard's browser test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,9 @@ command -v ffmpeg >/dev/null 2>&1 || packages+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || packages+=(ffmpeg)
 command -v java >/dev/null 2>&1 || packages+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || packages+=(maven)
+if [ "${1:-}" = "--test" ]; then
+  command -v chromium >/dev/null 2>&1 || packages+=(chromium)
+fi
 # The RTSP test/demo server: GStreamer's RTSP server through python3-gi, with the elements it uses.
 if ! /usr/bin/python3 - >/dev/null 2>&1 <<'PY'
 import gi

@@ -1,10 +1,17 @@
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { type INestApplicationContext } from '@nestjs/common';
-import { loadAnalyzerConfig, loadCliConfig, loadIngestConfig, type Env } from '@vigil/config';
+import {
+  loadAnalyzerConfig,
+  loadCliConfig,
+  loadGatewayConfig,
+  loadIngestConfig,
+  type Env,
+} from '@vigil/config';
 import { Logger } from '@vigil/observability';
 import { startAnalyzer } from '../../analyzer/src/main.js';
 import { startIngest } from '../../ingest/src/main.js';
+import { startGateway } from '../../gateway/src/main.js';
 import { UsageError, describeFatal } from './errors.js';
 import { startTail, tailTopic } from './tail.command.js';
 import { runUp } from './up.command.js';
@@ -16,6 +23,7 @@ Usage:
   vigil up                       all roles in one process, demo cameras, local Kafka unless VIGIL_KAFKA_BROKERS is set
   vigil ingest                   the ingest role (cameras from VIGIL_STREAMS)
   vigil analyzer                 the analyzer role
+  vigil gateway                  the REST API, event stream and dashboard (needs VIGIL_GATEWAY_API_KEYS_FILE)
   vigil tail <anomalies|summaries|status|streams|frames> [--from-beginning] [--json] [--brokers host:port]
   vigil streams put <file.json|->  add or update cameras (a StreamSpec or an array) on vigil.streams.v1
   vigil streams rm <id…>          remove cameras
@@ -101,6 +109,7 @@ export async function main(argv: string[], env: Env): Promise<number> {
       log.info(
         `Vigil is up: cameras ${up.streams.join(', ')}; Kafka at ${up.brokers.join(',')}. Summaries and anomalies print below; Ctrl-C stops everything.`,
       );
+      log.info(`Dashboard: ${up.dashboardUrl}`);
       log.info(`In another terminal: VIGIL_KAFKA_BROKERS=${up.brokers.join(',')} npx vigil tail summaries`);
       const sig = await signal;
       log.info(`received ${sig}: shutting down`);
@@ -113,6 +122,14 @@ export async function main(argv: string[], env: Env): Promise<number> {
     case 'analyzer':
       await runRole(() => startAnalyzer(loadAnalyzerConfig(env), log), log);
       return 0;
+    case 'gateway': {
+      const signal = untilSignal();
+      const gw = await startGateway(loadGatewayConfig(env), log);
+      const sig = await signal;
+      log.info(`received ${sig}: shutting down`);
+      await gracefully(() => gw.close(), log);
+      return 0;
+    }
     case 'tail': {
       const topic = tailTopic(arg);
       const cfg = loadCliConfig({

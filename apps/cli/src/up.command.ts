@@ -1,17 +1,28 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type INestApplicationContext } from '@nestjs/common';
-import { type CliConfig, loadAnalyzerConfig, loadIngestConfig, type Env } from '@vigil/config';
+import {
+  type CliConfig,
+  loadAnalyzerConfig,
+  loadGatewayConfig,
+  loadIngestConfig,
+  type Env,
+} from '@vigil/config';
 import { StreamSpecSchema, TOPICS, type StreamSpecInput } from '@vigil/contracts';
 import { KafkaPublisher, StreamRegistry, createKafka, ensureTopics } from '@vigil/kafka';
 import { type Logger } from '@vigil/observability';
 import { LocalKafka, RtspTestServer, generateClip } from '@vigil/testing';
 import { startAnalyzer } from '../../analyzer/src/main.js';
 import { startIngest } from '../../ingest/src/main.js';
+import { startGateway } from '../../gateway/src/main.js';
 import { startTail } from './tail.command.js';
 
 export interface RunningUp {
   readonly brokers: string[];
   readonly streams: string[];
+  /** The dashboard's address with a write key in its fragment (never sent to the server). */
+  readonly dashboardUrl: string;
   stop(): Promise<void>;
 }
 
@@ -118,9 +129,36 @@ export async function runUp(
     const ingest: INestApplicationContext = await startIngest(ingestCfg, logger);
     stops.push(() => ingest.close());
 
-    return { brokers, streams: streams.map((s) => s.id), stop: stopAll };
+    // The gateway with a write key of this data directory's own, unless keys are configured.
+    let keyForUrl = '';
+    let keysFile = env.VIGIL_GATEWAY_API_KEYS_FILE;
+    if (!keysFile) {
+      keysFile = join(dataDir, 'gateway-keys');
+      keyForUrl = demoKey(keysFile);
+    }
+    const gateway = await startGateway(
+      loadGatewayConfig({
+        ...shared,
+        VIGIL_GATEWAY_API_KEYS_FILE: keysFile,
+        VIGIL_GATEWAY_DB: env.VIGIL_GATEWAY_DB ?? join(dataDir, 'gateway.db'),
+      }),
+      logger,
+    );
+    stops.push(() => gateway.close());
+    const dashboardUrl = `http://localhost:${gateway.port}/${keyForUrl ? `#key=${keyForUrl}` : ''}`;
+
+    return { brokers, streams: streams.map((s) => s.id), dashboardUrl, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;
   }
+}
+
+/** The write key `vigil up` made for this data directory (made once, kept so the dashboard link lasts). */
+function demoKey(file: string): string {
+  if (!existsSync(file)) {
+    mkdirSync(resolve(file, '..'), { recursive: true });
+    writeFileSync(file, `# made by vigil up\nwrite ${randomBytes(24).toString('hex')}\n`, { mode: 0o600 });
+  }
+  return /^write (\S+)$/m.exec(readFileSync(file, 'utf8'))?.[1] ?? '';
 }

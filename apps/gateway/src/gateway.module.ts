@@ -6,6 +6,7 @@ import { EventsController } from './events.controller.js';
 import { FeedService } from './feed.service.js';
 import { GatewayMetrics } from './gateway-metrics.js';
 import { HealthController } from './health.controller.js';
+import { LiveViewHub } from './live-view.js';
 import { RecordsController } from './records.controller.js';
 import { GatewayStore } from './store.js';
 import { StreamsController } from './streams.controller.js';
@@ -24,6 +25,12 @@ export class GatewayModule {
         EventHub,
         GatewayMetrics,
         FeedService,
+        {
+          provide: LiveViewHub,
+          useFactory: (feed: FeedService, metrics: GatewayMetrics) =>
+            new LiveViewHub(config, (id) => feed.spec(id), metrics, logger.child('live')),
+          inject: [FeedService, GatewayMetrics],
+        },
       ],
     };
   }

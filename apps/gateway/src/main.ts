@@ -1,5 +1,7 @@
 import 'reflect-metadata';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -13,6 +15,7 @@ import { ApiKeys, type KeyHolder } from './api-keys.js';
 import { FeedService } from './feed.service.js';
 import { GatewayMetrics } from './gateway-metrics.js';
 import { GatewayModule } from './gateway.module.js';
+import { LiveViewHub } from './live-view.js';
 import { openApiDocument } from './openapi.js';
 
 export interface RunningGateway {
@@ -96,11 +99,18 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     });
     await app.register(swagger, { mode: 'static', specification: { document: openApiDocument() as never } });
     await app.register(swaggerUi, { routePrefix: '/docs' });
+    const jsmpeg = readFileSync(
+      join(dirname(createRequire(import.meta.url).resolve('@cycjimmy/jsmpeg-player')), 'jsmpeg-player.umd.min.js'),
+    );
+    fastify.get('/vendor/jsmpeg.min.js', (_req, reply) =>
+      reply.type('text/javascript').header('cache-control', 'public, max-age=86400').send(jsmpeg),
+    );
     app.useStaticAssets({ root: publicDir(), prefix: '/', index: ['index.html'] });
     app.enableShutdownHooks([]);
     await app.listen(config.httpPort, config.host);
     const addr = fastify.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;
+    app.get(LiveViewHub).attach(fastify.server);
     const feed = app.get(FeedService);
     const ops = new OpsEndpoint(metrics.registry, { ready: () => feed.ready() });
     const opsPort = await ops.listen(config.opsPort, config.host, 'VIGIL_GATEWAY_HTTP_PORT');

@@ -11,17 +11,22 @@ import {
   Put,
   Query,
   Res,
+  ServiceUnavailableException,
 } from '@nestjs/common';
 import { type FastifyReply } from 'fastify';
 import { StreamIdSchema, StreamSpecSchema, type StreamSpec } from '@vigil/contracts';
 import { FeedService, publicSpec } from './feed.service.js';
+import { LiveViewHub } from './live-view.js';
 import { ScoresQuerySchema, SummarizeBodySchema } from './query-schemas.js';
 import { parseInput } from './validation.js';
 
 /** Cameras: StreamSpecs on the compacted vigil.streams.v1, with their live status. */
 @Controller('api/streams')
 export class StreamsController {
-  constructor(private readonly feed: FeedService) {}
+  constructor(
+    private readonly feed: FeedService,
+    private readonly live: LiveViewHub,
+  ) {}
 
   private view(spec: StreamSpec) {
     return { ...publicSpec(spec), status: this.feed.store.status(spec.id) };
@@ -96,6 +101,15 @@ export class StreamsController {
       .header('cache-control', 'no-store')
       .header('x-captured-at', f.capturedAt)
       .send(f.jpeg);
+  }
+
+  /** A ticket for the camera's live view: open a WebSocket to `path` within 30 s (JSMpeg plays it). */
+  @Get(':id/live')
+  liveTicket(@Param('id') id: string) {
+    const spec = this.existing(id);
+    if (!this.live.enabled)
+      throw new ServiceUnavailableException('live view is off (VIGIL_GATEWAY_LIVE_MAX_VIEWERS=0)');
+    return this.live.ticket(spec.id);
   }
 
   /** Anomaly scores over time (the sparkline), oldest first; since defaults to 10 minutes ago. */

@@ -25,7 +25,7 @@ export interface IngestArgsOptions {
 }
 
 /** The URL with credentials set, for ffmpeg's argument list only. */
-function withCredentials(raw: string, creds: IngestArgsOptions['credentials']): string {
+export function withCredentials(raw: string, creds: IngestArgsOptions['credentials']): string {
   if (!creds) return raw;
   const url = new URL(raw);
   url.username = encodeURIComponent(creds.username);
