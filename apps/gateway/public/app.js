@@ -58,7 +58,10 @@ function sparkline(points) {
   if (points.length > 1) {
     const path = document.createElementNS(svgNs, 'polyline');
     path.setAttribute('class', 'line');
-    path.setAttribute('points', points.map((p) => `${x(p.at).toFixed(1)},${y(p.score).toFixed(1)}`).join(' '));
+    path.setAttribute(
+      'points',
+      points.map((p) => `${x(p.at).toFixed(1)},${y(p.score).toFixed(1)}`).join(' '),
+    );
     svg.append(path);
   }
   return svg;
@@ -77,7 +80,10 @@ function renderCamera(spec) {
       title: el('strong'),
       badge: el('span'),
       meta: el('div', { class: 'meta' }),
-      spark: el('div', { class: 'sparkwrap', title: 'anomaly score, last 10 minutes (dashed: alarm threshold)' }),
+      spark: el('div', {
+        class: 'sparkwrap',
+        title: 'anomaly score, last 10 minutes (dashed: alarm threshold)',
+      }),
     };
     const card = el(
       'article',
@@ -308,7 +314,8 @@ async function start() {
     $('#login').hidden = true;
     $('#main').hidden = false;
     for (const spec of items) renderCamera(spec);
-    if (items.length === 0) $('#grid').append(el('p', { class: 'empty' }, 'No cameras yet: POST /api/streams.'));
+    if (items.length === 0)
+      $('#grid').append(el('p', { class: 'empty' }, 'No cameras yet: POST /api/streams.'));
     const anomalies = await (await api('/api/anomalies?limit=50')).json();
     for (const a of anomalies.items) await renderEvent(a, false);
     const summaries = await (await api('/api/summaries?limit=30')).json();

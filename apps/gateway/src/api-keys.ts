@@ -44,7 +44,8 @@ export class ApiKeys {
       if (!t || t.startsWith('#')) return;
       const m = /^(read|write)\s+(\S+)$/.exec(t);
       if (!m) throw new ApiKeysError(origin, `line ${i + 1} is not "<read|write> <key>"`);
-      if (m[2]!.length < 24) throw new ApiKeysError(origin, `the key on line ${i + 1} is shorter than 24 characters`);
+      if (m[2]!.length < 24)
+        throw new ApiKeysError(origin, `the key on line ${i + 1} is shorter than 24 characters`);
       const h = sha(m[2]!);
       byHash.set(h, { role: m[1] as Role, id: h.slice(0, 12) });
     });

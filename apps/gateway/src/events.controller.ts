@@ -32,7 +32,9 @@ export class EventsController {
     this.metrics.sseClients.inc();
     const unsubscribe = this.hub.subscribe((e) => {
       if (!types.has(e.type) || (q.streamId && e.streamId !== q.streamId)) return;
-      raw.write(`event: ${e.type}\ndata: ${JSON.stringify(e.data ?? { streamId: e.streamId, deleted: true })}\n\n`);
+      raw.write(
+        `event: ${e.type}\ndata: ${JSON.stringify(e.data ?? { streamId: e.streamId, deleted: true })}\n\n`,
+      );
       if (raw.writableLength > MAX_BUFFERED) raw.destroy();
     });
     const ping = setInterval(() => raw.write(': ping\n\n'), 15_000);

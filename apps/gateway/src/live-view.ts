@@ -78,10 +78,11 @@ export class LiveViewHub {
       };
       if (!m) return refuse(404, 'Not Found');
       const ticket = this.tickets.get(url.searchParams.get('ticket') ?? '');
-      if (!ticket || ticket.expires < Date.now() || ticket.streamId !== m[1]) return refuse(401, 'Unauthorized');
+      if (!ticket || ticket.expires < Date.now() || ticket.streamId !== m[1])
+        return refuse(401, 'Unauthorized');
       this.tickets.delete(url.searchParams.get('ticket')!);
       if (this.viewers >= this.config.liveMaxViewers) return refuse(503, 'Service Unavailable');
-      const spec = this.specOf(m[1]!);
+      const spec = this.specOf(m[1]);
       if (!spec) return refuse(404, 'Not Found');
       this.wss.handleUpgrade(req, socket, head, (ws) => this.join(spec, ws));
     });
@@ -130,7 +131,8 @@ export class LiveViewHub {
     });
     const feed: Feed = { muxer, viewers: new Set(), stderr: '' };
     muxer.on('mpeg1data', (data) => {
-      for (const v of feed.viewers) if (v.readyState === v.OPEN && v.bufferedAmount < MAX_BUFFERED) v.send(data);
+      for (const v of feed.viewers)
+        if (v.readyState === v.OPEN && v.bufferedAmount < MAX_BUFFERED) v.send(data);
     });
     muxer.on('ffmpegStderr', (data) => (feed.stderr = (feed.stderr + data.toString()).slice(-2000)));
     muxer.stream.on('exit', (code) => {

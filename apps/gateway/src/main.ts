@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { HttpException } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import rateLimit from '@fastify/rate-limit';
@@ -64,11 +65,16 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       timeWindow: 60_000,
       keyGenerator: (req) => holderOf(req)?.id ?? `ip:${req.ip}`,
       allowList: (req) => req.url.startsWith('/health'),
-      errorResponseBuilder: (_req, ctx) => ({
-        statusCode: 429,
-        error: 'Too Many Requests',
-        message: `over ${ctx.max} requests a minute for this key; retry in ${ctx.after}`,
-      }),
+      // an HttpException, so Nest answers it as it is instead of logging an unexpected error
+      errorResponseBuilder: (_req, ctx) =>
+        new HttpException(
+          {
+            statusCode: 429,
+            error: 'Too Many Requests',
+            message: `over ${ctx.max} requests a minute for this key; retry in ${ctx.after}`,
+          },
+          429,
+        ) as never,
     });
     fastify.addHook('onRequest', async (req, reply) => {
       if (!protectedPath(req.url)) return;
@@ -85,9 +91,11 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
           });
       }
       if (WRITE_METHODS.has(req.method) && holder.role !== 'write')
-        return reply
-          .code(403)
-          .send({ statusCode: 403, error: 'Forbidden', message: 'this API key may only read; use a write key' });
+        return reply.code(403).send({
+          statusCode: 403,
+          error: 'Forbidden',
+          message: 'this API key may only read; use a write key',
+        });
     });
     const metrics = app.get(GatewayMetrics);
     fastify.addHook('onResponse', async (req, reply) => {
@@ -100,13 +108,15 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     await app.register(swagger, { mode: 'static', specification: { document: openApiDocument() as never } });
     await app.register(swaggerUi, { routePrefix: '/docs' });
     const jsmpeg = readFileSync(
-      join(dirname(createRequire(import.meta.url).resolve('@cycjimmy/jsmpeg-player')), 'jsmpeg-player.umd.min.js'),
+      join(
+        dirname(createRequire(import.meta.url).resolve('@cycjimmy/jsmpeg-player')),
+        'jsmpeg-player.umd.min.js',
+      ),
     );
     fastify.get('/vendor/jsmpeg.min.js', (_req, reply) =>
       reply.type('text/javascript').header('cache-control', 'public, max-age=86400').send(jsmpeg),
     );
     app.useStaticAssets({ root: publicDir(), prefix: '/', index: ['index.html'] });
-    app.enableShutdownHooks([]);
     await app.listen(config.httpPort, config.host);
     const addr = fastify.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;

@@ -12,15 +12,25 @@ const shared: Record<string, unknown> = {};
 
 /** A zod schema as an OpenAPI 3.1 schema; its `$defs` move to the components, its refs follow them. */
 const schema = (s: z.ZodType, io: 'input' | 'output' = 'output'): Record<string, unknown> => {
-  const j = z.toJSONSchema(s, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Record<string, unknown>;
+  const j = z.toJSONSchema(s, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
   const text = JSON.stringify(j).replaceAll('"#/$defs/', '"#/components/schemas/');
-  const { $schema: _s, $defs, $ref, ...rest } = JSON.parse(text) as Record<string, unknown> & {
+  const {
+    $schema: _s,
+    $defs,
+    $ref,
+    ...rest
+  } = JSON.parse(text) as Record<string, unknown> & {
     $defs?: Record<string, unknown>;
     $ref?: string;
   };
   const own = $ref?.replace('#/components/schemas/', '');
   for (const [name, def] of Object.entries($defs ?? {})) if (name !== own) shared[name] = def;
-  return own && $defs?.[own] ? ($defs[own] as Record<string, unknown>) : { ...rest, ...($ref ? { $ref } : {}) };
+  return own && $defs?.[own]
+    ? ($defs[own] as Record<string, unknown>)
+    : { ...rest, ...($ref ? { $ref } : {}) };
 };
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (s: object) => ({ 'application/json': { schema: s } });
@@ -37,7 +47,13 @@ const q = (name: string, description: string, s: object = { type: 'string' }) =>
   description,
   schema: s,
 });
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'Stream id' };
+const idParam = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+  description: 'Stream id',
+};
 const page = (item: string) => ({
   type: 'object',
   required: ['items', 'nextCursor'],
@@ -97,7 +113,11 @@ export function openApiDocument() {
             statusCode: { type: 'integer' },
             error: { type: 'string' },
             message: { type: 'string' },
-            issues: { type: 'array', items: { type: 'string' }, description: '`field: problem`, one per issue' },
+            issues: {
+              type: 'array',
+              items: { type: 'string' },
+              description: '`field: problem`, one per issue',
+            },
           },
         },
       },
@@ -110,7 +130,10 @@ export function openApiDocument() {
           responses: {
             '200': {
               description: 'Cameras',
-              content: json({ type: 'object', properties: { items: { type: 'array', items: ref('Stream') } } }),
+              content: json({
+                type: 'object',
+                properties: { items: { type: 'array', items: ref('Stream') } },
+              }),
             },
             ...errors,
           },
@@ -131,12 +154,20 @@ export function openApiDocument() {
         parameters: [idParam],
         get: {
           summary: 'One camera',
-          responses: { '200': { description: 'The camera', content: json(ref('Stream')) }, '404': error('No such camera'), ...errors },
+          responses: {
+            '200': { description: 'The camera', content: json(ref('Stream')) },
+            '404': error('No such camera'),
+            ...errors,
+          },
         },
         put: {
           summary: 'Replace a camera’s spec (write key)',
           requestBody: { required: true, content: json(ref('StreamSpec')) },
-          responses: { '200': { description: 'Changed', content: json(ref('Stream')) }, '404': error('No such camera'), ...errors },
+          responses: {
+            '200': { description: 'Changed', content: json(ref('Stream')) },
+            '404': error('No such camera'),
+            ...errors,
+          },
         },
         delete: {
           summary: 'Remove a camera (write key)',
@@ -149,7 +180,11 @@ export function openApiDocument() {
           summary: 'Ask for a summary of the camera’s latest window now (write key)',
           requestBody: {
             required: false,
-            content: json({ type: 'object', properties: { reason: { type: 'string', maxLength: 200 } }, additionalProperties: false }),
+            content: json({
+              type: 'object',
+              properties: { reason: { type: 'string', maxLength: 200 } },
+              additionalProperties: false,
+            }),
           },
           responses: { '202': { description: 'Requested', content: json(ref('ControlMessage')) }, ...errors },
         },
@@ -158,7 +193,11 @@ export function openApiDocument() {
         parameters: [idParam],
         get: {
           summary: 'The latest sampled frame',
-          responses: { '200': { description: 'JPEG', content: { 'image/jpeg': {} } }, '404': error('No frame yet'), ...errors },
+          responses: {
+            '200': { description: 'JPEG', content: { 'image/jpeg': {} } },
+            '404': error('No frame yet'),
+            ...errors,
+          },
         },
       },
       '/api/streams/{id}/scores': {
@@ -182,17 +221,29 @@ export function openApiDocument() {
         },
       },
       '/api/anomalies/{eventId}': {
-        parameters: [{ name: 'eventId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
+        parameters: [
+          { name: 'eventId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
+        ],
         get: {
           summary: 'One anomaly event',
-          responses: { '200': { description: 'The event', content: json(ref('Anomaly')) }, '404': error('No such event'), ...errors },
+          responses: {
+            '200': { description: 'The event', content: json(ref('Anomaly')) },
+            '404': error('No such event'),
+            ...errors,
+          },
         },
       },
       '/api/anomalies/{eventId}/evidence.jpg': {
-        parameters: [{ name: 'eventId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
+        parameters: [
+          { name: 'eventId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
+        ],
         get: {
           summary: 'The event’s evidence image',
-          responses: { '200': { description: 'JPEG', content: { 'image/jpeg': {} } }, '404': error('No image'), ...errors },
+          responses: {
+            '200': { description: 'JPEG', content: { 'image/jpeg': {} } },
+            '404': error('No image'),
+            ...errors,
+          },
         },
       },
       '/api/summaries': {
@@ -209,10 +260,15 @@ export function openApiDocument() {
             q('types', 'Comma-separated: anomaly, summary, status, stream (default all)'),
             q('streamId', 'Only this camera'),
           ],
-          responses: { '200': { description: 'text/event-stream', content: { 'text/event-stream': {} } }, ...errors },
+          responses: {
+            '200': { description: 'text/event-stream', content: { 'text/event-stream': {} } },
+            ...errors,
+          },
         },
       },
-      '/health/live': { get: { summary: 'The process is up', security: [], responses: { '200': { description: 'ok' } } } },
+      '/health/live': {
+        get: { summary: 'The process is up', security: [], responses: { '200': { description: 'ok' } } },
+      },
       '/health/ready': {
         get: {
           summary: 'Reading Kafka (in its consumer group)',

@@ -98,9 +98,10 @@ export class GatewayStore {
     this.stmts = {
       meta: this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
-      anomaly: this.db.prepare<[string], { phase: string; observed_ms: number; body: string; evidence: Buffer | null }>(
-        'SELECT phase, observed_ms, body, evidence FROM anomalies WHERE event_id = ?',
-      ),
+      anomaly: this.db.prepare<
+        [string],
+        { phase: string; observed_ms: number; body: string; evidence: Buffer | null }
+      >('SELECT phase, observed_ms, body, evidence FROM anomalies WHERE event_id = ?'),
       putAnomaly: this.db.prepare(
         `INSERT OR REPLACE INTO anomalies (event_id, stream_id, kind, severity, phase, started_ms, observed_ms, body, evidence)
          VALUES (@eventId, @streamId, @kind, @severity, @phase, @startedMs, @observedMs, @body, @evidence)`,

@@ -36,7 +36,9 @@ export class StreamsController {
     const id = parseInput(StreamIdSchema, rawId, 'id');
     const spec = this.feed.spec(id);
     if (!spec)
-      throw new NotFoundException(`no stream "${id}"; GET /api/streams lists them, POST /api/streams adds one`);
+      throw new NotFoundException(
+        `no stream "${id}"; GET /api/streams lists them, POST /api/streams adds one`,
+      );
     return spec;
   }
 
@@ -64,7 +66,11 @@ export class StreamsController {
   async update(@Param('id') rawId: string, @Body() body: unknown) {
     const id = parseInput(StreamIdSchema, rawId, 'id');
     if (body && typeof body === 'object' && !Array.isArray(body) && 'id' in body && body.id !== id)
-      parseInput(StreamIdSchema.refine((v) => v === id, `must be "${id}", the id in the URL`), body.id, 'body.id');
+      parseInput(
+        StreamIdSchema.refine((v) => v === id, `must be "${id}", the id in the URL`),
+        body.id,
+        'body.id',
+      );
     const spec = parseInput(
       StreamSpecSchema,
       body && typeof body === 'object' && !Array.isArray(body) ? { ...body, id } : body,

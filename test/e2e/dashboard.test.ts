@@ -1,0 +1,89 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { chromium } from 'playwright-core';
+import { findProcesses, repoRoot } from '@vigil/testing';
+import { helpers, startUp, waitFor } from './up-process.js';
+
+// The dashboard in real headless Chromium (Debian's, driven by playwright-core) against `vigil up`: it
+// shows the demo cameras with their frames, an event after the yard's scheduled box appears, and a live
+// view that starts with its viewer and stops when the viewer leaves. The screenshot goes to docs/.
+
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+test('the dashboard shows the demo cameras, an event after the scheduled anomaly, and a live view', async () => {
+  const up = await startUp();
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+  try {
+    await waitFor(up, /Dashboard: http:\/\/localhost:\d+\/#key=[0-9a-f]+/, Date.now(), 120_000, 'stderr');
+    const url = /Dashboard: (http:\/\/localhost:\d+\/#key=[0-9a-f]+)/.exec(up.output.stderr)![1]!;
+    const port = /localhost:(\d+)/.exec(url)![1];
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 960 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(url);
+    // the key moved from the address to this tab's storage: the address no longer shows it
+    assert.equal(new URL(page.url()).hash, '');
+    for (const id of ['demo-yard', 'demo-line'])
+      await page.waitForSelector(`[data-stream-id="${id}"] img.frame[data-loaded="true"]`, {
+        timeout: 60_000,
+      });
+    await page.waitForSelector('[data-stream-id="demo-yard"] [data-health="online"]', { timeout: 30_000 });
+    // the box appears 10 s into the yard's clip: an event with its evidence picture
+    await page.waitForSelector('#events li[data-kind="object_appeared"]', { timeout: 90_000 });
+    const yardEvent = page.locator('#events li', { hasText: 'Demo yard' }).first();
+    await yardEvent.waitFor({ timeout: 60_000 });
+    await page.waitForFunction(
+      "[...document.querySelectorAll('#events li img')].some((i) => i.naturalWidth > 0)",
+      undefined,
+      { timeout: 10_000 },
+    );
+    await page.waitForSelector('#summaries li', { timeout: 60_000 });
+    await page.waitForSelector('[data-stream-id="demo-yard"] .sparkwrap svg polyline', { timeout: 30_000 });
+    assert.equal(await page.textContent('#conn'), 'live', 'following GET /events');
+    mkdirSync(join(repoRoot(), 'docs'), { recursive: true });
+    await page.screenshot({ path: join(repoRoot(), 'docs', 'dashboard.png') });
+
+    // live view: one ffmpeg re-encoding for JSMpeg while the dialog is open, none after
+    const liveEncoders = () =>
+      findProcesses(/mpeg1video/).filter((p) => p.cmdline.includes(`:${up.rtspPort}/`));
+    assert.equal(liveEncoders().length, 0);
+    await page.click('[data-stream-id="demo-yard"] button:has-text("Live")');
+    await page.waitForFunction(
+      "document.querySelector('#live-note').textContent.startsWith('live')",
+      undefined,
+      {
+        timeout: 30_000,
+      },
+    );
+    assert.equal(liveEncoders().length, 1, 'the first viewer started the live encoder');
+    await page.click('#live-close');
+    const deadline = Date.now() + 15_000;
+    while (liveEncoders().length > 0 && Date.now() < deadline) await sleep(200);
+    assert.equal(liveEncoders().length, 0, 'the last viewer leaving stopped it');
+
+    // a wrong key gets the key form back, with the reason
+    const other = await browser.newPage();
+    await other.goto(`http://localhost:${port}/#key=wrong-key-0000000000000000000000`);
+    await other.waitForSelector('#login:not([hidden])', { timeout: 10_000 });
+    assert.match((await other.textContent('#login-error')) ?? '', /not valid/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    up.child.kill('SIGINT');
+  }
+  assert.equal(await up.exited, 0, up.output.stderr);
+  assert.deepEqual(helpers(up), []);
+});
