@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { TOPICS } from '@vigil/contracts';
 import { KafkaSubscriber, createKafka } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
-import { findProcesses, freePort, repoRoot, testDir, useTestKafka } from '@vigil/testing';
+import { findProcesses, freePort, generateClip, repoRoot, testDir, useTestKafka } from '@vigil/testing';
 
 let broker: Awaited<ReturnType<typeof useTestKafka>>;
 before(async () => {
@@ -227,4 +227,72 @@ test('usage errors: unknown command and unknown topic', async () => {
   const c = await vigil(['--help'], {});
   assert.equal(c.code, 0);
   assert.match(c.stdout, /vigil up/);
+});
+
+test('--help on every command says what it does and how to call it', async () => {
+  for (const [cmd, says] of [
+    ['up', /VIGIL_DATA_DIR/],
+    ['replay', /--fps/],
+    ['tail', /--from-beginning/],
+    ['streams', /streams add --id <id> --url <url>/],
+    ['ingest', /ingest role/],
+    ['analyzer', /analyzer role/],
+    ['gateway', /VIGIL_GATEWAY_API_KEYS_FILE/],
+  ] as const) {
+    const r = await vigil([cmd, '--help'], {});
+    assert.equal(r.code, 0, cmd);
+    assert.match(r.stdout, says, cmd);
+  }
+});
+
+test('streams add by flags, ls with status, rm; a bad URL is refused with the field named', async () => {
+  const env = { VIGIL_KAFKA_BROKERS: broker.brokers.join(','), VIGIL_LOG_LEVEL: 'error' };
+  const id = `cli-ls-${randomUUID().slice(0, 6)}`;
+  const add = await vigil(
+    ['streams', 'add', '--id', id, '--url', 'rtsp://camera.local/s1', '--name', 'Dock'],
+    env,
+  );
+  assert.equal(add.code, 0, add.stderr);
+  assert.match(add.stdout, new RegExp(`put ${id} on vigil.streams.v1`));
+  const ls = await vigil(['streams', 'ls'], env);
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.match(ls.stdout, /^id +status +rate +url +name/m);
+  assert.match(ls.stdout, new RegExp(`^${id} +no status yet +rtsp://camera.local/s1 +Dock$`, 'm'));
+  const bad = await vigil(['streams', 'add', '--id', 'x', '--url', 'file:///etc/passwd'], env);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /invalid stream spec in the flags: url: stream URL uses file:\/\//);
+  assert.equal((await vigil(['streams', 'rm', id], env)).code, 0);
+  assert.doesNotMatch((await vigil(['streams', 'ls'], env)).stdout, new RegExp(id));
+});
+
+test('replay: a recorded clip through the pipeline, faster than real time, with its events in clip time', async () => {
+  const clip = generateClip(join(testDir('replay'), 'yard-box.mp4'), {
+    scenario: 'box',
+    seconds: 30,
+    width: 640,
+    height: 360,
+    changeAt: 15,
+  });
+  const env = {
+    VIGIL_KAFKA_BROKERS: broker.brokers.join(','),
+    VIGIL_LOG_LEVEL: 'error',
+    VIGIL_ANALYZER_WARMUP_SAMPLES: '12',
+  };
+  const r = await vigil(['replay', clip, '--fps', '2'], env);
+  assert.equal(r.code, 0, r.stderr);
+  const head =
+    /replayed .*: 30\.0 s of video in ([\d.]+) s \(([\d.]+)× real time\), (\d+) samples, (\d+) anomaly events/.exec(
+      r.stdout,
+    );
+  assert.ok(head, r.stdout);
+  assert.equal(Number(head[3]), 60, 'every sample at 2 fps');
+  assert.ok(Number(head[2]) > 1, `faster than real time: ${head[2]}×`);
+  // the box appears at 15 s and stays: one open object_appeared event starting within a second of it
+  const row = /^00:1([45]) +open +object_appeared +critical/m.exec(r.stdout);
+  assert.ok(row, r.stdout);
+  assert.match(r.stdout, /last summary: .*object appeared/);
+  assert.match(r.stderr, /\[#{30}\] 100% 00:30\/00:30/, 'the progress bar ends full');
+  const bad = await vigil(['replay', join(testDir('replay'), 'missing.mp4')], env);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /cannot read .*missing\.mp4; give the path of a recorded clip/);
 });

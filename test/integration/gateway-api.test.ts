@@ -170,6 +170,8 @@ before(async () => {
 });
 
 after(async () => {
+  // leave no camera behind on the shared broker: later tests' ingest workers would run it
+  if (gw) for (const id of [CAM, OTHER]) await call('DELETE', `/api/streams/${id}`, { key: WRITE });
   await gw?.close();
   await watch?.stop();
   await pub?.disconnect();

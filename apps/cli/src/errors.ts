@@ -5,6 +5,7 @@ import { LocalKafkaError, RtspServerError } from '@vigil/testing';
 import { ModelLoadError } from '@vigil/vision';
 import { redactSecrets } from '@vigil/contracts';
 import { PortInUseError } from '@vigil/observability';
+import { ApiKeysError } from '../../gateway/src/api-keys.js';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -34,7 +35,8 @@ export function describeFatal(err: unknown): { line: string; code: number; stack
     err instanceof UsageError ||
     err instanceof UnsafeStreamUrlError ||
     err instanceof ModelLoadError ||
-    err instanceof PortInUseError
+    err instanceof PortInUseError ||
+    err instanceof ApiKeysError
   ) {
     return { line: `vigil: ${redactSecrets(err.message)}`, code: 2 };
   }

@@ -16,19 +16,52 @@ import { UsageError, describeFatal } from './errors.js';
 import { startTail, tailTopic } from './tail.command.js';
 import { runUp } from './up.command.js';
 import { runStreams } from './streams.command.js';
+import { eventTable, runReplay } from './replay.command.js';
 
 const HELP = `vigil — real-time video understanding over Kafka
 
 Usage:
-  vigil up                       all roles in one process, demo cameras, local Kafka unless VIGIL_KAFKA_BROKERS is set
-  vigil ingest                   the ingest role (cameras from VIGIL_STREAMS)
-  vigil analyzer                 the analyzer role
-  vigil gateway                  the REST API, event stream and dashboard (needs VIGIL_GATEWAY_API_KEYS_FILE)
-  vigil tail <anomalies|summaries|status|streams|frames> [--from-beginning] [--json] [--brokers host:port]
-  vigil streams put <file.json|->  add or update cameras (a StreamSpec or an array) on vigil.streams.v1
-  vigil streams rm <id…>          remove cameras
+  vigil up                        all roles in one process: demo cameras, dashboard, local Kafka unless VIGIL_KAFKA_BROKERS is set
+  vigil replay <file> [--fps N]   backtest a recorded clip through the pipeline as fast as the CPU allows
+  vigil tail <topic>              pretty-print anomalies, summaries, status, streams or frames as they arrive
+  vigil streams add|ls|rm         add, list and remove cameras on vigil.streams.v1
+  vigil ingest                    the ingest role (cameras from vigil.streams.v1 and VIGIL_STREAMS)
+  vigil analyzer                  the analyzer role
+  vigil gateway                   the REST API, event stream and dashboard (needs VIGIL_GATEWAY_API_KEYS_FILE)
 
-Configuration is read from VIGIL_* environment variables (see README.md). Ctrl-C stops everything started.`;
+Run vigil <command> --help for a command's options. Configuration is read from VIGIL_* environment
+variables (see README.md). Ctrl-C stops everything started.`;
+
+/** `vigil <command> --help`. */
+const COMMAND_HELP: Record<string, string> = {
+  up: `vigil up — everything on one machine, for a demo or a single site
+
+Starts a local Kafka broker (unless VIGIL_KAFKA_BROKERS is set), an RTSP server with two demo cameras (the
+yard shows a box every 20 s), ingest, the analyzer and the gateway, prints summaries and anomalies, and the
+dashboard's address with a write key made for VIGIL_DATA_DIR (default .cache/vigil).
+Environment: VIGIL_DATA_DIR, VIGIL_LOCAL_KAFKA_PORT (9092), VIGIL_DEMO_RTSP_PORT (8554),
+VIGIL_GATEWAY_PORT (8080), and every ingest, analyzer and gateway variable.`,
+  replay: `vigil replay <file> [--fps N] [--json] [--brokers host:port]
+
+Backtests a recorded clip: ingest's ffmpeg sampling at --fps (default 2), the analyzer, Kafka (a local
+broker unless VIGIL_KAFKA_BROKERS or --brokers is given), as fast as the analyzer keeps up. Shows a progress
+bar, then prints the anomaly events (clip time) and the last summary; --json prints them as JSON instead.
+The analyzer learns the scene's normal from its first VIGIL_ANALYZER_WARMUP_SAMPLES samples (default 120).`,
+  tail: `vigil tail <anomalies|summaries|status|streams|frames> [--from-beginning] [--json] [--brokers host:port]
+
+Pretty-prints a topic as messages arrive; --json prints each message as it is on Kafka.`,
+  streams: `vigil streams add <file.json|->           add or update cameras (a StreamSpec or an array of them)
+vigil streams add --id <id> --url <url> [--name <name>] [--fps <n>]
+vigil streams ls                           the cameras with their latest status
+vigil streams rm <id…>                      remove cameras
+Options: --brokers host:port (default VIGIL_KAFKA_BROKERS, or the local broker of vigil up).`,
+  ingest: `vigil ingest — the ingest role: runs the cameras of the vigil.streams.v1 partitions it owns (and
+VIGIL_STREAMS), publishes sampled frames and camera status. Environment: see README, "Configuration".`,
+  analyzer: `vigil analyzer — the analyzer role: vision tokens, anomaly events, narrated summaries.
+Environment: see README, "Configuration".`,
+  gateway: `vigil gateway — the REST API (/api, OpenAPI at /docs), Server-Sent Events (/events) and the dashboard
+(/). Needs VIGIL_GATEWAY_API_KEYS_FILE: one "<read|write> <key>" per line. Environment: see README.`,
+};
 
 function logger(env: Env): Logger {
   const level = env.VIGIL_LOG_LEVEL;
@@ -91,12 +124,20 @@ export async function main(argv: string[], env: Env): Promise<number> {
       'from-beginning': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       brokers: { type: 'string' },
+      fps: { type: 'string' },
+      id: { type: 'string' },
+      url: { type: 'string' },
+      name: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   const [command, arg] = positionals;
   const log = logger(env);
-  if (values.help || !command) {
+  if (values.help && command && COMMAND_HELP[command]) {
+    process.stdout.write(COMMAND_HELP[command] + '\n');
+    return 0;
+  }
+  if (values.help || !command || command === 'help') {
     process.stdout.write(HELP + '\n');
     return command || values.help ? 0 : 2;
   }
@@ -163,8 +204,47 @@ export async function main(argv: string[], env: Env): Promise<number> {
         log,
         arg,
         positionals.slice(2),
+        { id: values.id, url: values.url, name: values.name, fps: values.fps },
         write,
       );
+      return 0;
+    }
+    case 'replay': {
+      if (!arg)
+        throw new UsageError('vigil replay needs the path of a recorded clip; see vigil replay --help');
+      const fps = values.fps === undefined ? 2 : Number(values.fps);
+      if (!(fps > 0 && fps <= 30)) throw new UsageError('--fps must be a number of samples per second, 0-30');
+      const cfg = loadCliConfig({
+        ...env,
+        ...(values.brokers ? { VIGIL_KAFKA_BROKERS: values.brokers } : {}),
+      });
+      const tty = process.stderr.isTTY;
+      let last = -1;
+      const result = await runReplay(cfg, env, log, arg, {
+        fps,
+        write,
+        progress: (text, final) => {
+          if (tty) process.stderr.write(`\r${text}${final ? '\n' : ''}`);
+          else {
+            // without a terminal: a line every 10 %
+            const pct = Number(/(\d+)%/.exec(text)?.[1] ?? 0);
+            if (final || Math.floor(pct / 10) > last) {
+              last = Math.floor(pct / 10);
+              process.stderr.write(text + '\n');
+            }
+          }
+        },
+      });
+      if (values.json) {
+        write(JSON.stringify({ ...result, startedAt: new Date(result.startMs).toISOString() }));
+        return 0;
+      }
+      write(
+        `replayed ${arg}: ${result.durationS.toFixed(1)} s of video in ${result.wallS.toFixed(1)} s (${(result.durationS / result.wallS).toFixed(1)}× real time), ${result.samples} samples, ${result.events.length} anomaly events`,
+      );
+      for (const line of eventTable(result)) write(line);
+      const lastSummary = result.summaries.filter((s) => s.level === 'window').pop();
+      if (lastSummary) write(`last summary: ${lastSummary.text}`);
       return 0;
     }
     default:

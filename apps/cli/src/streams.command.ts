@@ -1,8 +1,17 @@
 import { readFileSync } from 'node:fs';
-import { StreamSpecSchema, TOPICS, formatIssues, type StreamSpec } from '@vigil/contracts';
+import {
+  StreamSpecSchema,
+  StreamStatusSchema,
+  TOPICS,
+  formatIssues,
+  jsonRow,
+  redactSecrets,
+  type StreamSpec,
+} from '@vigil/contracts';
 import {
   KafkaPublisher,
   StreamRegistry,
+  TableReader,
   createKafka,
   ensureTopics,
   type KafkaConnection,
@@ -30,31 +39,61 @@ export function parseSpecs(text: string, origin: string): StreamSpec[] {
   return specs;
 }
 
-/** `vigil streams put <file|->` and `vigil streams rm <id…>`. */
+export interface StreamsArgs {
+  /** add: a camera given by flags instead of a file. */
+  readonly id?: string;
+  readonly url?: string;
+  readonly name?: string;
+  readonly fps?: string;
+}
+
+/**
+ * `vigil streams add <file|->` (or `--id … --url …`), `vigil streams ls`, `vigil streams rm <id…>`: the
+ * cameras on vigil.streams.v1, which the ingest workers run.
+ */
 export async function runStreams(
   conn: KafkaConnection,
   logger: Logger,
   action: string | undefined,
   args: readonly string[],
+  flags: StreamsArgs,
   write: (line: string) => void,
 ): Promise<void> {
-  if (action !== 'put' && action !== 'rm')
-    throw new UsageError('vigil streams needs put <file.json|-> or rm <id…>');
-  if (args.length === 0)
+  const verb = action === 'put' ? 'add' : action;
+  if (verb !== 'add' && verb !== 'rm' && verb !== 'ls')
+    throw new UsageError('vigil streams needs add <file.json|-> (or --id and --url), ls, or rm <id…>');
+  if (verb === 'ls') return listStreams(conn, logger, write);
+  const byFlags = verb === 'add' && args.length === 0 && (flags.id || flags.url);
+  if (args.length === 0 && !byFlags)
     throw new UsageError(
-      `vigil streams ${action} needs ${action === 'put' ? 'a file (or -)' : 'stream ids'}`,
+      verb === 'add'
+        ? 'vigil streams add needs a file (or -) of StreamSpec JSON, or --id <id> --url <url>'
+        : 'vigil streams rm needs stream ids',
     );
   const specs =
-    action === 'put'
-      ? parseSpecs(readFileSync(args[0] === '-' ? 0 : args[0]!, 'utf8'), args[0] === '-' ? 'stdin' : args[0]!)
-      : [];
+    verb !== 'add'
+      ? []
+      : byFlags
+        ? parseSpecs(
+            JSON.stringify({
+              id: flags.id,
+              url: flags.url,
+              ...(flags.name ? { name: flags.name } : {}),
+              ...(flags.fps ? { sampling: { mode: 'fps', fps: Number(flags.fps) } } : {}),
+            }),
+            'the flags',
+          )
+        : parseSpecs(
+            readFileSync(args[0] === '-' ? 0 : args[0]!, 'utf8'),
+            args[0] === '-' ? 'stdin' : args[0]!,
+          );
   const kafka = createKafka(conn, logger);
   await ensureTopics(kafka, conn, [TOPICS.streams]);
   const publisher = new KafkaPublisher(kafka, conn);
   await publisher.connect();
   try {
     const registry = new StreamRegistry(publisher, 'urn:vigil:cli');
-    if (action === 'put') {
+    if (verb === 'add') {
       await registry.put(specs);
       write(`put ${specs.map((s) => s.id).join(', ')} on ${TOPICS.streams.name}`);
     } else {
@@ -63,5 +102,56 @@ export async function runStreams(
     }
   } finally {
     await publisher.disconnect();
+  }
+}
+
+/** The cameras on vigil.streams.v1 with their latest status, one line each. */
+async function listStreams(conn: KafkaConnection, logger: Logger, write: (line: string) => void) {
+  const kafka = createKafka(conn, logger);
+  await ensureTopics(kafka, conn, [TOPICS.streams, TOPICS.streamStatus]);
+  const specs = new TableReader(
+    kafka,
+    conn,
+    { topic: TOPICS.streams.name, groupPrefix: 'vigil-cli-ls', parse: jsonRow(StreamSpecSchema) },
+    logger,
+  );
+  const status = new TableReader(
+    kafka,
+    conn,
+    {
+      topic: TOPICS.streamStatus.name,
+      groupPrefix: 'vigil-cli-ls-status',
+      parse: jsonRow(StreamStatusSchema),
+    },
+    logger,
+  );
+  try {
+    await Promise.all([specs.start(), status.start()]);
+    await Promise.all([specs.caughtUp(15_000), status.caughtUp(15_000)]);
+    const rows = specs
+      .values()
+      .sort((a, b) => a.id.localeCompare(b.id))
+      .map((s) => {
+        const st = status.get(s.id);
+        return [
+          s.id,
+          st ? `${st.health} (${st.state})` : s.enabled ? 'no status yet' : 'disabled',
+          st ? `${st.fpsOut.toFixed(1)} fps` : '',
+          redactSecrets(s.url),
+          s.name ?? '',
+        ];
+      });
+    if (rows.length === 0) return write('no cameras on ' + TOPICS.streams.name);
+    const head = ['id', 'status', 'rate', 'url', 'name'];
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    for (const r of [head, ...rows])
+      write(
+        r
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      );
+  } finally {
+    await Promise.allSettled([specs.stop(), status.stop()]);
   }
 }

@@ -50,17 +50,7 @@ export async function runUp(
   };
   try {
     const dataDir = resolve(cfg.dataDir);
-    let brokers = cfg.brokers;
-    if (!brokers) {
-      logger.info('no VIGIL_KAFKA_BROKERS given: starting a local Kafka broker', { port: cfg.kafkaPort });
-      const kafka = new LocalKafka({ port: cfg.kafkaPort, dataDir: join(dataDir, 'kafka') });
-      stops.push(async () => {
-        await kafka.stop();
-        logger.info('local Kafka broker stopped');
-      });
-      await kafka.start();
-      brokers = kafka.brokers;
-    }
+    const brokers = cfg.brokers ?? (await localKafka(cfg, join(dataDir, 'kafka'), logger, stops));
 
     const clips = join(dataDir, 'clips');
     const yard = generateClip(join(clips, 'demo-yard-box-20s.mp4'), {
@@ -152,6 +142,23 @@ export async function runUp(
     await stopAll();
     throw err;
   }
+}
+
+/** Starts a local Kafka broker (no VIGIL_KAFKA_BROKERS given); its stop goes on `stops`. */
+export async function localKafka(
+  cfg: CliConfig,
+  dataDir: string,
+  logger: Logger,
+  stops: (() => Promise<void>)[],
+): Promise<string[]> {
+  logger.info('no VIGIL_KAFKA_BROKERS given: starting a local Kafka broker', { port: cfg.kafkaPort });
+  const kafka = new LocalKafka({ port: cfg.kafkaPort, dataDir });
+  stops.push(async () => {
+    await kafka.stop();
+    logger.info('local Kafka broker stopped');
+  });
+  await kafka.start();
+  return kafka.brokers;
 }
 
 /** The write key `vigil up` made for this data directory (made once, kept so the dashboard link lasts). */

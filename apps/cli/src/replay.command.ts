@@ -1,0 +1,270 @@
+import { execFile, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { accessSync, constants } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { type INestApplicationContext } from '@nestjs/common';
+import { type CliConfig, loadAnalyzerConfig, type Env } from '@vigil/config';
+import {
+  type AnomalyEvent,
+  AnomalyEventSchema,
+  CE_TYPES,
+  type ControlMessage,
+  ScoreSampleSchema,
+  StreamSpecSchema,
+  type Summary,
+  SummarySchema,
+  TOPICS,
+  jsonRow,
+  toCloudEventHeaders,
+} from '@vigil/contracts';
+import { KafkaPublisher, type KafkaSubscriber, createKafka, ensureTopics } from '@vigil/kafka';
+import { JpegSplitter, buildIngestArgs, diesWithParent } from '@vigil/media';
+import { type Logger } from '@vigil/observability';
+import { watchTopics } from '@vigil/testing';
+import { startAnalyzer } from '../../analyzer/src/main.js';
+import { frameMessage } from '../../ingest/src/frame-message.js';
+import { UsageError } from './errors.js';
+import { localKafka } from './up.command.js';
+
+export interface ReplayOptions {
+  fps: number;
+  /** Progress and results (stdout); the progress bar (stderr, redrawn in place on a terminal). */
+  write: (line: string) => void;
+  progress: (text: string, final: boolean) => void;
+}
+
+export interface ReplayResult {
+  streamId: string;
+  durationS: number;
+  samples: number;
+  wallS: number;
+  /** Stream time of the clip's first frame (ms since the epoch). */
+  startMs: number;
+  events: AnomalyEvent[];
+  summaries: Summary[];
+}
+
+/** Frames published but not yet scored: small, so the analyzer's per-stream queue never drops one. */
+const IN_FLIGHT = 2;
+
+async function probeDuration(ffprobe: string, file: string): Promise<number> {
+  try {
+    const { stdout } = await promisify(execFile)(
+      ffprobe,
+      ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file],
+      { timeout: 30_000 },
+    );
+    const d = Number(stdout.trim());
+    if (!Number.isFinite(d) || d <= 0) throw new Error('it reports no duration');
+    return d;
+  } catch (err) {
+    const msg = ((err as { stderr?: string }).stderr || (err as Error).message).trim().split('\n').pop();
+    throw new UsageError(
+      `${file} is not a video ffmpeg can read (${msg}); give a recorded clip such as an .mp4`,
+    );
+  }
+}
+
+const clock = (s: number) =>
+  `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
+
+/**
+ * `vigil replay <file>`: a recorded clip through the same pipeline as a camera — ingest's ffmpeg command
+ * line (sampling, scaling) and frame messages, the analyzer, Kafka — as fast as the analyzer keeps up
+ * (frames are published as the previous ones are scored, so none is dropped). Stream time is clip time
+ * laid out to end now. Prints a progress bar, then a table of the anomaly events and the summaries.
+ */
+export async function runReplay(
+  cfg: CliConfig,
+  env: Env,
+  logger: Logger,
+  fileArg: string,
+  opts: ReplayOptions,
+): Promise<ReplayResult> {
+  const file = resolve(fileArg);
+  try {
+    accessSync(file, constants.R_OK);
+  } catch {
+    throw new UsageError(`cannot read ${fileArg}; give the path of a recorded clip`);
+  }
+  const ffmpeg = env.VIGIL_FFMPEG_PATH ?? 'ffmpeg';
+  const durationS = await probeDuration(ffmpeg.replace(/ffmpeg$/, 'ffprobe'), file);
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    const brokers =
+      cfg.brokers ?? (await localKafka(cfg, join(resolve(cfg.dataDir), 'kafka'), logger, stops));
+    const conn = { brokers, clientId: 'vigil-replay', connectTimeoutMs: cfg.connectTimeoutMs };
+    const slug = basename(file)
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 40);
+    const streamId = `replay-${slug || 'clip'}-${randomUUID().slice(0, 6)}`;
+    const spec = StreamSpecSchema.parse({
+      id: streamId,
+      name: `Replay of ${basename(file)}`,
+      url: pathToFileURL(file).toString(),
+      replay: true,
+      sampling: { mode: 'fps', fps: opts.fps },
+    });
+    const kafka = createKafka(conn, logger);
+    await ensureTopics(kafka, conn, [TOPICS.frames, TOPICS.control]);
+    const analyzer: INestApplicationContext = await startAnalyzer(
+      loadAnalyzerConfig({
+        ...env,
+        VIGIL_KAFKA_BROKERS: brokers.join(','),
+        VIGIL_ANALYZER_HTTP_PORT: env.VIGIL_ANALYZER_HTTP_PORT ?? '0',
+      }),
+      logger,
+    );
+    stops.push(() => analyzer.close());
+
+    const events = new Map<string, AnomalyEvent>();
+    const summaries: Summary[] = [];
+    let scored = 0;
+    let wake: (() => void) | null = null;
+    const anomalyRow = jsonRow(AnomalyEventSchema);
+    const summaryRow = jsonRow(SummarySchema);
+    const scoreRow = jsonRow(ScoreSampleSchema);
+    const sub: KafkaSubscriber = await watchTopics(
+      brokers,
+      {
+        groupId: `vigil-replay-${streamId}`,
+        topics: [TOPICS.anomalies.name, TOPICS.summaries.name, TOPICS.scores.name],
+      },
+      (m) => {
+        if (m.key !== streamId || !m.value) return;
+        if (m.topic === TOPICS.scores.name) {
+          if (scoreRow(m.value).ok) scored++;
+          wake?.();
+        } else if (m.topic === TOPICS.anomalies.name) {
+          const r = anomalyRow(m.value);
+          if (r.ok) events.set(r.value.eventId, r.value);
+        } else {
+          const r = summaryRow(m.value);
+          if (r.ok) summaries.push(r.value);
+          wake?.();
+        }
+      },
+      logger,
+    );
+    stops.push(() => sub.stop());
+    const publisher = new KafkaPublisher(kafka, conn);
+    await publisher.connect();
+    stops.push(() => publisher.disconnect());
+
+    const until = async (done: () => boolean, timeoutMs: number) => {
+      const deadline = Date.now() + timeoutMs;
+      while (!done() && Date.now() < deadline)
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, 200);
+        });
+      wake = null;
+      return done();
+    };
+
+    const expected = Math.max(1, Math.floor(durationS * opts.fps));
+    const t0 = Date.now() - Math.ceil(durationS * 1000);
+    const started = performance.now();
+    const drawn = { at: 0 };
+    const draw = (final = false) => {
+      const now = performance.now();
+      if (!final && now - drawn.at < 250) return;
+      drawn.at = now;
+      const done = Math.min(1, scored / expected);
+      const bar = '#'.repeat(Math.round(done * 30)).padEnd(30, '-');
+      const wall = (now - started) / 1000;
+      const speed = wall > 0 ? (Math.min(scored, expected) / opts.fps / wall).toFixed(1) : '–';
+      opts.progress(
+        `[${bar}] ${String(Math.round(done * 100)).padStart(3)}% ${clock(Math.min(scored, expected) / opts.fps)}/${clock(durationS)} · ${speed}× real time · ${events.size} events`,
+        final,
+      );
+    };
+
+    const cmd = diesWithParent(ffmpeg, buildIngestArgs(spec, { ioTimeoutMs: 10_000, realtime: false }));
+    const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    stops.push(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      return Promise.resolve();
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
+    const splitter = new JpegSplitter();
+    let seq = 0;
+    for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+      for (const jpeg of splitter.push(chunk)) {
+        const capturedAt = t0 + Math.round((seq * 1000) / opts.fps);
+        await publisher.publish(TOPICS.frames.name, [
+          frameMessage(spec, { image: jpeg, seq, runId: 'replay', capturedAt }, 'fps'),
+        ]);
+        seq++;
+        // as fast as the analyzer scores them; a frame it never scores (dropped) holds us up at most 10 s
+        await until(() => seq - scored <= IN_FLIGHT, 10_000);
+        draw();
+      }
+    }
+    const code = await exited;
+    if (code !== 0 && seq === 0)
+      throw new UsageError(`ffmpeg could not read ${fileArg}: ${stderr.trim().split('\n').pop()}`);
+    await until(() => scored >= seq, 15_000);
+    // the clip's last stretch is narrated on request rather than waiting for a stride that never comes
+    const ask: ControlMessage = {
+      streamId,
+      action: 'summarize',
+      reason: 'end of replay',
+      requestedAt: new Date().toISOString(),
+    };
+    await publisher.publish(TOPICS.control.name, [
+      {
+        key: streamId,
+        value: JSON.stringify(ask),
+        headers: toCloudEventHeaders({
+          id: randomUUID(),
+          source: 'urn:vigil:replay',
+          type: CE_TYPES.control,
+          time: ask.requestedAt,
+          subject: streamId,
+          contentType: 'application/json',
+        }),
+      },
+    ]);
+    await until(() => summaries.some((s) => s.trigger === 'request'), 15_000);
+    draw(true);
+    return {
+      streamId,
+      durationS,
+      samples: seq,
+      wallS: (performance.now() - started) / 1000,
+      startMs: t0,
+      events: [...events.values()].sort((a, b) => a.startedAt.localeCompare(b.startedAt)),
+      summaries: summaries.sort((a, b) => a.windowEnd.localeCompare(b.windowEnd)),
+    };
+  } finally {
+    await stopAll();
+  }
+}
+
+/** The table `vigil replay` prints: one row per event, in clip time (mm:ss from the clip's start). */
+export function eventTable(r: ReplayResult): string[] {
+  const at = (iso: string) => clock(Math.max(0, (Date.parse(iso) - r.startMs) / 1000));
+  const rows = r.events.map((e) => [
+    at(e.startedAt),
+    e.endedAt ? at(e.endedAt) : 'open',
+    e.kind,
+    e.severity,
+    e.peakScore.toFixed(2),
+    e.description,
+  ]);
+  const head = ['start', 'end', 'kind', 'severity', 'peak', 'description'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  return rows.length ? [line(head), ...rows.map(line)] : ['no anomaly events'];
+}
