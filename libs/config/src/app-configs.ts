@@ -489,3 +489,57 @@ const cliBindings = {
 export function loadCliConfig(env: Env): CliConfig {
   return loadConfig(CliConfigSchema, cliBindings, env);
 }
+
+/** One setting as the configuration reference lists it. */
+export interface ConfigReferenceRow {
+  readonly env: string;
+  readonly apps: string[];
+  readonly default: string;
+  readonly hint: string;
+}
+
+/**
+ * Every environment variable of every app, its default (from the schema) and its hint (from the binding):
+ * the source of README's configuration reference (`npm run docs`), checked current by a test. A variable
+ * several apps share is one row.
+ */
+export function configReference(): ConfigReferenceRow[] {
+  const apps: [string, z.ZodObject, Record<string, EnvBinding>][] = [
+    ['ingest', IngestConfigSchema, ingestBindings],
+    ['analyzer', AnalyzerConfigSchema, analyzerBindings],
+    ['gateway', GatewayConfigSchema, gatewayBindings],
+    ['up, replay, tail, streams', CliConfigSchema, cliBindings],
+  ];
+  const rows = new Map<string, { env: string; apps: string[]; default: string; hint: string }>();
+  for (const [app, schema, bindings] of apps) {
+    for (const [key, b] of Object.entries(bindings)) {
+      const field: unknown = schema.shape[key];
+      let def = 'required';
+      if (field instanceof z.ZodDefault) {
+        const v: unknown = field.def.defaultValue;
+        def =
+          (Array.isArray(v) && v.length === 0) || v === ''
+            ? '(none)'
+            : typeof v === 'string'
+              ? v
+              : JSON.stringify(v);
+      } else if (field instanceof z.ZodOptional) def = '(none)';
+      const row = rows.get(b.env);
+      if (row) {
+        if (!row.apps.includes(app)) row.apps.push(app);
+      } else rows.set(b.env, { env: b.env, apps: [app], default: def, hint: b.hint });
+    }
+  }
+  return [...rows.values()];
+}
+
+/** The reference as a Markdown table. */
+export function configReferenceMarkdown(): string {
+  const esc = (s: string) => s.replaceAll('|', '\\|');
+  const lines = ['| variable | apps | default | meaning |', '| --- | --- | --- | --- |'];
+  for (const r of configReference())
+    lines.push(
+      `| \`${r.env}\` | ${r.apps.length === 4 ? 'all' : r.apps.join(', ')} | ${r.default === 'required' || r.default === '(none)' ? r.default : `\`${esc(r.default)}\``} | ${esc(r.hint)} |`,
+    );
+  return lines.join('\n') + '\n';
+}

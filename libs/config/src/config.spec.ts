@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadAnalyzerConfig, loadCliConfig, loadIngestConfig } from './index.js';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import {
+  ConfigError,
+  configReferenceMarkdown,
+  loadAnalyzerConfig,
+  loadCliConfig,
+  loadIngestConfig,
+} from './index.js';
 
 function problems(fn: () => unknown): string[] {
   try {
@@ -136,4 +144,26 @@ test('the onnx decoder needs its model.json; windows and rollups are checked aga
   assert.equal(ok.windowS, 0, 'windows default to twice the summary interval');
   assert.equal(ok.rollupMinuteS, 60);
   assert.equal(ok.rollupHourS, 3600);
+});
+
+test("README's configuration reference is the one the schemas generate (npm run docs)", () => {
+  // from dist/libs/config/src (and libs/config/src) up to the repository
+  const readme = readFileSync(fileURLToPath(new URL('../../../../README.md', import.meta.url)), 'utf8');
+  const section = readme.slice(
+    readme.indexOf('<!-- config-reference:begin'),
+    readme.indexOf('<!-- config-reference:end -->'),
+  );
+  const cells = (text: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith('| `VIGIL_'))
+      .map((l) =>
+        l
+          .split(/(?<!\\)\|/)
+          .slice(1, -1)
+          .map((c) => c.trim()),
+      );
+  const want = cells(configReferenceMarkdown());
+  assert.ok(want.length > 60);
+  assert.deepEqual(cells(section), want, 'README.md is stale: run npm run docs');
 });
