@@ -4,13 +4,14 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '@vigil/testing';
 import { decodersBench } from './decoders.bench.js';
+import { e2eBench } from './e2e.bench.js';
 import { ingestBench } from './ingest.bench.js';
 import { visionBench } from './vision.bench.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const suites = args.filter((a) => !a.startsWith('--'));
-const known = ['ingest', 'vision', 'decoders'];
+const known = ['ingest', 'vision', 'decoders', 'e2e'];
 const chosen = suites.length ? suites : known;
 for (const s of chosen) {
   if (!known.includes(s)) {
@@ -118,6 +119,22 @@ if (chosen.includes('decoders')) {
   );
   console.log(
     `speedupBatched=${r.speedupBatched} (32 streams) speedupPrefix=${r.speedupPrefix} (1 stream; ${r.speedupPrefixBatched8} at 8 streams batched) groundedP99Ms=${r.groundedP99Ms}`,
+  );
+  console.log(`wrote ${file}`);
+}
+
+if (chosen.includes('e2e')) {
+  const r = await e2eBench(quick, log);
+  const file = join(outDir, 'e2e.json');
+  writeFileSync(
+    file,
+    JSON.stringify({ suite: 'e2e', quick, at: new Date().toISOString(), machine, ...r }, null, 2) + '\n',
+  );
+  console.log(
+    `\ne2e — ${r.cameras} cameras at ${r.sampleFps} fps through vigil up for ${r.seconds} s: ${r.anomalyStarts} lens_covered starts (${r.otherStarts} others: ${r.otherKinds.join(', ') || 'none'})`,
+  );
+  console.log(
+    `pipelineP50Ms=${r.pipelineP50Ms} pipelineP99Ms=${r.pipelineP99Ms} (max ${r.pipelineMaxMs}; targets ≤ 500 / ≤ 1500) onsetP50Ms=${r.onsetP50Ms} onsetP95Ms=${r.onsetP95Ms} (${r.onsetMatched} matched to a scheduled onset)`,
   );
   console.log(`wrote ${file}`);
 }
