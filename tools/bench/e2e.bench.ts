@@ -91,7 +91,7 @@ export async function e2eBench(quick: boolean, say: (l: string) => void) {
     });
     children.push(up);
     let upErr = '';
-    up.stderr!.on('data', (d: Buffer) => (upErr = (upErr + d.toString()).slice(-20_000)));
+    up.stderr.on('data', (d: Buffer) => (upErr = (upErr + d.toString()).slice(-20_000)));
     const consumer = spawn(
       process.execPath,
       [join(repoRoot(), 'dist/tools/bench/e2e-consumer.js'), brokers.join(','), prefix],
@@ -102,7 +102,7 @@ export async function e2eBench(quick: boolean, say: (l: string) => void) {
     children.push(consumer);
     let ready = false;
     let buf = '';
-    consumer.stdout!.on('data', (d: Buffer) => {
+    consumer.stdout.on('data', (d: Buffer) => {
       buf += d.toString();
       let nl;
       while ((nl = buf.indexOf('\n')) >= 0) {
@@ -133,7 +133,8 @@ export async function e2eBench(quick: boolean, say: (l: string) => void) {
     let upSeen = false;
     while (!ready || !(upSeen ||= /Vigil is up/.test(upErr))) {
       if (up.exitCode !== null) throw new Error(`vigil up exited: ${upErr}`);
-      if (Date.now() - t0 > 120_000) throw new Error(`vigil up or the consumer did not start: ${upErr.slice(-2000)}`);
+      if (Date.now() - t0 > 120_000)
+        throw new Error(`vigil up or the consumer did not start: ${upErr.slice(-2000)}`);
       await sleep(200);
     }
     const pub = new KafkaPublisher(k, conn);
