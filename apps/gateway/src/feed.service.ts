@@ -29,7 +29,7 @@ import {
   type KafkaConnection,
 } from '@vigil/kafka';
 import { type Logger } from '@vigil/observability';
-import { EventHub } from './event-hub.js';
+import { EventHub, type HubEvent } from './event-hub.js';
 import { GatewayMetrics } from './gateway-metrics.js';
 import { GatewayStore } from './store.js';
 import { GATEWAY_CONFIG, ROOT_LOGGER } from './gateway.tokens.js';
@@ -38,6 +38,17 @@ const anomalyRow = jsonRow(AnomalyEventSchema);
 const summaryRow = jsonRow(SummarySchema);
 const statusRow = jsonRow(StreamStatusSchema);
 const scoreRow = jsonRow(ScoreSampleSchema);
+
+/** A row parser and what to do with a valid row, as one handler of raw values. */
+function stored<T>(
+  parse: (v: Buffer) => { ok: true; value: T } | { ok: false; error: string },
+  use: (row: T) => HubEvent | null,
+) {
+  return (value: Buffer): { error: string } | HubEvent | null => {
+    const r = parse(value);
+    return r.ok ? use(r.value) : { error: r.error };
+  };
+}
 
 export interface LatestFrame {
   jpeg: Buffer;
@@ -158,62 +169,40 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
   }
 
   private materialize(batch: IncomingMessage[]): Promise<void> {
-    const live: Parameters<EventHub['emit']>[0][] = [];
+    const live: HubEvent[] = [];
+    // per topic: store the row, and say what the SSE clients should see (null: nothing new)
+    const handlers: Record<string, (value: Buffer) => { error: string } | HubEvent | null> = {
+      [TOPICS.anomalies.name]: stored(anomalyRow, (a) =>
+        this.store.putAnomaly(a)
+          ? { type: 'anomaly', streamId: a.streamId, data: this.store.anomaly(a.eventId) }
+          : null,
+      ),
+      [TOPICS.summaries.name]: stored(summaryRow, (x) => {
+        this.store.putSummary(x);
+        return { type: 'summary', streamId: x.streamId, data: x };
+      }),
+      [TOPICS.streamStatus.name]: stored(statusRow, (x) =>
+        this.store.putStatus(x) ? { type: 'status', streamId: x.streamId, data: x } : null,
+      ),
+      [TOPICS.scores.name]: stored(scoreRow, (x) => {
+        this.store.putScore(x);
+        return null;
+      }),
+    };
     this.store.batch(() => {
       for (const m of batch) {
-        if (!m.value) continue;
-        const skip = (error: string) => {
+        const handle = handlers[m.topic];
+        if (!m.value || !handle) continue;
+        const out = handle(m.value);
+        if (out && 'error' in out) {
           this.metrics.skipped.inc({ topic: m.topic });
-          this.log.warn(`skipped a message of ${m.topic}: ${error}`, {
+          this.log.warn(`skipped a message of ${m.topic}: ${out.error}`, {
             partition: m.partition,
             offset: m.offset,
           });
-        };
-        switch (m.topic) {
-          case TOPICS.anomalies.name: {
-            const r = anomalyRow(m.value);
-            if (!r.ok) {
-              skip(r.error);
-              continue;
-            }
-            if (this.store.putAnomaly(r.value))
-              live.push({
-                type: 'anomaly',
-                streamId: r.value.streamId,
-                data: this.store.anomaly(r.value.eventId),
-              });
-            break;
-          }
-          case TOPICS.summaries.name: {
-            const r = summaryRow(m.value);
-            if (!r.ok) {
-              skip(r.error);
-              continue;
-            }
-            this.store.putSummary(r.value);
-            live.push({ type: 'summary', streamId: r.value.streamId, data: r.value });
-            break;
-          }
-          case TOPICS.streamStatus.name: {
-            const r = statusRow(m.value);
-            if (!r.ok) {
-              skip(r.error);
-              continue;
-            }
-            if (this.store.putStatus(r.value))
-              live.push({ type: 'status', streamId: r.value.streamId, data: r.value });
-            break;
-          }
-          case TOPICS.scores.name: {
-            const r = scoreRow(m.value);
-            if (!r.ok) {
-              skip(r.error);
-              continue;
-            }
-            this.store.putScore(r.value);
-            break;
-          }
+          continue;
         }
+        if (out) live.push(out);
         this.metrics.materialized.inc({ topic: m.topic });
       }
     });

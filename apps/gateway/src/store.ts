@@ -49,6 +49,16 @@ function decodeCursor(c: string): { t: number; id: string } {
   return { t: Number(m[1]), id: m[2]! };
 }
 
+/** A page from `limit + 1` rows: the extra row only says whether there is a next page. */
+function pageOf<R, T>(rows: R[], limit: number, key: (r: R) => [number, string], item: (r: R) => T): Page<T> {
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map(item),
+    nextCursor: rows.length > limit && last ? encodeCursor(...key(last)) : null,
+  };
+}
+
 /** SQL conditions and their arguments, built up filter by filter. */
 function conditions() {
   const where: string[] = [];
@@ -214,16 +224,15 @@ export class GatewayStore {
          ORDER BY started_ms DESC, event_id DESC LIMIT ?`,
       )
       .all(...args, q.limit + 1);
-    const more = rows.length > q.limit;
-    const page = rows.slice(0, q.limit);
-    const last = page[page.length - 1];
-    return {
-      items: page.map((r) => ({
+    return pageOf(
+      rows,
+      q.limit,
+      (r) => [r.started_ms, r.event_id],
+      (r) => ({
         ...(JSON.parse(r.body) as Omit<AnomalyEvent, 'evidence'>),
         evidenceUrl: r.has_evidence ? `/api/anomalies/${r.event_id}/evidence.jpg` : null,
-      })),
-      nextCursor: more && last ? encodeCursor(last.started_ms, last.event_id) : null,
-    };
+      }),
+    );
   }
 
   anomaly(eventId: string): StoredAnomaly | null {
@@ -255,13 +264,12 @@ export class GatewayStore {
          ORDER BY end_ms DESC, summary_id DESC LIMIT ?`,
       )
       .all(...args, q.limit + 1);
-    const more = rows.length > q.limit;
-    const page = rows.slice(0, q.limit);
-    const last = page[page.length - 1];
-    return {
-      items: page.map((r) => JSON.parse(r.body) as Summary),
-      nextCursor: more && last ? encodeCursor(last.end_ms, last.summary_id) : null,
-    };
+    return pageOf(
+      rows,
+      q.limit,
+      (r) => [r.end_ms, r.summary_id],
+      (r) => JSON.parse(r.body) as Summary,
+    );
   }
 
   status(streamId: string): StreamStatus | null {
