@@ -17,9 +17,8 @@ import {
   SummarySchema,
   TOPICS,
   jsonRow,
-  toCloudEventHeaders,
 } from '@vigil/contracts';
-import { KafkaPublisher, type KafkaSubscriber, createKafka, ensureTopics } from '@vigil/kafka';
+import { KafkaPublisher, type KafkaSubscriber, createKafka, ensureTopics, jsonMessage } from '@vigil/kafka';
 import { JpegSplitter, buildIngestArgs, diesWithParent } from '@vigil/media';
 import { type Logger } from '@vigil/observability';
 import { watchTopics } from '@vigil/testing';
@@ -222,18 +221,12 @@ export async function runReplay(
       requestedAt: new Date().toISOString(),
     };
     await publisher.publish(TOPICS.control.name, [
-      {
-        key: streamId,
-        value: JSON.stringify(ask),
-        headers: toCloudEventHeaders({
-          id: randomUUID(),
-          source: 'urn:vigil:replay',
-          type: CE_TYPES.control,
-          time: ask.requestedAt,
-          subject: streamId,
-          contentType: 'application/json',
-        }),
-      },
+      jsonMessage(ask, {
+        type: CE_TYPES.control,
+        source: 'urn:vigil:replay',
+        id: randomUUID(),
+        time: ask.requestedAt,
+      }),
     ]);
     await until(() => summaries.some((s) => s.trigger === 'request'), 15_000);
     draw(true);

@@ -13,7 +13,6 @@ import {
   jsonRow,
   parseWith,
   redactSecrets,
-  toCloudEventHeaders,
   type ControlMessage,
   type StreamSpec,
 } from '@vigil/contracts';
@@ -25,6 +24,7 @@ import {
   TableReader,
   createKafka,
   ensureTopics,
+  jsonMessage,
   type IncomingMessage,
   type KafkaConnection,
 } from '@vigil/kafka';
@@ -254,18 +254,12 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
       requestedAt: new Date().toISOString(),
     };
     await this.publisher.publish(TOPICS.control.name, [
-      {
-        key: streamId,
-        value: JSON.stringify(msg),
-        headers: toCloudEventHeaders({
-          id: randomUUID(),
-          source: 'urn:vigil:gateway',
-          type: CE_TYPES.control,
-          time: msg.requestedAt,
-          subject: streamId,
-          contentType: 'application/json',
-        }),
-      },
+      jsonMessage(msg, {
+        type: CE_TYPES.control,
+        source: 'urn:vigil:gateway',
+        id: randomUUID(),
+        time: msg.requestedAt,
+      }),
     ]);
     return msg;
   }

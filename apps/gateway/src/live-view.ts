@@ -130,6 +130,11 @@ export class LiveViewHub {
       },
     });
     const feed: Feed = { muxer, viewers: new Set(), stderr: '' };
+    // the muxer does not listen for spawn errors (no ffmpeg at VIGIL_FFMPEG_PATH): without this, a crash
+    muxer.stream.on(
+      'error',
+      (err) => (feed.stderr += `\ncannot run ${this.config.ffmpegPath}: ${err.message}`),
+    );
     muxer.on('mpeg1data', (data) => {
       for (const v of feed.viewers)
         if (v.readyState === v.OPEN && v.bufferedAmount < MAX_BUFFERED) v.send(data);

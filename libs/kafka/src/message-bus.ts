@@ -6,7 +6,7 @@ import {
   CompressionTypes,
   Partitioners,
 } from 'kafkajs';
-import { type KafkaHeaders } from '@vigil/contracts';
+import { type KafkaHeaders, toCloudEventHeaders } from '@vigil/contracts';
 import { type Logger } from '@vigil/observability';
 import { type KafkaConnection } from './kafka-client.js';
 import {
@@ -188,4 +188,16 @@ export class KafkaSubscriber {
     this.running = false;
     await this.consumer.disconnect();
   }
+}
+
+/** A JSON value keyed by its stream, with CloudEvents headers naming its type and source. */
+export function jsonMessage(
+  value: { readonly streamId: string },
+  ce: { readonly type: string; readonly source: string; readonly id: string; readonly time: string },
+): OutgoingMessage {
+  return {
+    key: value.streamId,
+    value: JSON.stringify(value),
+    headers: toCloudEventHeaders({ ...ce, subject: value.streamId, contentType: 'application/json' }),
+  };
 }
