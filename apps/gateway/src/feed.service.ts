@@ -161,11 +161,19 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
     this.store.close();
   }
 
-  /** Ready: in the consumer group (Kafka reachable, partitions assigned). */
+  /**
+   * Ready: in the consumer group (partitions assigned) and heard from Kafka within 10 s (a fetch answers
+   * every half second while the broker is there). While not ready the API still answers from the store.
+   */
   ready(): { ok: boolean; detail: string } {
-    return this.joined
-      ? { ok: true, detail: 'reading Kafka' }
-      : { ok: false, detail: 'not in the consumer group yet (is Kafka reachable?)' };
+    if (!this.joined) return { ok: false, detail: 'not in the consumer group yet (is Kafka reachable?)' };
+    const age = this.subscriber.contactAgeMs();
+    if (age === null || age > 10_000)
+      return {
+        ok: false,
+        detail: `no answer from Kafka at ${this.conn.brokers.join(',')} for ${age === null ? 'ever' : `${Math.round(age / 1000)} s`}; serving what is stored`,
+      };
+    return { ok: true, detail: 'reading Kafka' };
   }
 
   private materialize(batch: IncomingMessage[]): Promise<void> {

@@ -105,6 +105,8 @@ export interface SubscriberOptions {
 export class KafkaSubscriber {
   private readonly consumer: Consumer;
   private running = false;
+  /** When the broker last answered this member (a fetch, a heartbeat, a join). */
+  private lastContactAt = 0;
   private joined: Promise<void>;
   private markJoined!: () => void;
 
@@ -131,6 +133,10 @@ export class KafkaSubscriber {
       this.options.onAssignment?.(e.payload.memberAssignment);
       this.markJoined();
     });
+    const contact = () => (this.lastContactAt = Date.now());
+    this.consumer.on(this.consumer.events.FETCH, contact);
+    this.consumer.on(this.consumer.events.HEARTBEAT, contact);
+    this.consumer.on(this.consumer.events.GROUP_JOIN, contact);
     this.consumer.on(this.consumer.events.CRASH, (e) => {
       this.logger.error(`consumer crashed: ${kafkaErrorReason(e.payload.error)}`, {
         restart: e.payload.restart,
@@ -176,6 +182,11 @@ export class KafkaSubscriber {
         await payload.heartbeat();
       },
     });
+  }
+
+  /** Milliseconds since the broker last answered this member; null before the first answer. */
+  contactAgeMs(): number | null {
+    return this.lastContactAt ? Date.now() - this.lastContactAt : null;
   }
 
   /** Resolves once the group has assigned this member its partitions. */

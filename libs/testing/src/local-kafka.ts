@@ -146,11 +146,14 @@ export class LocalKafka {
     const cmd = diesWithParent('java', [...jvm, 'kafka.Kafka', props]);
     const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     trackChild(child);
+    // a restart (stop, then start): the last run's exit is not this one's
+    this.exitInfo = null;
     this.child = child;
     let stderr = '';
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (t: string) => (stderr = (stderr + t).slice(-4000)));
     child.once('exit', (code, signal) => {
+      if (this.child !== child) return;
       this.exitInfo = `exited with ${signal ?? `code ${code}`}${stderr ? `: ${stderr.trim().split('\n').slice(-2).join(' ')}` : ''}`;
     });
     await this.waitReady(this.opts.startTimeoutMs ?? 60_000, logDir);
