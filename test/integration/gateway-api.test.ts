@@ -12,10 +12,9 @@ import {
   TOPICS,
   anomalyEventId,
   summaryId,
-  toCloudEventHeaders,
 } from '@vigil/contracts';
 import { loadGatewayConfig } from '@vigil/config';
-import { KafkaPublisher, type KafkaSubscriber, createKafka, type OutgoingMessage } from '@vigil/kafka';
+import { KafkaPublisher, type KafkaSubscriber, createKafka, jsonMessage } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
 import { sceneJpeg, sumMetric, testDir, useTestKafka, waitFor, watchTopics } from '@vigil/testing';
 import { type RunningGateway, startGateway } from '../../apps/gateway/src/main.js';
@@ -127,27 +126,18 @@ function summary(stream: string, level: Summary['level'], endMs: number): Summar
   };
 }
 
-const json = (topic: string, type: string, value: { streamId: string }): OutgoingMessage => ({
-  key: value.streamId,
-  value: JSON.stringify(value),
-  headers: toCloudEventHeaders({
-    id: randomUUID(),
-    source: 'urn:vigil:test',
-    type,
-    time: new Date().toISOString(),
-    subject: value.streamId,
-    contentType: 'application/json',
-  }),
-});
+/** A message as the apps publish it, from a source of this test's own. */
+const json = (type: string, value: { streamId: string }) =>
+  jsonMessage(value, { type, source: 'urn:vigil:test', id: randomUUID(), time: new Date().toISOString() });
 const publishAnomalies = (es: AnomalyEvent[]) =>
   pub.publish(
     TOPICS.anomalies.name,
-    es.map((e) => json(TOPICS.anomalies.name, CE_TYPES.anomaly, e)),
+    es.map((e) => json(CE_TYPES.anomaly, e)),
   );
 const publishSummaries = (ss: Summary[]) =>
   pub.publish(
     TOPICS.summaries.name,
-    ss.map((s) => json(TOPICS.summaries.name, CE_TYPES.summary, s)),
+    ss.map((s) => json(CE_TYPES.summary, s)),
   );
 
 before(async () => {
@@ -657,7 +647,7 @@ test('the latest frame and the score sparkline of a camera', async () => {
   await pub.publish(
     TOPICS.scores.name,
     [0.2, 0.4, 1.6, 0.3].map((score, i) =>
-      json(TOPICS.scores.name, CE_TYPES.score, {
+      json(CE_TYPES.score, {
         streamId: OTHER,
         capturedAt: iso(now - 4000 + i * 1000),
         learning: false,

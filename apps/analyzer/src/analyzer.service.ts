@@ -15,7 +15,6 @@ import {
   headerValue,
   jsonRow,
   parseWith,
-  toCloudEventHeaders,
   type AnomalyEvent,
 } from '@vigil/contracts';
 import { type AnalyzerConfig } from '@vigil/config';
@@ -27,6 +26,7 @@ import {
   TableReader,
   createKafka,
   ensureTopics,
+  jsonMessage,
 } from '@vigil/kafka';
 import { FrameDroppedError, ImageDecodeError } from '@vigil/vision';
 import { Logger, OpsEndpoint } from '@vigil/observability';
@@ -37,20 +37,8 @@ import { ANALYZER_CONFIG, ROOT_LOGGER } from './analyzer.tokens.js';
 const SOURCE = 'urn:vigil:analyzer';
 
 /** A JSON message keyed by its stream, with CloudEvents headers naming this analyzer as the source. */
-function jsonMessage(value: { streamId: string }, type: string, id: string, time: string) {
-  return {
-    key: value.streamId,
-    value: JSON.stringify(value),
-    headers: toCloudEventHeaders({
-      id,
-      source: SOURCE,
-      type,
-      time,
-      subject: value.streamId,
-      contentType: 'application/json',
-    }),
-  };
-}
+const analyzerMessage = (value: { streamId: string }, type: string, id: string, time: string) =>
+  jsonMessage(value, { type, source: SOURCE, id, time });
 
 /**
  * Consumes vigil.frames.v1 as a member of the analyzer group (all frames of a stream reach one member),
@@ -267,7 +255,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       this.publisher.publish(
         TOPICS.control.name,
         bursts.map((c) =>
-          jsonMessage(
+          analyzerMessage(
             c,
             CE_TYPES.control,
             deterministicId('control', c.streamId, c.reason, c.requestedAt),
@@ -280,7 +268,12 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       this.publisher.publish(
         TOPICS.scores.name,
         scores.map((x) =>
-          jsonMessage(x, CE_TYPES.score, deterministicId('score', x.streamId, x.capturedAt), x.capturedAt),
+          analyzerMessage(
+            x,
+            CE_TYPES.score,
+            deterministicId('score', x.streamId, x.capturedAt),
+            x.capturedAt,
+          ),
         ),
       ),
     ]);
@@ -292,7 +285,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
     await Promise.all([
       this.publisher.publish(
         TOPICS.summaries.name,
-        out.summaries.map((s) => jsonMessage(s, CE_TYPES.summary, s.summaryId, s.createdAt)),
+        out.summaries.map((s) => analyzerMessage(s, CE_TYPES.summary, s.summaryId, s.createdAt)),
       ),
       this.publishAnomalies(out.anomalies),
     ]);
@@ -304,7 +297,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
     await this.publisher.publish(
       TOPICS.anomalies.name,
       anomalies.map((e) =>
-        jsonMessage(e, CE_TYPES.anomaly, `${e.eventId}:${e.phase}:${e.observedAt}`, e.observedAt),
+        analyzerMessage(e, CE_TYPES.anomaly, `${e.eventId}:${e.phase}:${e.observedAt}`, e.observedAt),
       ),
     );
     for (const e of anomalies)
@@ -315,7 +308,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
     await this.publisher.publish(
       TOPICS.baselines.name,
       records.map((b) =>
-        jsonMessage(b, CE_TYPES.baseline, deterministicId('baseline', b.streamId, b.savedAt), b.savedAt),
+        analyzerMessage(b, CE_TYPES.baseline, deterministicId('baseline', b.streamId, b.savedAt), b.savedAt),
       ),
     );
     for (const b of records) this.log.debug('baseline saved', { streamId: b.streamId, samples: b.samples });

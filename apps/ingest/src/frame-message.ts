@@ -8,7 +8,7 @@ import {
   frameId,
   toCloudEventHeaders,
 } from '@vigil/contracts';
-import { type OutgoingMessage } from '@vigil/kafka';
+import { type OutgoingMessage, jsonMessage } from '@vigil/kafka';
 import { type SampledFrame } from '@vigil/media';
 
 export const INGEST_SOURCE = 'urn:vigil:ingest';
@@ -49,16 +49,10 @@ export function frameMessage(
 }
 
 export function statusMessage(status: StreamStatus): OutgoingMessage {
-  return {
-    key: status.streamId,
-    value: JSON.stringify(status),
-    headers: toCloudEventHeaders({
-      id: deterministicId('status', status.streamId, status.at),
-      source: INGEST_SOURCE,
-      type: CE_TYPES.streamStatus,
-      time: status.at,
-      subject: status.streamId,
-      contentType: 'application/json',
-    }),
-  };
+  return jsonMessage(status, {
+    id: deterministicId('status', status.streamId, status.at),
+    source: INGEST_SOURCE,
+    type: CE_TYPES.streamStatus,
+    time: status.at,
+  });
 }
