@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ModelManifest, ModelManifestSchema } from '@vigil/contracts';
+import { type ModelManifest, ModelManifestSchema, seededRandom } from '@vigil/contracts';
 import { GraphBuilder } from './onnx-builder.js';
 import { writeTinyMoe } from './tiny-moe.js';
 
@@ -79,14 +79,7 @@ export function vigilPatchV1(): Buffer {
 
 /** mulberry32 + Box-Muller: seeded N(0, std²) weights, identical on every machine. */
 export function seededNormal(seed: number, n: number, std: number): Float32Array {
-  let a = seed >>> 0;
-  const rand = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = seededRandom(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const u = Math.max(rand(), 1e-12);

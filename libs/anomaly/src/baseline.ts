@@ -1,3 +1,5 @@
+import { mulberry32 } from '@vigil/contracts';
+
 /** Options of a stream's learned normal. */
 export interface BaselineOptions {
   /** Token vectors kept per patch (the bank); memory is patches × bankSize × dims floats. */
@@ -97,12 +99,9 @@ export class PatchBaseline {
   }
 
   private random(): number {
-    // mulberry32
-    this.rng = (this.rng + 0x6d2b79f5) >>> 0;
-    let t = this.rng;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    const r = mulberry32(this.rng);
+    this.rng = r.state;
+    return r.value;
   }
 
   /** Per patch, the scaled distance of `tokens` to the nearest bank entry (Infinity while the bank is empty). */

@@ -5,3 +5,4 @@ export * from './schemas.js';
 export * from './cloudevents.js';
 export * from './json-schema.js';
 export * from './validation.js';
+export * from './random.js';

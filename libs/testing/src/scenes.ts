@@ -2,22 +2,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import sharp from 'sharp';
+import { seededRandom } from '@vigil/contracts';
 
 /** Size of the synthetic camera scenes. */
 export const W = 640;
 export const H = 360;
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface SceneFrame {
   /** Sample number: moves the walker and the machine arm. */
@@ -79,7 +68,7 @@ export async function readTimecode(jpeg: Buffer): Promise<number> {
 /** A textured industrial-looking scene: shelves of boxes, a walker crossing, a conveyor belt, sensor noise. */
 export async function sceneJpeg(f: SceneFrame): Promise<Buffer> {
   const px = Buffer.alloc(W * H * 3);
-  const r = rng(7);
+  const r = seededRandom(7);
   const rects: [number, number, number, number, number, number, number][] = [];
   for (let k = 0; k < 40; k++) {
     rects.push([
@@ -117,7 +106,7 @@ export async function sceneJpeg(f: SceneFrame): Promise<Buffer> {
   if (f.crate) for (let y = 230; y < 320; y++) for (let x = 250; x < 360; x++) set(x, y, [200, 30, 30]);
   const gain = f.gain ?? 1;
   const noise = f.noise ?? 6;
-  const n = rng(1000 + f.i);
+  const n = seededRandom(1000 + f.i);
   for (let o = 0; o < px.length; o++) {
     let v = f.covered ? 22 : px[o]! * gain;
     if (noise) v += (n() - 0.5) * 2 * noise;

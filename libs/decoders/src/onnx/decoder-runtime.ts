@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { type DecoderManifest, DecoderManifestSchema, parseWith } from '@vigil/contracts';
+import { type DecoderManifest, DecoderManifestSchema, parseWith, seededRandom } from '@vigil/contracts';
 import { BpeTokenizer } from './tokenizer.js';
 
 /** Reads and checks a decoder manifest (model.json), saying what is wrong and where. */
@@ -91,18 +91,6 @@ function sessionOptions(o: RuntimeOptions): ort.InferenceSession.SessionOptions 
     intraOpNumThreads: o.threads ?? 1,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
-  };
-}
-
-/** mulberry32: a seeded generator for temperature sampling. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
@@ -362,7 +350,7 @@ export class DecoderRuntime {
     const tokens: number[][] = requests.map(() => []);
     const done = requests.map(() => false);
     const pos = rows.map((r) => r.prefix.ids.length + r.length);
-    const rand = requests.map((r) => rng(r.seed ?? 1));
+    const rand = requests.map((r) => seededRandom(r.seed ?? 1));
     const lastLogits = (T: number) => (b: number) =>
       out.logits.subarray((b * T + T - 1) * a.vocabSize, (b * T + T) * a.vocabSize);
     let T = S;
