@@ -25,13 +25,17 @@ const outDir = join(repoRoot(), 'bench-results');
 mkdirSync(outDir, { recursive: true });
 const log = (line: string) => console.error(`bench: ${line}`);
 
+/** Writes bench-results/<suite>.json: the figures with the run's mode, time and machine; returns its path. */
+function save(suite: string, figures: object): string {
+  const file = join(outDir, `${suite}.json`);
+  const at = new Date().toISOString();
+  writeFileSync(file, JSON.stringify({ suite, quick, at, machine, ...figures }, null, 2) + '\n');
+  return file;
+}
+
 if (chosen.includes('ingest')) {
   const r = await ingestBench(quick, log);
-  const file = join(outDir, 'ingest.json');
-  writeFileSync(
-    file,
-    JSON.stringify({ suite: 'ingest', quick, at: new Date().toISOString(), machine, ...r }, null, 2) + '\n',
-  );
+  const file = save('ingest', r);
   console.log(
     `\ningest — CPU per sampled frame (${r.clip}), Vigil vs bare ffmpeg, same decode and scale to ${640}x${360}`,
   );
@@ -66,11 +70,7 @@ if (chosen.includes('ingest')) {
 
 if (chosen.includes('vision')) {
   const r = await visionBench(quick, log);
-  const file = join(outDir, 'vision.json');
-  writeFileSync(
-    file,
-    JSON.stringify({ suite: 'vision', quick, at: new Date().toISOString(), machine, ...r }, null, 2) + '\n',
-  );
+  const file = save('vision', r);
   console.log('\nvision — 16 streams feeding the batcher (preprocessing + encode), CPU, 1 intra-op thread');
   console.table(
     r.throughput.map((t) => ({
@@ -98,11 +98,7 @@ if (chosen.includes('vision')) {
 
 if (chosen.includes('decoders')) {
   const r = await decodersBench(quick, log);
-  const file = join(outDir, 'decoders.json');
-  writeFileSync(
-    file,
-    JSON.stringify({ suite: 'decoders', quick, at: new Date().toISOString(), machine, ...r }, null, 2) + '\n',
-  );
+  const file = save('decoders', r);
   console.log(
     `\ndecoders — windows falling due together per stream, ${r.model} (${r.prefixTokens}-token prefix, ${r.promptTokens}-token prompt, ${r.maxNewTokens} new tokens, greedy), CPU, 1 thread`,
   );
@@ -125,11 +121,7 @@ if (chosen.includes('decoders')) {
 
 if (chosen.includes('e2e')) {
   const r = await e2eBench(quick, log);
-  const file = join(outDir, 'e2e.json');
-  writeFileSync(
-    file,
-    JSON.stringify({ suite: 'e2e', quick, at: new Date().toISOString(), machine, ...r }, null, 2) + '\n',
-  );
+  const file = save('e2e', r);
   console.log(
     `\ne2e — ${r.cameras} cameras at ${r.sampleFps} fps through vigil up for ${r.seconds} s: ${r.anomalyStarts} lens_covered starts (${r.otherStarts} others: ${r.otherKinds.join(', ') || 'none'})`,
   );
