@@ -8,13 +8,11 @@ import {
   type BaselineRecord,
   type ScoreSample,
   type StreamSpec,
-  FrameMetaSchema,
   deterministicId,
   TOPICS,
   fromCloudEventHeaders,
-  headerValue,
+  frameMetaOf,
   jsonRow,
-  parseWith,
   type AnomalyEvent,
 } from '@vigil/contracts';
 import { type AnalyzerConfig } from '@vigil/config';
@@ -330,17 +328,8 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
     const ce = fromCloudEventHeaders(msg.headers);
     if (!ce.ok) return this.reject(msg, `missing CloudEvents headers ${ce.missing.join(', ')}`);
     if (ce.value.type !== CE_TYPES.frame) return this.reject(msg, `unexpected ce_type ${ce.value.type}`);
-    const raw = headerValue(msg.headers, 'vigil_meta');
-    let json: unknown;
-    try {
-      json = JSON.parse(raw ?? '');
-    } catch {
-      return this.reject(msg, 'header vigil_meta is missing or not JSON');
-    }
-    const meta = parseWith(FrameMetaSchema, json, 'vigil_meta');
+    const meta = frameMetaOf(msg.headers, msg.key);
     if (!meta.ok) return this.reject(msg, meta.errors.join('; '));
-    if (meta.value.streamId !== msg.key)
-      return this.reject(msg, 'vigil_meta.streamId differs from the message key');
     return meta.value;
   }
 

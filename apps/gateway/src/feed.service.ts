@@ -3,15 +3,13 @@ import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@ne
 import {
   AnomalyEventSchema,
   CE_TYPES,
-  FrameMetaSchema,
   ScoreSampleSchema,
   StreamSpecSchema,
   StreamStatusSchema,
   SummarySchema,
   TOPICS,
-  headerValue,
+  frameMetaOf,
   jsonRow,
-  parseWith,
   redactSecrets,
   type ControlMessage,
   type StreamSpec,
@@ -220,15 +218,8 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
 
   private keepFrame(m: IncomingMessage): void {
     if (!m.key || !m.value) return;
-    let json: unknown;
-    try {
-      json = JSON.parse(headerValue(m.headers, 'vigil_meta') ?? '');
-    } catch {
-      return;
-    }
-    const meta = parseWith(FrameMetaSchema, json);
-    if (!meta.ok || meta.value.streamId !== m.key) return;
-    this.latest.set(m.key, { jpeg: m.value, capturedAt: meta.value.capturedAt });
+    const meta = frameMetaOf(m.headers, m.key);
+    if (meta.ok) this.latest.set(m.key, { jpeg: m.value, capturedAt: meta.value.capturedAt });
   }
 
   latestFrame(streamId: string): LatestFrame | undefined {

@@ -38,7 +38,7 @@ export function toCloudEventHeaders(ce: CloudEventAttributes, extra: KafkaHeader
   return headers;
 }
 
-type RawHeaders = Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined;
+export type RawHeaders = Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined;
 
 /** Kafka header values arrive as Buffers (or arrays when repeated); the last value wins. */
 export function headerValue(headers: RawHeaders, name: string): string | undefined {

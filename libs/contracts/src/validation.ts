@@ -1,4 +1,6 @@
 import { type z } from 'zod';
+import { type RawHeaders, headerValue } from './cloudevents.js';
+import { type FrameMeta, FrameMetaSchema } from './schemas.js';
 
 /** One readable line per issue: `path: message`. */
 export function formatIssues(error: z.ZodError, prefix = ''): string[] {
@@ -31,4 +33,18 @@ export function jsonRow<S extends z.ZodType>(schema: S) {
     const r = parseWith(schema, json);
     return r.ok ? { ok: true, value: r.value } : { ok: false, error: r.errors.join('; ') };
   };
+}
+
+/** A vigil.frames.v1 message's `vigil_meta` header, checked against its schema and the message key. */
+export function frameMetaOf(headers: RawHeaders, key: string | null): Parsed<FrameMeta> {
+  let json: unknown;
+  try {
+    json = JSON.parse(headerValue(headers, 'vigil_meta') ?? '');
+  } catch {
+    return { ok: false, errors: ['header vigil_meta is missing or not JSON'] };
+  }
+  const meta = parseWith(FrameMetaSchema, json, 'vigil_meta');
+  if (meta.ok && meta.value.streamId !== key)
+    return { ok: false, errors: ['vigil_meta.streamId differs from the message key'] };
+  return meta;
 }
