@@ -49,6 +49,14 @@ function decodeCursor(c: string): { t: number; id: string } {
   return { t: Number(m[1]), id: m[2]! };
 }
 
+/** A stored row as the API shows it: the latest message, its evidence as a link (the image is not read). */
+function anomalyView(r: { event_id: string; body: string; has_evidence: number }): StoredAnomaly {
+  return {
+    ...(JSON.parse(r.body) as Omit<AnomalyEvent, 'evidence'>),
+    evidenceUrl: r.has_evidence ? `/api/anomalies/${r.event_id}/evidence.jpg` : null,
+  };
+}
+
 /** A page from `limit + 1` rows: the extra row only says whether there is a next page. */
 function pageOf<R, T>(rows: R[], limit: number, key: (r: R) => [number, string], item: (r: R) => T): Page<T> {
   const page = rows.slice(0, limit);
@@ -129,6 +137,9 @@ export class GatewayStore {
         'SELECT at_ms, score FROM scores WHERE stream_id = ? AND at_ms >= ? ORDER BY at_ms',
       ),
       pruneScores: this.db.prepare('DELETE FROM scores WHERE at_ms < ?'),
+      anomalyView: this.db.prepare<[string], { event_id: string; body: string; has_evidence: number }>(
+        'SELECT event_id, body, evidence IS NOT NULL AS has_evidence FROM anomalies WHERE event_id = ?',
+      ),
       evidence: this.db.prepare<[string], { evidence: Buffer | null }>(
         'SELECT evidence FROM anomalies WHERE event_id = ?',
       ),
@@ -224,24 +235,12 @@ export class GatewayStore {
          ORDER BY started_ms DESC, event_id DESC LIMIT ?`,
       )
       .all(...args, q.limit + 1);
-    return pageOf(
-      rows,
-      q.limit,
-      (r) => [r.started_ms, r.event_id],
-      (r) => ({
-        ...(JSON.parse(r.body) as Omit<AnomalyEvent, 'evidence'>),
-        evidenceUrl: r.has_evidence ? `/api/anomalies/${r.event_id}/evidence.jpg` : null,
-      }),
-    );
+    return pageOf(rows, q.limit, (r) => [r.started_ms, r.event_id], anomalyView);
   }
 
   anomaly(eventId: string): StoredAnomaly | null {
-    const r = this.stmts.anomaly.get(eventId);
-    if (!r) return null;
-    return {
-      ...(JSON.parse(r.body) as Omit<AnomalyEvent, 'evidence'>),
-      evidenceUrl: r.evidence ? `/api/anomalies/${eventId}/evidence.jpg` : null,
-    };
+    const r = this.stmts.anomalyView.get(eventId);
+    return r ? anomalyView(r) : null;
   }
 
   evidence(eventId: string): Buffer | null {
