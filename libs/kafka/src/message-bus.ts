@@ -123,6 +123,11 @@ export class KafkaSubscriber {
       // Short fetch waits keep frame latency low and let disconnect() return quickly at shutdown.
       maxWaitTimeInMs: 500,
       allowAutoTopicCreation: false,
+      // kafkajs restarts a consumer that crashed on a retriable error (the broker went away) on a timer it
+      // arms after its own disconnect; a stop() during that crash shared that disconnect and came too early
+      // to cancel the timer, and the stopped consumer came back and retried forever. Only a running
+      // subscriber restarts. (retries: kafkajs's consumer default, which a retry option replaces.)
+      retry: { retries: 5, restartOnFailure: () => Promise.resolve(this.running) },
     });
     this.joined = new Promise((resolve) => (this.markJoined = resolve));
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
