@@ -203,6 +203,22 @@ test('the analyzer works on vision tokens: frames go through vigil-patch-v1, the
   assert.ok(encoded > 0 && batches > 0, 'frames went through vigil-patch-v1');
   assert.ok(steadySkip >= 0.5, `a static scene reuses tokens for most frames: ${steadySkip}`);
   assert.equal((await fetch(`http://127.0.0.1:${port}/health/ready`)).status, 200);
+  // what the Grafana dashboard (k8s/monitoring) plots: encoder and decoder latency, events, summaries, lag
+  assert.equal(value(/^vigil_analyzer_encoder_batch_seconds_count (\d+)$/m), batches);
+  const windows = summaries.filter((s) => s.level === 'window').length;
+  assert.ok(
+    value(/^vigil_analyzer_decoder_seconds_count\{decoder="grounded",fallback="false"\} (\d+)$/m) >= windows,
+  );
+  assert.ok(value(/^vigil_analyzer_summaries_total\{level="window"\} (\d+)$/m) >= windows);
+  const started = anomalies.filter((a) => a.phase === 'start');
+  // counted when published, so at least what the test's consumer has read by now
+  const counted = [
+    ...text.matchAll(
+      /^vigil_analyzer_anomaly_events_total\{kind="object_appeared",severity="[a-z]+"\} (\d+)$/gm,
+    ),
+  ].reduce((n, m) => n + Number(m[1]), 0);
+  assert.ok(counted >= Math.max(1, started.filter((a) => a.kind === 'object_appeared').length), `${counted}`);
+  assert.match(text, /^vigil_analyzer_consumer_lag\{topic="vigil\.frames\.v1",partition="\d+"\} \d+$/m);
 });
 
 test('closing ingest stops every ffmpeg it started', async () => {

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Prometheus metrics of the analyzer role; one registry per app instance. */
 export class AnalyzerMetrics {
@@ -65,6 +65,42 @@ export class AnalyzerMetrics {
       for (const [stream, learning] of this.learning())
         this.baselineLearning.set({ stream }, learning ? 1 : 0);
     },
+  });
+
+  readonly encoderBatchSeconds = new Histogram({
+    name: 'vigil_analyzer_encoder_batch_seconds',
+    help: 'Time the vision encoder took per batch (decode, resize, model run)',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly decoderSeconds = new Histogram({
+    name: 'vigil_analyzer_decoder_seconds',
+    help: 'Time from a window closing to its narration, by decoder (grounded also when it stood in: fallback="true")',
+    labelNames: ['decoder', 'fallback'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly events = new Counter({
+    name: 'vigil_analyzer_anomaly_events_total',
+    help: 'Anomaly events started, by kind and severity',
+    labelNames: ['kind', 'severity'] as const,
+    registers: [this.registry],
+  });
+
+  readonly summaries = new Counter({
+    name: 'vigil_analyzer_summaries_total',
+    help: 'Summaries published, by level (window, minute, hour)',
+    labelNames: ['level'] as const,
+    registers: [this.registry],
+  });
+
+  readonly consumerLag = new Gauge({
+    name: 'vigil_analyzer_consumer_lag',
+    help: 'Messages behind the end of each partition this analyzer reads, as of its latest batch',
+    labelNames: ['topic', 'partition'] as const,
+    registers: [this.registry],
   });
 
   constructor() {

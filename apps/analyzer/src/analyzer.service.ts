@@ -80,6 +80,8 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
         groupId: config.groupId,
         topics: [TOPICS.frames.name],
         partitionsConsumedConcurrently: Math.max(1, config.visionMaxBatch),
+        onAssignment: () => this.metrics.consumerLag.reset(),
+        onLag: (topic, partition, lag) => this.metrics.consumerLag.set({ topic, partition }, lag),
       },
       this.log,
     );
@@ -287,8 +289,15 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       ),
       this.publishAnomalies(out.anomalies),
     ]);
-    for (const s of out.summaries)
+    for (const s of out.summaries) {
+      this.metrics.summaries.inc({ level: s.level });
+      if (s.level === 'window' && s.decoder.latencyMs !== undefined)
+        this.metrics.decoderSeconds.observe(
+          { decoder: s.decoder.type, fallback: String(Boolean(s.decoder.fallback)) },
+          s.decoder.latencyMs / 1000,
+        );
       this.log.debug(`${s.level} summary: ${s.text}`, { streamId: s.streamId, summaryId: s.summaryId });
+    }
   }
 
   private async publishAnomalies(anomalies: AnomalyEvent[]): Promise<void> {
@@ -298,8 +307,10 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
         analyzerMessage(e, CE_TYPES.anomaly, `${e.eventId}:${e.phase}:${e.observedAt}`, e.observedAt),
       ),
     );
-    for (const e of anomalies)
+    for (const e of anomalies) {
+      if (e.phase === 'start') this.metrics.events.inc({ kind: e.kind, severity: e.severity });
       this.log.debug(`anomaly ${e.phase}: ${e.description}`, { streamId: e.streamId, eventId: e.eventId });
+    }
   }
 
   private async publishBaselines(records: BaselineRecord[]): Promise<void> {

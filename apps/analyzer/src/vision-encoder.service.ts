@@ -52,8 +52,9 @@ export class VisionEncoderService implements OnModuleInit, OnApplicationShutdown
       maxBatch: this.config.visionMaxBatch,
       maxWaitMs: this.config.visionMaxWaitMs,
       maxQueuePerStream: this.config.visionQueueFrames,
-      onBatch: (_start, _end, frames) => {
+      onBatch: (start, end, frames) => {
         this.metrics.batches.inc();
+        this.metrics.encoderBatchSeconds.observe((end - start) / 1000);
         this.metrics.encoded.inc(frames);
       },
     });

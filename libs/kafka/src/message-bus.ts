@@ -96,6 +96,8 @@ export interface SubscriberOptions {
   readonly partitionsConsumedConcurrently?: number;
   /** Called after every rebalance with the partitions this member now owns, per topic. */
   readonly onAssignment?: (assignment: Record<string, number[]>) => void;
+  /** Called after every batch with how many messages of its partition remain unread. */
+  readonly onLag?: (topic: string, partition: number, lag: number) => void;
 }
 
 /**
@@ -184,6 +186,7 @@ export class KafkaSubscriber {
             timestamp: m.timestamp,
           })),
         );
+        this.options.onLag?.(batch.topic, batch.partition, Number(batch.offsetLag()));
         await payload.heartbeat();
       },
     });
