@@ -9,16 +9,17 @@ export interface Credentials {
 export class SecretNotFoundError extends Error {
   constructor(name: string, dir: string, reason: string) {
     super(
-      `credentials secret "${name}" cannot be read from ${join(dir, name)} (${reason}); mount a secret with files "username" and "password" there, or set VIGIL_SECRETS_DIR`,
+      `credentials secret "${name}" cannot be read from ${join(dir, name)} (${reason}); mount a secret with files "username" and "password" there (or keys ${name}.username and ${name}.password in ${dir}), or set VIGIL_SECRETS_DIR`,
     );
     this.name = 'SecretNotFoundError';
   }
 }
 
 /**
- * Reads camera credentials the way Kubernetes mounts a Secret: `<dir>/<name>/username` and
- * `<dir>/<name>/password`. Read at every (re)start of a stream, so a rotated secret takes effect without a
- * restart of Vigil. Adapter over the file system.
+ * Reads camera credentials the way Kubernetes mounts Secrets: `<dir>/<name>/username` and `.../password`
+ * (a Secret per camera, each mounted in its own folder), or `<dir>/<name>.username` and `<dir>/<name>.password`
+ * (one Secret holding every camera's keys, mounted whole: k8s/). Read at every (re)start of a stream, so a
+ * rotated secret takes effect without a restart of Vigil. Adapter over the file system.
  */
 export class FileSecretStore {
   constructor(readonly dir: string) {}
@@ -26,16 +27,21 @@ export class FileSecretStore {
   credentials(name: string): Credentials {
     if (!/^[a-z0-9][a-z0-9._-]{0,252}$/.test(name))
       throw new SecretNotFoundError(name, this.dir, 'invalid name');
-    try {
-      const read = (key: string) => readFileSync(join(this.dir, name, key), 'utf8').replace(/\r?\n$/, '');
-      return { username: read('username'), password: read('password') };
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new SecretNotFoundError(
-        name,
-        this.dir,
-        code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable'),
-      );
+    const layouts = [
+      (key: string) => join(this.dir, name, key),
+      (key: string) => join(this.dir, `${name}.${key}`),
+    ];
+    let code = 'ENOENT';
+    for (const path of layouts) {
+      try {
+        const read = (key: string) => readFileSync(path(key), 'utf8').replace(/\r?\n$/, '');
+        return { username: read('username'), password: read('password') };
+      } catch (err) {
+        const c = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+        // a folder that exists but cannot be read says more than the other layout's absence
+        if (code === 'ENOENT') code = c;
+      }
     }
+    throw new SecretNotFoundError(name, this.dir, code === 'ENOENT' ? 'no such file' : code);
   }
 }
