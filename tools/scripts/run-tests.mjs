@@ -1,5 +1,5 @@
 // Runs the three test tiers on the compiled tree (npm test builds first):
-//   unit         dist/{apps,libs}/**/*.spec.js   no I/O
+//   unit         dist/{apps,libs,tools}/**/*.spec.js   no services (k8s/ manifests included)
 //   integration  dist/test/integration/*.test.js real Kafka, RTSP server, ffmpeg
 //   e2e          dist/test/e2e/*.test.js         the whole pipeline
 // Integration and e2e share one local Kafka broker started here (VIGIL_TEST_BROKERS); afterwards no
@@ -32,6 +32,7 @@ const files = {
   unit: [
     ...walk(join(root, 'dist/apps'), (p) => p.endsWith('.spec.js')),
     ...walk(join(root, 'dist/libs'), (p) => p.endsWith('.spec.js')),
+    ...walk(join(root, 'dist/tools'), (p) => p.endsWith('.spec.js')),
   ],
   integration: walk(join(root, 'dist/test/integration'), (p) => p.endsWith('.test.js')),
   e2e: walk(join(root, 'dist/test/e2e'), (p) => p.endsWith('.test.js')),
