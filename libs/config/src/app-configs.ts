@@ -113,7 +113,7 @@ const ingestBindings = {
 
   secretsDir: {
     env: 'VIGIL_SECRETS_DIR',
-    hint: 'directory holding one folder per camera secret (username, password files)',
+    hint: 'directory of camera secrets: <name>/username and <name>/password, or <name>.username and <name>.password',
   },
 } as const satisfies Record<keyof z.input<typeof IngestConfigSchema>, EnvBinding>;
 
@@ -447,7 +447,7 @@ const gatewayBindings = {
   ffmpegPath: { env: 'VIGIL_FFMPEG_PATH', hint: 'path to the ffmpeg binary (live view)' },
   secretsDir: {
     env: 'VIGIL_SECRETS_DIR',
-    hint: 'directory holding one folder per camera secret (username, password files)',
+    hint: 'directory of camera secrets: <name>/username and <name>/password, or <name>.username and <name>.password',
   },
   liveMaxViewers: {
     env: 'VIGIL_GATEWAY_LIVE_MAX_VIEWERS',
