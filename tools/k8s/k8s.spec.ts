@@ -286,6 +286,25 @@ test('kustomize subset: strategic merge, components, load restriction, refusals'
     volumes: [{ name: 'v' }],
   });
 
+  // a Service's ports merge on port, a container's on containerPort
+  assert.deepEqual(
+    strategicMerge(
+      { ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
+      {
+        ports: [
+          { port: 80, targetPort: 8080 },
+          { name: 'metrics', port: 9466 },
+        ],
+      },
+    ),
+    {
+      ports: [
+        { name: 'http', port: 80, targetPort: 8080 },
+        { name: 'metrics', port: 9466 },
+      ],
+    },
+  );
+
   const dir = mkdtempSync(join(tmpdir(), 'vigil-kustomize-'));
   const write = (path: string, text: string) => {
     mkdirSync(join(dir, path, '..'), { recursive: true });

@@ -234,15 +234,16 @@ function configMap(dir: string, g: JsonObject, where: string): K8sObject {
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata, data };
 }
 
-/** List fields merged element by element on a key, as Kubernetes' strategic merge patch does. */
-const MERGE_KEYS: Record<string, string> = {
-  containers: 'name',
-  initContainers: 'name',
-  env: 'name',
-  volumes: 'name',
-  volumeMounts: 'mountPath',
-  ports: 'containerPort',
-  imagePullSecrets: 'name',
+/** List fields merged element by element on a key, as Kubernetes' strategic merge patch does (ports:
+ * containerPort in a container, port in a Service). */
+const MERGE_KEYS: Record<string, string[]> = {
+  containers: ['name'],
+  initContainers: ['name'],
+  env: ['name'],
+  volumes: ['name'],
+  volumeMounts: ['mountPath'],
+  ports: ['containerPort', 'port'],
+  imagePullSecrets: ['name'],
 };
 
 /** Strategic merge of `patch` into `base` (maps merge, keyed lists merge by key, other lists replace,
@@ -257,11 +258,12 @@ export function strategicMerge(base: Json, patch: Json, field = ''): Json {
     }
     return out;
   }
-  if (Array.isArray(patch) && Array.isArray(base) && MERGE_KEYS[field]) {
-    const key = MERGE_KEYS[field];
+  const key = MERGE_KEYS[field]?.find(
+    (k) => Array.isArray(patch) && patch.every((i) => isObject(i) && k in i),
+  );
+  if (Array.isArray(patch) && Array.isArray(base) && key) {
     const out: Json[] = [...base];
-    for (const item of patch) {
-      if (!isObject(item) || !(key in item)) return patch;
+    for (const item of patch as JsonObject[]) {
       const at = out.findIndex((b) => isObject(b) && b[key] === item[key]);
       if (item.$patch === 'delete') {
         if (at >= 0) out.splice(at, 1);
