@@ -76,6 +76,16 @@ function ourLeftovers(marker) {
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'vigil-tests-'));
+// Analyzers the tests start in this process tree keep their outboxes under .cache/vigil/analyzer-outbox*
+// (the default); what an earlier run left there must not be sent to this run's broker.
+let cached = [];
+try {
+  cached = readdirSync(join(root, '.cache/vigil'));
+} catch {
+  // a fresh checkout
+}
+for (const name of cached.filter((n) => n.startsWith('analyzer-outbox')))
+  rmSync(join(root, '.cache/vigil', name), { recursive: true, force: true });
 // Every process the tests start inherits this marker, so the leftover check finds exactly ours.
 const marker = `VIGIL_TEST_RUN=${process.pid}`;
 const env = { ...process.env, VIGIL_TEST_RUN: String(process.pid), VIGIL_TEST_TMP: tmp };

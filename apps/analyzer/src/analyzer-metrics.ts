@@ -5,6 +5,13 @@ export class AnalyzerMetrics {
   readonly registry = new Registry();
   /** Set by the encoder: the near-duplicate gate's skip ratio per stream, read at scrape time. */
   skipRatios: () => Iterable<[stream: string, ratio: number]> = () => [];
+  /** Set by the analyzer: its outbox's counts, read at scrape time. */
+  outbox: () => { pending: number; spooled: number; refused: number; rejected: number } = () => ({
+    pending: 0,
+    spooled: 0,
+    refused: 0,
+    rejected: 0,
+  });
   /** Set by the analyzer: per stream, whether its normal is still being learned (warm-up). */
   learning: () => Iterable<[stream: string, learning: boolean]> = () => [];
   readonly frames = new Counter({
@@ -33,7 +40,7 @@ export class AnalyzerMetrics {
   });
   readonly rejected = new Counter({
     name: 'vigil_analyzer_messages_rejected_total',
-    help: 'Frame messages that could not be used',
+    help: 'Frame messages that could not be used (set aside on vigil.dlq.v1)',
     registers: [this.registry],
   });
   readonly batches = new Counter({
@@ -93,6 +100,23 @@ export class AnalyzerMetrics {
     name: 'vigil_analyzer_summaries_total',
     help: 'Summaries published, by level (window, minute, hour)',
     labelNames: ['level'] as const,
+    registers: [this.registry],
+  });
+
+  readonly outboxMessages = new Gauge({
+    name: 'vigil_analyzer_outbox_messages',
+    help: 'Events, summaries and baselines of the durable outbox: pending (on disk, Kafka away), spooled (ever went to disk), refused (outbox full), rejected (Kafka refused them for good)',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const [state, n] of Object.entries(this.outbox())) this.outboxMessages.set({ state }, n);
+    },
+  });
+
+  readonly perishableDropped = new Counter({
+    name: 'vigil_analyzer_perishable_dropped_total',
+    help: 'Scores and burst requests dropped because Kafka did not take them',
+    labelNames: ['topic'] as const,
     registers: [this.registry],
   });
 

@@ -15,7 +15,7 @@ import {
   jsonRow,
   type AnomalyEvent,
 } from '@vigil/contracts';
-import { type AnalyzerConfig } from '@vigil/config';
+import { type AnalyzerConfig, kafkaConnection } from '@vigil/config';
 import {
   type IncomingMessage,
   type KafkaConnection,
@@ -23,6 +23,10 @@ import {
   KafkaSubscriber,
   TableReader,
   createKafka,
+  DeadLetters,
+  DurableOutbox,
+  kafkaErrorReason,
+  type OutgoingMessage,
   ensureTopics,
   jsonMessage,
 } from '@vigil/kafka';
@@ -55,6 +59,8 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
   private readonly baselines: TableReader<BaselineRecord>;
   private readonly specs: TableReader<StreamSpec>;
   private readonly ops: OpsEndpoint;
+  private readonly deadLetters: DeadLetters;
+  private readonly outbox: DurableOutbox;
   private ready = false;
   private _httpPort = 0;
 
@@ -65,13 +71,17 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
     private readonly metrics: AnalyzerMetrics,
   ) {
     this.log = root.child('analyzer');
-    this.conn = {
-      brokers: config.brokers,
-      clientId: `${config.clientId}-analyzer`,
-      connectTimeoutMs: config.connectTimeoutMs,
-    };
+    this.conn = kafkaConnection(config, `${config.clientId}-analyzer`);
     const kafka = createKafka(this.conn, root);
     this.publisher = new KafkaPublisher(kafka, this.conn);
+    this.deadLetters = new DeadLetters(this.publisher, 'analyzer', config.groupId, this.log);
+    // anomaly events, summaries and baselines survive a Kafka outage on disk
+    this.outbox = new DurableOutbox(
+      this.publisher,
+      { dir: config.outboxDir, maxBytes: config.outboxMaxMb * 1024 * 1024 },
+      this.log,
+    );
+    metrics.outbox = () => this.outbox.snapshot();
     this.subscriber = new KafkaSubscriber(
       kafka,
       this.conn,
@@ -135,6 +145,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       TOPICS.streams,
       TOPICS.baselines,
       TOPICS.scores,
+      TOPICS.dlq,
     ]);
     if (topics.created.length) this.log.info('created topics', { topics: topics.created.join(',') });
     await this.publisher.connect();
@@ -194,6 +205,12 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
     );
     await Promise.all([this.baselines.stop(), this.specs.stop()]);
     await this.ops.close();
+    // what Kafka has not taken yet stays in the outbox file for the next start
+    if (!(await this.outbox.flushed(5_000)))
+      this.log.warn(
+        `${this.outbox.snapshot().pending} message(s) still in the outbox (${this.outbox.dir}); they are sent at the next start`,
+      );
+    await this.outbox.close();
     await this.publisher.disconnect();
     this.log.info('analyzer stopped');
   }
@@ -209,11 +226,18 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       const key = msg.key ?? '';
       byStream.set(key, [...(byStream.get(key) ?? []), msg]);
     }
+    // messages set aside on the dead-letter topic; the batch is committed once they are written
+    const dead: Promise<void>[] = [];
+    const reject = (msg: IncomingMessage, reason: string): undefined => {
+      this.metrics.rejected.inc();
+      dead.push(this.deadLetters.send(msg, reason));
+      return undefined;
+    };
     const outputs = await Promise.all(
       [...byStream.values()].map(async (msgs) => {
         const results: AnalysisOutput[] = [];
         for (const msg of msgs) {
-          const meta = this.frameMeta(msg);
+          const meta = this.frameMeta(msg, reject);
           if (!meta || !msg.value) continue;
           try {
             const out = await this.analysis.analyze(meta, msg.value);
@@ -225,7 +249,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
             this.metrics.frames.inc({ stream: meta.streamId });
           } catch (err) {
             if (err instanceof FrameDroppedError) this.metrics.dropped.inc({ stream: meta.streamId });
-            else if (err instanceof ImageDecodeError) this.reject(msg, err.message);
+            else if (err instanceof ImageDecodeError) reject(msg, `corrupt frame: ${err.message}`);
             else throw err;
           }
         }
@@ -252,7 +276,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       }),
     );
     await Promise.all([
-      this.publisher.publish(
+      this.publishPerishable(
         TOPICS.control.name,
         bursts.map((c) =>
           analyzerMessage(
@@ -265,7 +289,8 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       ),
       this.publishAnomalies(anomalies),
       this.publishBaselines(baselines),
-      this.publisher.publish(
+      ...dead,
+      this.publishPerishable(
         TOPICS.scores.name,
         scores.map((x) =>
           analyzerMessage(
@@ -283,7 +308,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
    * comes out of the decoder (off the frame path). */
   private async publishNarration(out: NarrationOutput): Promise<void> {
     await Promise.all([
-      this.publisher.publish(
+      this.outbox.publish(
         TOPICS.summaries.name,
         out.summaries.map((s) => analyzerMessage(s, CE_TYPES.summary, s.summaryId, s.createdAt)),
       ),
@@ -301,7 +326,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async publishAnomalies(anomalies: AnomalyEvent[]): Promise<void> {
-    await this.publisher.publish(
+    await this.outbox.publish(
       TOPICS.anomalies.name,
       anomalies.map((e) =>
         analyzerMessage(e, CE_TYPES.anomaly, `${e.eventId}:${e.phase}:${e.observedAt}`, e.observedAt),
@@ -314,7 +339,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async publishBaselines(records: BaselineRecord[]): Promise<void> {
-    await this.publisher.publish(
+    await this.outbox.publish(
       TOPICS.baselines.name,
       records.map((b) =>
         analyzerMessage(b, CE_TYPES.baseline, deterministicId('baseline', b.streamId, b.savedAt), b.savedAt),
@@ -323,11 +348,22 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
     for (const b of records) this.log.debug('baseline saved', { streamId: b.streamId, samples: b.samples });
   }
 
+  /** Scores and burst requests are perishable: when Kafka does not take them they are counted and dropped
+   * (a frame's score is worth nothing minutes later), so they never hold up the frame path. */
+  private async publishPerishable(topic: string, messages: OutgoingMessage[]): Promise<void> {
+    try {
+      await this.publisher.publish(topic, messages);
+    } catch (err) {
+      this.metrics.perishableDropped.inc({ topic }, messages.length);
+      this.log.warn(`dropped ${messages.length} message(s) for ${topic}: ${kafkaErrorReason(err)}`);
+    }
+  }
+
   /** A summarize request: the analyzer holding the stream narrates its latest window now; others ignore it. */
   private handleControl(msg: IncomingMessage): void {
     const row = jsonRow(ControlMessageSchema)(msg.value ?? Buffer.alloc(0));
     if (!row.ok) {
-      this.log.warn(`ignored control message: ${row.error}`, { offset: msg.offset });
+      void this.deadLetters.send(msg, `control message: ${row.error}`);
       return;
     }
     if (row.value.action !== 'summarize') return;
@@ -335,23 +371,15 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       this.log.info('summary requested', { streamId: row.value.streamId, reason: row.value.reason });
   }
 
-  private frameMeta(msg: IncomingMessage) {
+  /** The frame's metadata, or undefined after `reject` set the message aside with the reason. */
+  private frameMeta(msg: IncomingMessage, reject: (msg: IncomingMessage, reason: string) => undefined) {
     const ce = fromCloudEventHeaders(msg.headers);
-    if (!ce.ok) return this.reject(msg, `missing CloudEvents headers ${ce.missing.join(', ')}`);
-    if (ce.value.type !== CE_TYPES.frame) return this.reject(msg, `unexpected ce_type ${ce.value.type}`);
+    if (!ce.ok) return reject(msg, `missing CloudEvents headers ${ce.missing.join(', ')}`);
+    if (ce.value.type !== CE_TYPES.frame)
+      return reject(msg, `unknown message type ${ce.value.type} (this analyzer reads ${CE_TYPES.frame})`);
     const meta = frameMetaOf(msg.headers, msg.key);
-    if (!meta.ok) return this.reject(msg, meta.errors.join('; '));
+    if (!meta.ok) return reject(msg, meta.errors.join('; '));
+    if (!msg.value?.length) return reject(msg, 'a frame message without a JPEG');
     return meta.value;
-  }
-
-  /** A message we cannot use is skipped and counted (the dead-letter topic comes with the reliability issue). */
-  private reject(msg: IncomingMessage, reason: string): undefined {
-    this.metrics.rejected.inc();
-    this.log.warn(`skipped frame message: ${reason}`, {
-      topic: msg.topic,
-      partition: msg.partition,
-      offset: msg.offset,
-    });
-    return undefined;
   }
 }

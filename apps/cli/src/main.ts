@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { type INestApplicationContext } from '@nestjs/common';
 import {
+  kafkaConnection,
   loadAnalyzerConfig,
   loadCliConfig,
   loadGatewayConfig,
@@ -179,16 +180,11 @@ export async function main(argv: string[], env: Env): Promise<number> {
       });
       const brokers = cfg.brokers ?? [`127.0.0.1:${cfg.kafkaPort}`];
       const signal = untilSignal();
-      const stop = await startTail(
-        { brokers, clientId: 'vigil-tail', connectTimeoutMs: cfg.connectTimeoutMs },
-        log,
-        topic,
-        {
-          fromBeginning: values['from-beginning'],
-          json: values.json,
-          write,
-        },
-      );
+      const stop = await startTail(kafkaConnection(cfg, 'vigil-tail', brokers), log, topic, {
+        fromBeginning: values['from-beginning'],
+        json: values.json,
+        write,
+      });
       await signal;
       await stop();
       return 0;
@@ -200,7 +196,7 @@ export async function main(argv: string[], env: Env): Promise<number> {
       });
       const brokers = cfg.brokers ?? [`127.0.0.1:${cfg.kafkaPort}`];
       await runStreams(
-        { brokers, clientId: 'vigil-cli', connectTimeoutMs: cfg.connectTimeoutMs },
+        kafkaConnection(cfg, 'vigil-cli', brokers),
         log,
         arg,
         positionals.slice(2),

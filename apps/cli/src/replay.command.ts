@@ -5,7 +5,7 @@ import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { type INestApplicationContext } from '@nestjs/common';
-import { type CliConfig, loadAnalyzerConfig, type Env } from '@vigil/config';
+import { type CliConfig, loadAnalyzerConfig, type Env, kafkaConnection } from '@vigil/config';
 import {
   type AnomalyEvent,
   AnomalyEventSchema,
@@ -97,7 +97,7 @@ export async function runReplay(
   try {
     const brokers =
       cfg.brokers ?? (await localKafka(cfg, join(resolve(cfg.dataDir), 'kafka'), logger, stops));
-    const conn = { brokers, clientId: 'vigil-replay', connectTimeoutMs: cfg.connectTimeoutMs };
+    const conn = kafkaConnection(cfg, 'vigil-replay', brokers);
     const slug = basename(file)
       .toLowerCase()
       .replace(/[^a-z0-9]+/g, '-')

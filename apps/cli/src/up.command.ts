@@ -8,6 +8,7 @@ import {
   loadGatewayConfig,
   loadIngestConfig,
   type Env,
+  kafkaConnection,
 } from '@vigil/config';
 import { StreamSpecSchema, TOPICS, type StreamSpecInput } from '@vigil/contracts';
 import { KafkaPublisher, StreamRegistry, createKafka, ensureTopics } from '@vigil/kafka';
@@ -93,9 +94,10 @@ export async function runUp(
       VIGIL_SUMMARY_INTERVAL_S: env.VIGIL_SUMMARY_INTERVAL_S ?? '10',
       // the demo yard is empty for its first 10 s: learn its normal from 6 s of it, then the box is news
       VIGIL_ANALYZER_WARMUP_SAMPLES: env.VIGIL_ANALYZER_WARMUP_SAMPLES ?? '12',
+      VIGIL_OUTBOX_DIR: env.VIGIL_OUTBOX_DIR ?? join(resolve(cfg.dataDir), 'up-outbox'),
     });
     const ingestCfg = loadIngestConfig(shared);
-    const conn = { brokers, clientId: 'vigil-up', connectTimeoutMs: cfg.connectTimeoutMs };
+    const conn = kafkaConnection(cfg, 'vigil-up', brokers);
 
     // The demo cameras are registered the way any camera is: as StreamSpecs on vigil.streams.v1, from
     // where the ingest worker group picks them up.

@@ -14,13 +14,14 @@ import {
   type ControlMessage,
   type StreamSpec,
 } from '@vigil/contracts';
-import { type GatewayConfig } from '@vigil/config';
+import { type GatewayConfig, kafkaConnection } from '@vigil/config';
 import {
   KafkaPublisher,
   KafkaSubscriber,
   StreamRegistry,
   TableReader,
   createKafka,
+  DeadLetters,
   ensureTopics,
   jsonMessage,
   type IncomingMessage,
@@ -68,6 +69,7 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
   private readonly subscriber: KafkaSubscriber;
   private readonly frames: KafkaSubscriber;
   private readonly publisher: KafkaPublisher;
+  private readonly deadLetters: DeadLetters;
   private readonly latest = new Map<string, LatestFrame>();
   private readonly specWaiters = new Set<() => void>();
   private joined = false;
@@ -81,11 +83,7 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
     private readonly metrics: GatewayMetrics,
   ) {
     this.log = root.child('gateway');
-    this.conn = {
-      brokers: config.brokers,
-      clientId: config.clientId,
-      connectTimeoutMs: config.connectTimeoutMs,
-    };
+    this.conn = kafkaConnection(config);
     this.kafka = createKafka(this.conn, this.log);
     this.specs = new TableReader(
       this.kafka,
@@ -125,6 +123,7 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
       this.log,
     );
     this.publisher = new KafkaPublisher(this.kafka, this.conn);
+    this.deadLetters = new DeadLetters(this.publisher, 'gateway', store.groupId('vigil-gateway'), this.log);
   }
 
   async onModuleInit(): Promise<void> {
@@ -136,6 +135,7 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
       TOPICS.scores,
       TOPICS.frames,
       TOPICS.control,
+      TOPICS.dlq,
     ]);
     await this.publisher.connect();
     await this.specs.start();
@@ -174,7 +174,8 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
     return { ok: true, detail: 'reading Kafka' };
   }
 
-  private materialize(batch: IncomingMessage[]): Promise<void> {
+  private async materialize(batch: IncomingMessage[]): Promise<void> {
+    const dead: Promise<void>[] = [];
     const live: HubEvent[] = [];
     // per topic: store the row, and say what the SSE clients should see (null: nothing new)
     const handlers: Record<string, (value: Buffer) => { error: string } | HubEvent | null> = {
@@ -202,10 +203,7 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
         const out = handle(m.value);
         if (out && 'error' in out) {
           this.metrics.skipped.inc({ topic: m.topic });
-          this.log.warn(`skipped a message of ${m.topic}: ${out.error}`, {
-            partition: m.partition,
-            offset: m.offset,
-          });
+          dead.push(this.deadLetters.send(m, out.error));
           continue;
         }
         if (out) live.push(out);
@@ -213,7 +211,7 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
       }
     });
     for (const e of live) this.hub.emit(e);
-    return Promise.resolve();
+    await Promise.all(dead);
   }
 
   private keepFrame(m: IncomingMessage): void {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { ControlMessageSchema, TOPICS, parseWith } from '@vigil/contracts';
-import { type IngestConfig } from '@vigil/config';
+import { type IngestConfig, kafkaConnection } from '@vigil/config';
 import { KafkaSubscriber, createKafka, type KafkaConnection } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
 import { IngestService } from './ingest.service.js';
@@ -23,11 +23,7 @@ export class ControlService implements OnModuleInit, OnModuleDestroy {
     private readonly ingest: IngestService,
   ) {
     this.log = root.child('control');
-    this.conn = {
-      brokers: config.brokers,
-      clientId: `${config.clientId}-ingest-control`,
-      connectTimeoutMs: config.connectTimeoutMs,
-    };
+    this.conn = kafkaConnection(config, `${config.clientId}-ingest-control`);
   }
 
   async onModuleInit(): Promise<void> {

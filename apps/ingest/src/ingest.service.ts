@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { type StreamSpec, type StreamStatus, StreamStatusSchema, TOPICS, redactUrl } from '@vigil/contracts';
-import { FileSecretStore, type IngestConfig } from '@vigil/config';
+import { FileSecretStore, type IngestConfig, kafkaConnection } from '@vigil/config';
 import {
   KafkaPublisher,
   createKafka,
@@ -59,11 +59,7 @@ export class IngestService implements OnModuleInit, OnModuleDestroy {
     @Inject(ROOT_LOGGER) root: Logger,
   ) {
     this.log = root.child('ingest');
-    this.conn = {
-      brokers: config.brokers,
-      clientId: `${config.clientId}-ingest`,
-      connectTimeoutMs: config.connectTimeoutMs,
-    };
+    this.conn = kafkaConnection(config, `${config.clientId}-ingest`);
     this.publisher = new KafkaPublisher(createKafka(this.conn, root), this.conn);
     this.secrets = new FileSecretStore(config.secretsDir);
     this.metrics.ages = () => this.ages();

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { StreamSpecSchema, TOPICS, parseWith } from '@vigil/contracts';
-import { type IngestConfig } from '@vigil/config';
+import { type IngestConfig, kafkaConnection } from '@vigil/config';
 import { type IncomingMessage, KafkaSubscriber, createKafka, type KafkaConnection } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
 import { IngestService } from './ingest.service.js';
@@ -28,11 +28,7 @@ export class StreamAssignmentService implements OnModuleInit, OnModuleDestroy {
     private readonly ingest: IngestService,
   ) {
     this.log = root.child('assignment');
-    this.conn = {
-      brokers: config.brokers,
-      clientId: `${config.clientId}-ingest-assign`,
-      connectTimeoutMs: config.connectTimeoutMs,
-    };
+    this.conn = kafkaConnection(config, `${config.clientId}-ingest-assign`);
   }
 
   async onModuleInit(): Promise<void> {

@@ -6,11 +6,61 @@ const brokerList = z
   .array(z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'each broker must be host:port'))
   .min(1, 'give at least one broker');
 
+/** How the apps authenticate to Kafka and encrypt the connection (every app and the CLI). */
+const kafkaSecuritySchema = {
+  saslMechanism: z.enum(['none', 'plain', 'scram-sha-256', 'scram-sha-512']).default('none'),
+  saslUsername: z.string().default(''),
+  saslPasswordFile: z.string().default(''),
+  tls: z.boolean().default(false),
+  tlsCaFile: z.string().default(''),
+  tlsCertFile: z.string().default(''),
+  tlsKeyFile: z.string().default(''),
+};
+
 const kafkaSchema = {
   brokers: brokerList,
   clientId: z.string().min(1).default('vigil'),
   connectTimeoutMs: z.number().int().min(100).max(120_000).default(5_000),
+  ...kafkaSecuritySchema,
 };
+
+type KafkaSecuritySettings = z.output<z.ZodObject<typeof kafkaSecuritySchema>>;
+
+/** The settings that only make sense together: a SASL login needs a user and a password file, etc. */
+function refineKafkaSecurity(c: KafkaSecuritySettings, ctx: z.RefinementCtx): void {
+  if (c.saslMechanism !== 'none') {
+    if (!c.saslUsername)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['saslUsername'],
+        message: `SASL ${c.saslMechanism} needs a user name`,
+      });
+    if (!c.saslPasswordFile)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['saslPasswordFile'],
+        message: `SASL ${c.saslMechanism} needs the file holding the password (a mounted secret)`,
+      });
+  } else if (c.saslUsername || c.saslPasswordFile)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['saslMechanism'],
+      message:
+        'a SASL user or password file is set but no mechanism: set plain, scram-sha-256 or scram-sha-512',
+    });
+  if (Boolean(c.tlsCertFile) !== Boolean(c.tlsKeyFile))
+    ctx.addIssue({
+      code: 'custom',
+      path: [c.tlsCertFile ? 'tlsKeyFile' : 'tlsCertFile'],
+      message: 'a client certificate needs both its certificate and its key file',
+    });
+  if (!c.tls && (c.tlsCaFile || c.tlsCertFile || c.tlsKeyFile))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['tls'],
+      message: 'TLS files are set but TLS is off: set VIGIL_KAFKA_TLS=true',
+    });
+}
 const kafkaBindings = {
   brokers: {
     env: 'VIGIL_KAFKA_BROKERS',
@@ -23,6 +73,25 @@ const kafkaBindings = {
     parse: 'number',
     hint: 'milliseconds, 100-120000',
   },
+  saslMechanism: {
+    env: 'VIGIL_KAFKA_SASL_MECHANISM',
+    hint: 'none, plain, scram-sha-256 or scram-sha-512 (use TLS with plain: it sends the password as is)',
+  },
+  saslUsername: { env: 'VIGIL_KAFKA_SASL_USERNAME', hint: 'the SASL user' },
+  saslPasswordFile: {
+    env: 'VIGIL_KAFKA_SASL_PASSWORD_FILE',
+    hint: 'file holding the SASL password (a mounted secret; never the password itself in the environment)',
+  },
+  tls: { env: 'VIGIL_KAFKA_TLS', parse: 'boolean', hint: 'true to connect to the brokers over TLS' },
+  tlsCaFile: {
+    env: 'VIGIL_KAFKA_TLS_CA_FILE',
+    hint: "PEM file of the CA(s) that signed the brokers' certificates (default: the system's CAs)",
+  },
+  tlsCertFile: {
+    env: 'VIGIL_KAFKA_TLS_CERT_FILE',
+    hint: 'PEM client certificate, for brokers that require one (mTLS)',
+  },
+  tlsKeyFile: { env: 'VIGIL_KAFKA_TLS_KEY_FILE', hint: 'PEM private key of the client certificate' },
 } as const satisfies Record<string, EnvBinding>;
 
 const logSchema = {
@@ -53,7 +122,8 @@ export const IngestConfigSchema = z
     queueFrames: z.number().int().min(1).max(1000).default(8),
     changeThreshold: z.number().gt(0).lt(1).default(0.04),
   })
-  .strict();
+  .strict()
+  .superRefine(refineKafkaSecurity);
 export type IngestConfig = z.output<typeof IngestConfigSchema>;
 
 const ingestBindings = {
@@ -169,9 +239,12 @@ export const AnalyzerConfigSchema = z
     gateThreshold: z.number().min(0).lt(1).default(0.004),
     gateMaxReuseS: z.number().min(0).max(3600).default(10),
     httpPort: z.number().int().min(0).max(65535).default(9465),
+    outboxDir: z.string().min(1).default('.cache/vigil/analyzer-outbox'),
+    outboxMaxMb: z.number().int().min(1).max(100_000).default(256),
   })
   .strict()
   .superRefine((c, ctx) => {
+    refineKafkaSecurity(c, ctx);
     if (c.windowS !== 0 && c.windowS < c.summaryIntervalS)
       ctx.addIssue({
         code: 'custom',
@@ -382,6 +455,15 @@ const analyzerBindings = {
     parse: 'number',
     hint: 'TCP port for /metrics and /health (0 picks a free one)',
   },
+  outboxDir: {
+    env: 'VIGIL_OUTBOX_DIR',
+    hint: 'writable directory where anomaly events, summaries and baselines wait while Kafka is unreachable (kept across restarts)',
+  },
+  outboxMaxMb: {
+    env: 'VIGIL_OUTBOX_MAX_MB',
+    parse: 'number',
+    hint: 'most megabytes the outbox keeps on disk; past it new messages are dropped and counted',
+  },
 } as const satisfies Record<keyof z.input<typeof AnalyzerConfigSchema>, EnvBinding>;
 
 export function loadAnalyzerConfig(env: Env): AnalyzerConfig {
@@ -404,7 +486,8 @@ export const GatewayConfigSchema = z
     secretsDir: z.string().min(1).default('/run/secrets/vigil'),
     liveMaxViewers: z.number().int().min(0).max(1000).default(16),
   })
-  .strict();
+  .strict()
+  .superRefine(refineKafkaSecurity);
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
 
 const gatewayBindings = {
@@ -466,12 +549,14 @@ export const CliConfigSchema = z
     brokers: brokerList.optional(),
     clientId: kafkaSchema.clientId,
     connectTimeoutMs: kafkaSchema.connectTimeoutMs,
+    ...kafkaSecuritySchema,
     ...logSchema,
     kafkaPort: z.number().int().min(1024).max(65535).default(9092),
     rtspPort: z.number().int().min(1024).max(65535).default(8554),
     dataDir: z.string().min(1).default('.cache/vigil'),
   })
-  .strict();
+  .strict()
+  .superRefine(refineKafkaSecurity);
 export type CliConfig = z.output<typeof CliConfigSchema>;
 
 const cliBindings = {

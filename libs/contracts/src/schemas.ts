@@ -426,6 +426,28 @@ export const BaselineRecordSchema = z
 export type BaselineRecord = z.output<typeof BaselineRecordSchema>;
 
 /** The message schemas whose JSON Schema is generated into libs/contracts/schemas/. */
+/** The header of a dead letter that says why the message was set aside and where it came from. */
+export const DEAD_LETTER_HEADER = 'vigil_dlq';
+
+export const DeadLetterSchema = z
+  .object({
+    reason: z.string().min(1).max(2000),
+    topic: z.string().min(1).describe('The topic the message was read from'),
+    partition: z.number().int().nonnegative(),
+    offset: z
+      .string()
+      .regex(/^\d+$/)
+      .describe('Its offset there (a decimal string, as Kafka offsets are 64-bit)'),
+    app: z.string().min(1).describe('The app that gave up on it: ingest, analyzer or gateway'),
+    groupId: z.string().min(1).describe('The consumer group it was read in'),
+    at: isoTime,
+  })
+  .strict()
+  .describe(
+    'The vigil_dlq header of a vigil.dlq.v1 message; the message key, value and other headers are the original, so it can be inspected or replayed as it was',
+  );
+export type DeadLetter = z.infer<typeof DeadLetterSchema>;
+
 export const MESSAGE_SCHEMAS = {
   'stream-spec': StreamSpecSchema,
   'frame-meta': FrameMetaSchema,
@@ -437,4 +459,5 @@ export const MESSAGE_SCHEMAS = {
   'decoder-manifest': DecoderManifestSchema,
   baseline: BaselineRecordSchema,
   score: ScoreSampleSchema,
+  'dead-letter': DeadLetterSchema,
 } as const;

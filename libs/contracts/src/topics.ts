@@ -69,6 +69,14 @@ export const TOPICS = {
     retentionMs: -1,
     description: 'BaselineRecord per stream (its learned normal), keyed by streamId; restored by analyzers.',
   },
+  dlq: {
+    name: 'vigil.dlq.v1',
+    partitions: 3,
+    cleanupPolicy: 'delete',
+    retentionMs: 14 * DAY,
+    description:
+      'Messages a consumer could not use (corrupt JPEG, schema failure, unknown version): the original key, value and headers, with why and where from in the vigil_dlq header.',
+  },
 } as const satisfies Record<string, TopicSpec>;
 
 export type TopicKey = keyof typeof TOPICS;

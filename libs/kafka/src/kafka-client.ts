@@ -1,10 +1,18 @@
-import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import { type Logger } from '@vigil/observability';
 
 export interface KafkaConnection {
   readonly brokers: readonly string[];
   readonly clientId: string;
   readonly connectTimeoutMs: number;
+  /** SASL login (from kafkaConnection() in @vigil/config, which reads the password file). */
+  readonly sasl?: {
+    readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+    readonly username: string;
+    readonly password: string;
+  };
+  /** TLS to the brokers; ca, cert and key are PEM text (the system's CAs when ca is absent). */
+  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
 }
 
 /**
@@ -19,6 +27,8 @@ export function createKafka(conn: KafkaConnection, logger: Logger): Kafka {
     connectionTimeout: conn.connectTimeoutMs,
     requestTimeout: Math.max(30_000, conn.connectTimeoutMs),
     retry: { initialRetryTime: 200, retries: 5, maxRetryTime: 5_000 },
+    ...(conn.tls ? { ssl: Object.keys(conn.tls).length ? { ...conn.tls } : true } : {}),
+    ...(conn.sasl ? { sasl: { ...conn.sasl } as SASLOptions } : {}),
     logLevel: logLevel.INFO,
     logCreator:
       () =>

@@ -4,9 +4,7 @@ export class KafkaUnavailableError extends Error {
     readonly brokers: readonly string[],
     readonly reason: string,
   ) {
-    super(
-      `cannot reach Kafka at ${brokers.join(',')} (${reason}); start a broker there or set VIGIL_KAFKA_BROKERS to a reachable host:port`,
-    );
+    super(`cannot reach Kafka at ${brokers.join(',')} (${reason}); ${fixFor(reason)}`);
     this.name = 'KafkaUnavailableError';
   }
 }
@@ -35,7 +33,26 @@ export function isUnknownTopic(err: unknown): boolean {
   return /does not host this topic-partition|unknown topic/i.test(String((err as Error)?.message ?? ''));
 }
 
-/** The innermost useful reason of a kafkajs error chain (ECONNREFUSED, ENOTFOUND, timeouts...). */
+/** What to change, by what went wrong. */
+function fixFor(reason: string): string {
+  if (reason.startsWith('SASL'))
+    return 'check VIGIL_KAFKA_SASL_MECHANISM, VIGIL_KAFKA_SASL_USERNAME and the password in VIGIL_KAFKA_SASL_PASSWORD_FILE against the broker’s listener';
+  if (reason.startsWith('TLS'))
+    return 'set VIGIL_KAFKA_TLS_CA_FILE to the CA that signed the brokers’ certificates, and VIGIL_KAFKA_BROKERS to names those certificates carry';
+  return 'start a broker there or set VIGIL_KAFKA_BROKERS to a reachable host:port (and VIGIL_KAFKA_TLS / VIGIL_KAFKA_SASL_* to what its listener expects)';
+}
+
+/** Node's codes for a certificate it does not trust. */
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** The innermost useful reason of a kafkajs error chain (ECONNREFUSED, ENOTFOUND, timeouts, SASL, TLS). */
 export function kafkaErrorReason(err: unknown): string {
   let e: unknown = err;
   const seen = new Set<unknown>();
@@ -44,6 +61,10 @@ export function kafkaErrorReason(err: unknown): string {
     seen.add(e);
     const code = (e as { code?: unknown }).code;
     const msg = (e as { message?: unknown }).message;
+    if ((e as { name?: unknown }).name === 'KafkaJSSASLAuthenticationError')
+      return `SASL login refused: ${typeof msg === 'string' ? msg.replace(/^SASL \S+ authentication failed: /, '') : 'authentication failed'}`;
+    if (typeof code === 'string' && TLS_CODES.has(code))
+      return `TLS: the broker’s certificate is not trusted (${code})`;
     if (typeof code === 'string' && /^E[A-Z]+$/.test(code))
       return code === 'ECONNREFUSED' ? 'connection refused' : code;
     if (typeof msg === 'string' && msg) reason = msg;

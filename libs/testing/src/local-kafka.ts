@@ -16,6 +16,12 @@ export interface LocalKafkaOptions {
   readonly dataDir: string;
   readonly heapMb?: number;
   readonly startTimeoutMs?: number;
+  /**
+   * Two more listeners that require a SASL login (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512) as one of these
+   * users: `saslBrokers` in the clear, `tlsBrokers` over TLS with a self-signed certificate (`caFile`).
+   * The plain listener stays for the harness. SCRAM users are stored when the storage is formatted.
+   */
+  readonly sasl?: { readonly users: readonly { readonly username: string; readonly password: string }[] };
 }
 
 export class LocalKafkaError extends Error {
@@ -76,6 +82,24 @@ export class LocalKafka {
     return [`127.0.0.1:${this._port}`];
   }
 
+  private saslPort = 0;
+  private tlsPort = 0;
+
+  /** The SASL_PLAINTEXT listener (with the `sasl` option). */
+  get saslBrokers(): string[] {
+    return [`127.0.0.1:${this.saslPort}`];
+  }
+
+  /** The SASL_SSL listener (with the `sasl` option); its certificate is `caFile`. */
+  get tlsBrokers(): string[] {
+    return [`127.0.0.1:${this.tlsPort}`];
+  }
+
+  /** PEM of the broker's self-signed certificate, the CA a TLS client must trust. */
+  get caFile(): string {
+    return join(resolve(this.opts.dataDir), 'tls', 'ca.pem');
+  }
+
   get pid(): number | undefined {
     return this.child?.pid;
   }
@@ -94,16 +118,18 @@ export class LocalKafka {
     }
     const controllerPort = await freePort();
     const props = join(dataDir, 'server.properties');
+    const sasl = this.opts.sasl ? await this.saslSettings(dataDir) : null;
     writeFileSync(
       props,
       [
         'process.roles=broker,controller',
         'node.id=1',
         `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-        `listeners=PLAINTEXT://127.0.0.1:${this._port},CONTROLLER://127.0.0.1:${controllerPort}`,
-        `advertised.listeners=PLAINTEXT://127.0.0.1:${this._port}`,
+        `listeners=PLAINTEXT://127.0.0.1:${this._port},CONTROLLER://127.0.0.1:${controllerPort}${sasl?.listeners ?? ''}`,
+        `advertised.listeners=PLAINTEXT://127.0.0.1:${this._port}${sasl?.listeners ?? ''}`,
         'controller.listener.names=CONTROLLER',
-        'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+        `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${sasl ? ',SASL:SASL_PLAINTEXT,SASLTLS:SASL_SSL' : ''}`,
+        ...(sasl?.properties ?? []),
         'inter.broker.listener.name=PLAINTEXT',
         `log.dirs=${storage}`,
         'num.partitions=1',
@@ -130,7 +156,17 @@ export class LocalKafka {
     if (!existsSync(join(storage, 'meta.properties'))) {
       const fmt = spawnSync(
         'java',
-        [...jvm, 'kafka.tools.StorageTool', 'format', '-t', randomUUID(), '-c', props, '--ignore-formatted'],
+        [
+          ...jvm,
+          'kafka.tools.StorageTool',
+          'format',
+          '-t',
+          randomUUID(),
+          '-c',
+          props,
+          '--ignore-formatted',
+          ...(sasl?.formatArgs ?? []),
+        ],
         { encoding: 'utf8' },
       );
       if (fmt.error || fmt.status !== 0) {
@@ -157,6 +193,93 @@ export class LocalKafka {
       this.exitInfo = `exited with ${signal ?? `code ${code}`}${stderr ? `: ${stderr.trim().split('\n').slice(-2).join(' ')}` : ''}`;
     });
     await this.waitReady(this.opts.startTimeoutMs ?? 60_000, logDir);
+  }
+
+  /** Listeners, broker properties and SCRAM users of the `sasl` option; makes the TLS key pair once. */
+  private async saslSettings(
+    dataDir: string,
+  ): Promise<{ listeners: string; properties: string[]; formatArgs: string[] }> {
+    const users = this.opts.sasl!.users;
+    for (const u of users)
+      if (!/^[A-Za-z0-9_-]+$/.test(u.username + u.password))
+        throw new LocalKafkaError('local SASL users and passwords must be letters, digits, - and _');
+    this.saslPort = await freePort();
+    this.tlsPort = await freePort();
+    const tlsDir = join(dataDir, 'tls');
+    const keystore = join(tlsDir, 'broker.p12');
+    const storePass = 'vigil-test-store';
+    if (!existsSync(keystore)) {
+      mkdirSync(tlsDir, { recursive: true });
+      const keytool = (args: string[]) => {
+        const r = spawnSync('keytool', args, { encoding: 'utf8' });
+        if (r.error || r.status !== 0)
+          throw new LocalKafkaError(
+            `keytool failed (${r.error?.message ?? (r.stderr || r.stdout).trim()}); install Java 17 (apt-get install openjdk-17-jre-headless)`,
+          );
+      };
+      keytool([
+        '-genkeypair',
+        '-alias',
+        'broker',
+        '-keyalg',
+        'RSA',
+        '-keysize',
+        '2048',
+        '-validity',
+        '3650',
+        '-dname',
+        'CN=localhost',
+        '-ext',
+        'SAN=IP:127.0.0.1,DNS:localhost',
+        '-ext',
+        'BC:c=ca:true',
+        '-keystore',
+        keystore,
+        '-storetype',
+        'PKCS12',
+        '-storepass',
+        storePass,
+        '-keypass',
+        storePass,
+      ]);
+      keytool([
+        '-exportcert',
+        '-rfc',
+        '-alias',
+        'broker',
+        '-keystore',
+        keystore,
+        '-storepass',
+        storePass,
+        '-file',
+        this.caFile,
+      ]);
+    }
+    const plain = `org.apache.kafka.common.security.plain.PlainLoginModule required ${users.map((u) => `user_${u.username}="${u.password}"`).join(' ')};`;
+    const scram = 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
+    const properties = ['sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512'];
+    for (const l of ['sasl', 'sasltls'])
+      properties.push(
+        `listener.name.${l}.plain.sasl.jaas.config=${plain}`,
+        `listener.name.${l}.scram-sha-256.sasl.jaas.config=${scram}`,
+        `listener.name.${l}.scram-sha-512.sasl.jaas.config=${scram}`,
+      );
+    properties.push(
+      `ssl.keystore.location=${keystore}`,
+      `ssl.keystore.password=${storePass}`,
+      `ssl.key.password=${storePass}`,
+      'ssl.keystore.type=PKCS12',
+    );
+    return {
+      listeners: `,SASL://127.0.0.1:${this.saslPort},SASLTLS://127.0.0.1:${this.tlsPort}`,
+      properties,
+      formatArgs: users.flatMap((u) =>
+        ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => [
+          '--add-scram',
+          `${m}=[name=${u.username},password=${u.password}]`,
+        ]),
+      ),
+    };
   }
 
   private async waitReady(timeoutMs: number, logDir: string): Promise<void> {
