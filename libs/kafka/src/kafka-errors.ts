@@ -39,7 +39,11 @@ function fixFor(reason: string): string {
     return 'check VIGIL_KAFKA_SASL_MECHANISM, VIGIL_KAFKA_SASL_USERNAME and the password in VIGIL_KAFKA_SASL_PASSWORD_FILE against the broker’s listener';
   if (reason.startsWith('TLS'))
     return 'set VIGIL_KAFKA_TLS_CA_FILE to the CA that signed the brokers’ certificates, and VIGIL_KAFKA_BROKERS to names those certificates carry';
-  return 'start a broker there or set VIGIL_KAFKA_BROKERS to a reachable host:port (and VIGIL_KAFKA_TLS / VIGIL_KAFKA_SASL_* to what its listener expects)';
+  const fix = 'start a broker there or set VIGIL_KAFKA_BROKERS to a reachable host:port';
+  // nothing listens, or no such host: the address is what is wrong
+  if (reason === 'connection refused' || reason === 'host not found') return fix;
+  // a listener that closes or never answers may want TLS or a login this client did not offer
+  return `${fix} (and VIGIL_KAFKA_TLS / VIGIL_KAFKA_SASL_* to what its listener expects)`;
 }
 
 /** Node's codes for a certificate it does not trust. */

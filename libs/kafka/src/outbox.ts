@@ -61,6 +61,7 @@ export class DurableOutbox {
   private bytes = 0;
   private chain: Promise<unknown> = Promise.resolve();
   private draining = false;
+  private drainDone: Promise<void> = Promise.resolve();
   private stopped = false;
   private wake: (() => void) | null = null;
   private stats = { spooled: 0, refused: 0, rejected: 0 };
@@ -140,6 +141,8 @@ export class DurableOutbox {
   async close(): Promise<void> {
     this.stopped = true;
     this.wake?.();
+    // a send in flight finishes (or fails) first, so the file says exactly what Kafka has not got
+    await this.drainDone;
     await this.chain;
     HELD.delete(this.dir);
     rmSync(join(this.dir, 'outbox.lock'), { force: true });
@@ -177,7 +180,7 @@ export class DurableOutbox {
   private startDrain(): void {
     if (this.draining || this.stopped) return;
     this.draining = true;
-    void this.drain().finally(() => (this.draining = false));
+    this.drainDone = this.drain().finally(() => (this.draining = false));
   }
 
   private async drain(): Promise<void> {
