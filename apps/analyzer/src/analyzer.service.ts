@@ -6,6 +6,8 @@ import {
   ControlMessageSchema,
   StreamSpecSchema,
   type BaselineRecord,
+  EventStateSchema,
+  type EventState,
   type ScoreSample,
   type StreamSpec,
   deterministicId,
@@ -58,6 +60,9 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
   private readonly control: KafkaSubscriber;
   private readonly baselines: TableReader<BaselineRecord>;
   private readonly specs: TableReader<StreamSpec>;
+  private readonly eventStates: TableReader<EventState>;
+  private readonly stateSentAt = new Map<string, number>();
+  private housekeeping: NodeJS.Timeout | undefined;
   private readonly ops: OpsEndpoint;
   private readonly deadLetters: DeadLetters;
   private readonly outbox: DurableOutbox;
@@ -127,6 +132,18 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       },
       this.log,
     );
+    // every stream's open events as its analyzer last vouched for them: resumed by whoever takes the
+    // stream over, closed by anyone when nobody vouches for them any more
+    this.eventStates = new TableReader(
+      kafka,
+      this.conn,
+      {
+        topic: TOPICS.eventState.name,
+        groupPrefix: `${config.groupId}-event-state`,
+        parse: jsonRow(EventStateSchema),
+      },
+      this.log,
+    );
     this.ops = new OpsEndpoint(metrics.registry, {
       ready: () => ({
         ok: this.ready,
@@ -145,13 +162,18 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       TOPICS.streams,
       TOPICS.baselines,
       TOPICS.scores,
+      TOPICS.eventState,
       TOPICS.dlq,
     ]);
     if (topics.created.length) this.log.info('created topics', { topics: topics.created.join(',') });
     await this.publisher.connect();
     await this.analysis.startDecoder();
-    await Promise.all([this.baselines.start(), this.specs.start()]);
-    const caught = await Promise.all([this.baselines.caughtUp(20_000), this.specs.caughtUp(20_000)]);
+    await Promise.all([this.baselines.start(), this.specs.start(), this.eventStates.start()]);
+    const caught = await Promise.all([
+      this.baselines.caughtUp(20_000),
+      this.specs.caughtUp(20_000),
+      this.eventStates.caughtUp(20_000),
+    ]);
     if (!caught.every(Boolean))
       this.log.warn(
         'saved baselines or stream settings not fully read after 20 s; streams seen before then may warm up afresh',
@@ -165,7 +187,13 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
         return spec ? { ...spec.analysis, ...(spec.name ? { name: spec.name } : {}) } : undefined;
       },
       baseline: (id) => this.baselines.get(id),
+      eventState: (id) => this.eventStates.get(id),
+      eventStates: () => this.eventStates.values(),
     });
+    this.housekeeping = setInterval(
+      () => void this.housekeep(),
+      Math.min(5_000, (this.config.eventUpdateS * 1000) / 2),
+    );
     this._httpPort = await this.ops.listen(this.config.httpPort, '0.0.0.0', 'VIGIL_ANALYZER_HTTP_PORT');
     await this.subscriber.start((batch) => this.handleBatch(batch));
     await this.control.start((batch) => {
@@ -195,6 +223,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     this.ready = false;
+    if (this.housekeeping) clearInterval(this.housekeeping);
     await Promise.all([this.subscriber.stop(), this.control.stop()]);
     // windows already handed to the decoder are narrated and published before the producer goes
     await this.analysis.closeSummaries(10_000);
@@ -203,7 +232,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
     await this.publishBaselines(this.analysis.baselinesNow()).catch((err: unknown) =>
       this.log.warn(`could not save baselines at shutdown: ${(err as Error).message}`),
     );
-    await Promise.all([this.baselines.stop(), this.specs.stop()]);
+    await Promise.all([this.baselines.stop(), this.specs.stop(), this.eventStates.stop()]);
     await this.ops.close();
     // what Kafka has not taken yet stays in the outbox file for the next start
     if (!(await this.outbox.flushed(5_000)))
@@ -256,7 +285,10 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
         return results;
       }),
     );
+    const changed = new Set<string>();
     for (const out of outputs.flat()) {
+      for (const a of out.anomalies) changed.add(a.streamId);
+      if (out.tookOver && out.score) changed.add(out.score.streamId);
       anomalies.push(...out.anomalies);
       rising.push(...out.bursts);
       if (out.score) scores.push(out.score);
@@ -288,6 +320,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
         ),
       ),
       this.publishAnomalies(anomalies),
+      this.publishEventStates([...changed]),
       this.publishBaselines(baselines),
       ...dead,
       this.publishPerishable(
@@ -313,6 +346,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
         out.summaries.map((s) => analyzerMessage(s, CE_TYPES.summary, s.summaryId, s.createdAt)),
       ),
       this.publishAnomalies(out.anomalies),
+      this.publishEventStates([...new Set(out.anomalies.map((a) => a.streamId))]),
     ]);
     for (const s of out.summaries) {
       this.metrics.summaries.inc({ level: s.level });
@@ -335,6 +369,49 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
     for (const e of anomalies) {
       if (e.phase === 'start') this.metrics.events.inc({ kind: e.kind, severity: e.severity });
       this.log.debug(`anomaly ${e.phase}: ${e.description}`, { streamId: e.streamId, eventId: e.eventId });
+    }
+  }
+
+  /** The streams' open events as this analyzer holds them now (after their anomaly messages, in order). */
+  private async publishEventStates(streamIds: string[], extra: EventState[] = []): Promise<void> {
+    const now = Date.now();
+    const states = [
+      ...streamIds.flatMap((id) => {
+        const st = this.analysis.eventStateOf(id, now);
+        return st ? [st] : [];
+      }),
+      ...extra,
+    ];
+    for (const st of states) this.stateSentAt.set(st.streamId, now);
+    await this.outbox.publish(
+      TOPICS.eventState.name,
+      states.map((st) =>
+        analyzerMessage(
+          st,
+          CE_TYPES.eventState,
+          deterministicId('event-state', st.streamId, st.heartbeatAt, st.owner),
+          st.heartbeatAt,
+        ),
+      ),
+    );
+  }
+
+  /** Heartbeats for open events, and closing the ones nobody watches any more (FrameAnalysisService.tick). */
+  private async housekeep(): Promise<void> {
+    try {
+      const h = this.analysis.tick();
+      for (const id of h.forgotten) {
+        this.stateSentAt.delete(id);
+        this.log.info('stream taken over by another analyzer; forgotten here', { streamId: id });
+      }
+      for (const e of h.closed)
+        this.log.info(`closed an event: ${e.endReason ?? ''}`, { streamId: e.streamId, eventId: e.eventId });
+      const due = h.heartbeat.filter(
+        (id) => Date.now() - (this.stateSentAt.get(id) ?? 0) >= this.config.eventUpdateS * 1000,
+      );
+      await Promise.all([this.publishAnomalies(h.closed), this.publishEventStates(due, h.states)]);
+    } catch (err) {
+      this.log.warn(`event housekeeping failed: ${(err as Error).message}`);
     }
   }
 

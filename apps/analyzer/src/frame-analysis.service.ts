@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { Inject, Injectable } from '@nestjs/common';
 import sharp from 'sharp';
 import {
   type AnomalyEvent,
   AnomalyEventSchema,
   type BaselineRecord,
+  type EventState,
   type FrameMeta,
   type ScoreSample,
   type StreamSpec,
@@ -16,6 +19,7 @@ import { type AnalyzerConfig } from '@vigil/config';
 import {
   DEFAULT_SCENE_OPTIONS,
   PatchGrid,
+  SCENE_KINDS,
   SceneAnomalyModel,
   type SceneEvent,
   type SceneKind,
@@ -93,6 +97,10 @@ interface StreamState {
   lastBurstAt: number;
   lastSavedAt: number;
   wasLearning: boolean;
+  /** When this analyzer last had a frame of the stream (wall clock). */
+  lastSeenWall: number;
+  /** Events another analyzer had open on this stream, resumed or closed at its first frame here. */
+  inherited?: EventState;
 }
 
 export interface AnalysisOutput {
@@ -105,6 +113,20 @@ export interface AnalysisOutput {
   readonly score?: ScoreSample;
   /** The frame was a redelivery of one already analyzed (same ingest run, sequence not newer). */
   readonly duplicate?: boolean;
+  /** The stream's open events changed hands (taken over from another analyzer): publish its EventState. */
+  readonly tookOver?: boolean;
+}
+
+/** The analyzer's housekeeping of open events (every few seconds, see FrameAnalysisService.tick). */
+export interface EventHousekeeping {
+  /** Streams with open events still being watched here: their EventState is vouched for again. */
+  readonly heartbeat: string[];
+  /** End messages for events of streams that went silent here, or that nobody vouched for. */
+  readonly closed: AnomalyEvent[];
+  /** EventStates to publish because their open set changed. */
+  readonly states: EventState[];
+  /** Streams forgotten because another analyzer has taken them over. */
+  readonly forgotten: string[];
 }
 
 /** What the analysis needs from outside: each stream's settings and its saved baseline, if any. */
@@ -117,6 +139,10 @@ export interface NarrationOutput {
 export interface AnalysisContext {
   settings(streamId: string): Analysis | undefined;
   baseline(streamId: string): BaselineRecord | undefined;
+  /** The stream's open events as last published by whichever analyzer held it. */
+  eventState(streamId: string): EventState | undefined;
+  /** Every stream's EventState (for closing events nobody vouches for). */
+  eventStates(): Iterable<EventState>;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -146,7 +172,14 @@ export class FrameAnalysisService {
   private readonly streams = new Map<string, StreamState>();
   private readonly grids = new Map<string, PatchGrid>();
   private readonly log: Logger;
-  private context: AnalysisContext = { settings: () => undefined, baseline: () => undefined };
+  private context: AnalysisContext = {
+    settings: () => undefined,
+    baseline: () => undefined,
+    eventState: () => undefined,
+    eventStates: () => [],
+  };
+  /** This analyzer instance, as EventState owner. */
+  readonly owner = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   private readonly scheduler: DecodeScheduler<WindowContext>;
   private sink: (out: NarrationOutput) => void | Promise<void> = () => undefined;
 
@@ -443,11 +476,16 @@ export class FrameAnalysisService {
     // decoding a small thumbnail first rejects corrupt JPEGs before they reach the encoder, and feeds the gate
     const thumb = await grayThumbnail(jpeg, 32, 18);
     const at = Date.parse(meta.capturedAt);
+    st.lastSeenWall = Date.now();
     const out: { -readonly [K in keyof AnalysisOutput]: AnalysisOutput[K] } = {
       anomalies: [],
       bursts: [],
       baselines: [],
     };
+    if (st.inherited) {
+      out.anomalies.push(...this.takeOver(meta, st, at));
+      out.tookOver = true;
+    }
     // a scene with parts that always move (a belt) is encoded every time: stillness there is news
     const { tokens } = await this.encoder.tokens(meta.streamId, jpeg, thumb, at, !st.scene.hasBusyParts);
     const m = this.encoder.manifest;
@@ -606,6 +644,219 @@ export class FrameAnalysisService {
     });
   }
 
+  /**
+   * The events another analyzer had open on this stream, at its first frame here: a detector's event is
+   * resumed (same eventId, an update saying so; it ends here when the condition clears) when this
+   * analyzer scores the stream from its restored normal; otherwise (still learning it, or a model-flagged
+   * event) it is closed with the reason.
+   */
+  private takeOver(meta: FrameMeta, st: StreamState, at: number): AnomalyEvent[] {
+    const rec = st.inherited!;
+    st.inherited = undefined;
+    const out: AnomalyEvent[] = [];
+    for (const e of rec.open) {
+      const kind = e.kind as SceneKind;
+      const detector = (SCENE_KINDS as readonly string[]).includes(e.kind);
+      const base = {
+        eventId: e.eventId,
+        streamId: meta.streamId,
+        kind: e.kind,
+        severity: e.severity,
+        peakScore: e.peakScore,
+        startedAt: e.startedAt,
+        observedAt: meta.capturedAt,
+        ...(e.region ? { region: e.region } : {}),
+      };
+      if (detector && !st.scene.learning && !st.open.has(kind)) {
+        const startedAt = Date.parse(e.startedAt);
+        st.scene.resumeEvent(kind, startedAt, e.peakScore, at, e.region);
+        st.open.set(kind, {
+          eventId: e.eventId,
+          startedAt,
+          region: e.region,
+          peak: e.peakScore,
+          confirmed: false,
+        });
+        out.push(
+          AnomalyEventSchema.parse({
+            ...base,
+            phase: 'update',
+            score: e.peakScore,
+            description: `${LABEL[kind]} continues: this camera moved to another analyzer, which resumed the event.`,
+          }),
+        );
+      } else {
+        const why = detector
+          ? 'handed over to an analyzer that is learning this camera’s normal again'
+          : 'handed over to another analyzer; the next narrated window raises it again if it persists';
+        out.push(
+          AnomalyEventSchema.parse({
+            ...base,
+            phase: 'end',
+            score: 0,
+            endedAt: meta.capturedAt,
+            endReason: why,
+            description: `${detector ? LABEL[kind] : e.description} closed: ${why}.`.slice(0, 1000),
+          }),
+        );
+      }
+    }
+    this.log.info('took over open events', {
+      streamId: meta.streamId,
+      from: rec.owner,
+      events: rec.open.length,
+    });
+    return out;
+  }
+
+  /** The stream's open events as this analyzer holds them, to publish on vigil.event-state.v1. */
+  eventStateOf(streamId: string, now = Date.now()): EventState | undefined {
+    const st = this.streams.get(streamId);
+    if (!st) return undefined;
+    return {
+      streamId,
+      owner: this.owner,
+      heartbeatAt: iso(now),
+      open: [
+        ...[...st.open].map(([kind, o]) => ({
+          eventId: o.eventId,
+          kind,
+          severity: kind === 'object_appeared' && o.peak >= 2 ? ('critical' as const) : SEVERITY[kind],
+          startedAt: iso(o.startedAt),
+          peakScore: o.peak,
+          ...(o.region ? { region: o.region } : {}),
+          description: LABEL[kind],
+        })),
+        ...[...st.flagged.values()].map((f) => ({
+          eventId: f.eventId,
+          kind: 'model.flagged' as const,
+          severity: f.severity,
+          startedAt: iso(f.startedAt),
+          peakScore: f.peak,
+          description: f.description.slice(0, 1000),
+        })),
+      ],
+    };
+  }
+
+  /**
+   * Every few seconds. For each stream held here: one another analyzer has taken over (its EventState is
+   * newer than our last frame and not ours) is forgotten; one with open events gets a heartbeat while its
+   * frames come, and its events closed once none came for VIGIL_EVENT_STALE_S. For streams held nowhere:
+   * open events nobody vouched for within that time are closed (every analyzer does this, with the same
+   * message, so repeats are plain duplicates).
+   */
+  tick(now = Date.now()): EventHousekeeping {
+    const staleMs = this.config.eventStaleS * 1000;
+    const out = {
+      heartbeat: [] as string[],
+      closed: [] as AnomalyEvent[],
+      states: [] as EventState[],
+      forgotten: [] as string[],
+    };
+    for (const [id, st] of this.streams) {
+      const rec = this.context.eventState(id);
+      if (rec && rec.owner !== this.owner && Date.parse(rec.heartbeatAt) > st.lastSeenWall && !st.inherited) {
+        this.streams.delete(id);
+        out.forgotten.push(id);
+        continue;
+      }
+      if (!st.open.size && !st.flagged.size) continue;
+      const idle = now - st.lastSeenWall;
+      if (idle < staleMs) {
+        out.heartbeat.push(id);
+        continue;
+      }
+      const why = `no frames for ${Math.round(idle / 1000)} s`;
+      for (const e of st.scene.closeAll(now)) {
+        const open = st.open.get(e.kind);
+        st.open.delete(e.kind);
+        st.endedAt.set(e.kind, now);
+        if (!open) continue;
+        out.closed.push(
+          this.endMessage(id, e.kind, open.eventId, open.startedAt, open.peak, open.region, now, now, why),
+        );
+      }
+      st.open.clear();
+      for (const [k, f] of st.flagged) {
+        st.flagged.delete(k);
+        out.closed.push(
+          this.endMessage(
+            id,
+            'model.flagged',
+            f.eventId,
+            f.startedAt,
+            f.peak,
+            undefined,
+            now,
+            now,
+            why,
+            f.severity,
+            f.description,
+          ),
+        );
+      }
+      out.states.push(this.eventStateOf(id, now)!);
+    }
+    for (const rec of this.context.eventStates()) {
+      if (!rec.open.length || this.streams.has(rec.streamId)) continue;
+      const beat = Date.parse(rec.heartbeatAt);
+      if (now - beat < staleMs) continue;
+      // the same message from every analyzer: ended when last vouched for, observed one stale period later
+      const observed = beat + staleMs;
+      const why = `no analyzer has vouched for it since ${rec.heartbeatAt}`;
+      for (const e of rec.open)
+        out.closed.push(
+          this.endMessage(
+            rec.streamId,
+            e.kind,
+            e.eventId,
+            Date.parse(e.startedAt),
+            e.peakScore,
+            e.region,
+            beat,
+            observed,
+            why,
+            e.severity,
+            e.description,
+          ),
+        );
+      out.states.push({ streamId: rec.streamId, owner: 'janitor', heartbeatAt: iso(observed), open: [] });
+    }
+    return out;
+  }
+
+  private endMessage(
+    streamId: string,
+    kind: AnomalyEvent['kind'],
+    eventId: string,
+    startedAt: number,
+    peak: number,
+    region: AnomalyEvent['region'],
+    endedAt: number,
+    observedAt: number,
+    why: string,
+    severity?: AnomalyEvent['severity'],
+    description?: string,
+  ): AnomalyEvent {
+    const label = kind in LABEL ? LABEL[kind as SceneKind] : (description ?? kind);
+    return AnomalyEventSchema.parse({
+      eventId,
+      streamId,
+      phase: 'end',
+      kind,
+      severity: severity ?? SEVERITY[kind as SceneKind],
+      score: 0,
+      peakScore: peak,
+      startedAt: iso(startedAt),
+      observedAt: iso(observedAt),
+      endedAt: iso(endedAt),
+      endReason: why,
+      ...(region ? { region } : {}),
+      description: `${label} closed: ${why}.`.slice(0, 1000),
+    });
+  }
+
   private grid(width: number, height: number, ignore: Analysis['ignore']): PatchGrid {
     const key = `${width}x${height}:${JSON.stringify(ignore)}`;
     let g = this.grids.get(key);
@@ -649,7 +900,10 @@ export class FrameAnalysisService {
         lastSavedAt: Date.now(),
         // a restored normal is saved again only after baselineSaveS
         wasLearning: scene.learning,
+        lastSeenWall: Date.now(),
       };
+      const held = this.context.eventState(streamId);
+      if (held && held.owner !== this.owner && held.open.length) st.inherited = held;
       this.streams.set(streamId, st);
     }
     return st;

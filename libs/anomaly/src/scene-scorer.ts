@@ -172,6 +172,33 @@ export class SceneAnomalyModel {
     return !this.baseline?.ready;
   }
 
+  /** Closes every open event from outside (its stream went silent); what was open, as end events. */
+  closeAll(at: number): SceneEvent[] {
+    const out: SceneEvent[] = [];
+    for (const k of SCENE_KINDS) {
+      const c = this.trackers.get(k)!.close(at);
+      if (c)
+        out.push({
+          kind: k,
+          phase: 'end',
+          startedAt: c.startedAt,
+          endedAt: c.endedAt,
+          score: 0,
+          peak: c.peak,
+        });
+    }
+    return out;
+  }
+
+  /**
+   * Re-opens an event another analyzer had open on this stream (this one took the stream over): it goes on
+   * with the same start, and ends when the condition clears, as if it had been open here all along.
+   */
+  resumeEvent(kind: SceneKind, startedAt: number, peak: number, at: number, region?: Box): void {
+    this.trackers.get(kind)!.resume(startedAt, peak, at);
+    if (region) this.regions.set(kind, region);
+  }
+
   /** The scene has parts that normally move in most samples (a machine): their stillness is scored. */
   get hasBusyParts(): boolean {
     if (!this.patchNorms || this.activitySamples < ACTIVITY_SAMPLES) return false;

@@ -208,6 +208,7 @@ export const AnalyzerConfigSchema = z
     eventExitHoldMs: z.number().int().min(0).max(600_000).default(2000),
     eventCooldownS: z.number().min(0).max(86_400).default(10),
     eventUpdateS: z.number().min(1).max(86_400).default(10),
+    eventStaleS: z.number().min(5).max(86_400).default(60),
     baselineSaveS: z.number().min(5).max(86_400).default(300),
     decoderType: z.enum(['grounded', 'openai', 'onnx']).default('grounded'),
     decoderProvider: z
@@ -408,6 +409,11 @@ const analyzerBindings = {
     env: 'VIGIL_DECODER_BREAKER_OPEN_S',
     parse: 'number',
     hint: 'seconds the breaker stays open before a trial call',
+  },
+  eventStaleS: {
+    env: 'VIGIL_EVENT_STALE_S',
+    parse: 'number',
+    hint: 'seconds an open event may go without its analyzer vouching for it (frames, heartbeats) before it is closed; a new owner of the stream resumes it sooner',
   },
   baselineSaveS: {
     env: 'VIGIL_BASELINE_SAVE_S',

@@ -11,6 +11,7 @@ export const CE_TYPES = {
   control: 'dev.vigil.control.v1',
   baseline: 'dev.vigil.baseline.v1',
   score: 'dev.vigil.score.v1',
+  eventState: 'dev.vigil.event-state.v1',
 } as const;
 
 export interface CloudEventAttributes {

@@ -426,6 +426,36 @@ export const BaselineRecordSchema = z
 export type BaselineRecord = z.output<typeof BaselineRecordSchema>;
 
 /** The message schemas whose JSON Schema is generated into libs/contracts/schemas/. */
+export const EventStateSchema = z
+  .object({
+    streamId: StreamIdSchema,
+    owner: z.string().min(1).describe('The analyzer instance that holds the stream (or "janitor")'),
+    heartbeatAt: isoTime.describe('When the owner last vouched for these events'),
+    open: z
+      .array(
+        z
+          .object({
+            eventId: z.uuid(),
+            kind: AnomalyKindSchema,
+            severity: z.enum(['info', 'warning', 'critical']),
+            startedAt: isoTime,
+            peakScore: z.number().min(0),
+            region: RegionSchema.optional(),
+            description: z.string().min(1).max(1000),
+          })
+          .strict(),
+      )
+      .max(64),
+  })
+  .strict()
+  .meta({
+    id: 'EventState',
+    title: 'EventState',
+    description:
+      'The open anomaly events of one stream on vigil.event-state.v1 (compacted): a new owner resumes them; events nobody vouches for are closed.',
+  });
+export type EventState = z.output<typeof EventStateSchema>;
+
 /** The header of a dead letter that says why the message was set aside and where it came from. */
 export const DEAD_LETTER_HEADER = 'vigil_dlq';
 
@@ -460,4 +490,5 @@ export const MESSAGE_SCHEMAS = {
   baseline: BaselineRecordSchema,
   score: ScoreSampleSchema,
   'dead-letter': DeadLetterSchema,
+  'event-state': EventStateSchema,
 } as const;

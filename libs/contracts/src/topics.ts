@@ -69,6 +69,14 @@ export const TOPICS = {
     retentionMs: -1,
     description: 'BaselineRecord per stream (its learned normal), keyed by streamId; restored by analyzers.',
   },
+  eventState: {
+    name: 'vigil.event-state.v1',
+    partitions: 6,
+    cleanupPolicy: 'compact',
+    retentionMs: -1,
+    description:
+      'EventState per stream, keyed by streamId: the anomaly events its analyzer has open, with a heartbeat; whoever takes the stream over resumes them, and stale ones are closed.',
+  },
   dlq: {
     name: 'vigil.dlq.v1',
     partitions: 3,
