@@ -1,4 +1,5 @@
-// The container image and the pods, without Docker or a cluster: /app is assembled from the files the
+// The container image and the pods, without Docker or a cluster (and Kafka as in the cluster: SCRAM-SHA-512
+// over TLS with the mounted password and CA): /app is assembled from the files the
 // Dockerfile's `app` stage copies (node_modules without the packages package-lock.json marks dev-only, as
 // `npm prune --omit=dev` leaves it), and each role runs from it as the image's user (uid 10001, through
 // setpriv when the tests run as root, as in CI) with exactly the environment the cpu overlay gives its pod,
@@ -27,7 +28,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { RtspTestServer, repoRoot, trackChild, useTestKafka, waitFor } from '@vigil/testing';
+import { LocalKafka, RtspTestServer, repoRoot, trackChild, waitFor } from '@vigil/testing';
 import { build, type K8sObject } from '../../tools/k8s/kustomize.js';
 import { copiesFrom, envOf, execForm, parseDockerfile, stage, userOf } from '../../tools/k8s/dockerfile.js';
 
@@ -48,7 +49,9 @@ const container = (d: K8sObject) => (podSpec(d).containers as Obj[])[0]!;
 
 let dir: string;
 let app: string;
-let broker: Awaited<ReturnType<typeof useTestKafka>>;
+// the cluster's Kafka as the pods see it: SCRAM over TLS, user "vigil", a CA of its own
+let broker: LocalKafka;
+const KAFKA_PASSWORD = randomBytes(12).toString('hex');
 let rtsp: RtspTestServer;
 const writeKey = randomBytes(18).toString('base64url');
 const pods = new Map<Role, { child: ChildProcess; log: string[]; env: Record<string, string> }>();
@@ -92,7 +95,7 @@ function podEnv(role: Role, mounts: Map<string, string>): Record<string, string>
   env.TMPDIR = mounts.get('/tmp') ?? '/tmp';
   env.PATH = '/usr/local/bin:/usr/bin:/bin';
   // the one thing that differs from the cluster: the broker's address
-  env.VIGIL_KAFKA_BROKERS = broker.brokers.join(',');
+  env.VIGIL_KAFKA_BROKERS = broker.tlsBrokers.join(',');
   return env;
 }
 
@@ -106,6 +109,9 @@ function volumes(role: Role): Map<string, string> {
     const host = join(dir, 'volumes', role, m.name);
     mkdirSync(host, { recursive: true, mode: 0o755 });
     const secret = (v.secret as { secretName: string } | undefined)?.secretName;
+    // what Strimzi writes: the KafkaUser's password and the cluster CA
+    if (secret === 'vigil') writeFileSync(join(host, 'password'), KAFKA_PASSWORD);
+    if (secret === 'vigil-cluster-ca-cert') copyFileSync(broker.caFile, join(host, 'ca.crt'));
     if (secret === 'vigil-api-keys') writeFileSync(join(host, 'keys'), `write ${writeKey}\n`);
     if (secret === 'vigil-camera-credentials') {
       // the flat layout of one Secret mounted whole
@@ -169,7 +175,11 @@ const ok = async (url: string, init?: RequestInit) => {
 };
 
 before(async () => {
-  broker = await useTestKafka();
+  broker = new LocalKafka({
+    dataDir: mkdtempSync(join(tmpdir(), 'vigil-image-kafka-')),
+    sasl: { users: [{ username: 'vigil', password: KAFKA_PASSWORD }] },
+  });
+  await broker.start();
   rtsp = new RtspTestServer([{ name: 'yard', pattern: 'ball', width: 320, height: 180, fps: 10 }]);
   await rtsp.start();
   dir = mkdtempSync(join(tmpdir(), 'vigil-image-'));

@@ -96,6 +96,41 @@ test('k8s: cpu, gpu and gpu-onnx overlays render, and every object passes its sc
   assert.ok(!rendered.get('cpu')!.some((o) => o.metadata.name === 'vigil-vllm'));
 });
 
+test('k8s: the apps log in to Kafka the way its listener expects, as the user Strimzi creates', () => {
+  for (const [overlay, objects] of rendered) {
+    const kafka = find(objects, 'Kafka', 'vigil');
+    const listeners = (spec(kafka).kafka as { listeners: Obj[] }).listeners;
+    for (const role of ROLES) {
+      const env = podEnv(objects, role);
+      const port = Number(env.VIGIL_KAFKA_BROKERS!.split(':')[1]);
+      const listener = listeners.find((l) => l.port === port);
+      assert.ok(listener, `${overlay}: ${role} connects to a listener`);
+      assert.equal(env.VIGIL_KAFKA_TLS === 'true', listener.tls, `${overlay}: ${role} TLS as the listener`);
+      assert.equal(env.VIGIL_KAFKA_SASL_MECHANISM, (listener.authentication as Obj).type);
+      const user = find(objects, 'KafkaUser', env.VIGIL_KAFKA_SASL_USERNAME!);
+      assert.equal((spec(user).authentication as Obj).type, env.VIGIL_KAFKA_SASL_MECHANISM);
+      // the password and CA files are where the Secrets Strimzi writes are mounted
+      const pod = (spec(find(objects, 'Deployment', `vigil-${role}`)).template as Obj).spec as Obj;
+      const c = containers(find(objects, 'Deployment', `vigil-${role}`))[0]!;
+      const fileFrom = (path: string) => {
+        const m = (c.volumeMounts as { name: string; mountPath: string }[]).find((x) =>
+          path.startsWith(x.mountPath + '/'),
+        )!;
+        const v = (pod.volumes as Obj[]).find((x) => x.name === m.name)!.secret as {
+          secretName: string;
+          items: { key: string; path: string }[];
+        };
+        const item = v.items.find((i) => path === `${m.mountPath}/${i.path}`)!;
+        return `${v.secretName}/${item.key}`;
+      };
+      assert.equal(fileFrom(env.VIGIL_KAFKA_SASL_PASSWORD_FILE!), `${user.metadata.name}/password`);
+      assert.equal(fileFrom(env.VIGIL_KAFKA_TLS_CA_FILE!), `${kafka.metadata.name}-cluster-ca-cert/ca.crt`);
+    }
+    const policy = find(objects, 'NetworkPolicy', 'vigil-dns-and-kafka');
+    assert.ok(JSON.stringify(spec(policy)).includes(`"port":${Number(listeners[0]!.port)}`));
+  }
+});
+
 test('k8s: the validators catch wrong types in core objects and CRDs, and broken references', () => {
   const objects = structuredClone(rendered.get('gpu')!);
   const topic = find(objects, 'KafkaTopic', TOPICS.frames.name);
@@ -215,8 +250,8 @@ test('k8s: autoscaling stays within the partitions that spread the work', () => 
     )!;
     assert.equal(kafkaTrigger.metadata.topic, TOPICS.frames.name);
     assert.equal(kafkaTrigger.metadata.consumerGroup, podEnv(objects, 'analyzer').VIGIL_ANALYZER_GROUP_ID);
-    const bootstrap = String(kafkaTrigger.metadata.bootstrapServers).split('.')[0] + ':9092';
-    assert.equal(bootstrap, podEnv(objects, 'analyzer').VIGIL_KAFKA_BROKERS);
+    const [host, port] = String(kafkaTrigger.metadata.bootstrapServers).split(':');
+    assert.equal(`${host!.split('.')[0]}:${port}`, podEnv(objects, 'analyzer').VIGIL_KAFKA_BROKERS);
   }
 });
 

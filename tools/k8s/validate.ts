@@ -187,7 +187,25 @@ export function referenceProblems(objects: readonly K8sObject[]): string[] {
       const kind = (ref.kind as string | undefined) ?? 'Deployment';
       if (!objects.some((x) => x.kind === kind && x.metadata.name === ref.name))
         problems.push(`${id(o)}: scales ${kind}/${String(ref.name)}, which is not rendered`);
+      for (const t of asList(spec.triggers)) {
+        const auth = asObj(t.authenticationRef).name;
+        if (
+          typeof auth === 'string' &&
+          !objects.some((x) => x.kind === 'TriggerAuthentication' && x.metadata.name === auth)
+        )
+          problems.push(
+            `${id(o)}: trigger ${String(t.type)} uses TriggerAuthentication ${auth}, not rendered`,
+          );
+      }
     }
+    if (o.kind === 'TriggerAuthentication')
+      for (const r of asList(spec.configMapTargetRef)) {
+        const cm = objects.find((x) => x.kind === 'ConfigMap' && x.metadata.name === r.name);
+        if (!cm || !(String(r.key) in asObj(cm.data)))
+          problems.push(
+            `${id(o)}: ${String(r.parameter)} from ConfigMap ${String(r.name)} key ${String(r.key)}, which is not there`,
+          );
+      }
     if (o.kind === 'ServiceMonitor') {
       const services = objects.filter(
         (s) => s.kind === 'Service' && selects(asObj(spec.selector), s.metadata.labels ?? {}),
@@ -230,8 +248,21 @@ function restricted(who: string, t: PodTemplate): string[] {
   return problems;
 }
 
-/** Secrets the manifests use but do not contain (created by the operator of the site). */
+/** Secrets Strimzi writes for the rendered Kafka clusters and users. */
+function strimziSecrets(objects: readonly K8sObject[]): Set<string> {
+  return new Set([
+    ...objects.filter((o) => o.kind === 'KafkaUser').map((o) => o.metadata.name),
+    ...objects.filter((o) => o.kind === 'Kafka').map((o) => `${o.metadata.name}-cluster-ca-cert`),
+  ]);
+}
+
+/** Secrets the manifests use but neither contain nor have Strimzi write: the site creates them. */
 export function externalSecrets(objects: readonly K8sObject[]): string[] {
+  const strimzi = strimziSecrets(objects);
+  return externalSecretNames(objects).filter((n) => !strimzi.has(n));
+}
+
+function externalSecretNames(objects: readonly K8sObject[]): string[] {
   const rendered = new Set(objects.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name));
   const names = new Set<string>();
   for (const t of templates(objects)) {
