@@ -31,6 +31,7 @@ export function topicsYaml(): string {
               'cleanup.policy': t.cleanupPolicy,
               'retention.ms': t.retentionMs,
               'min.insync.replicas': MIN_IN_SYNC,
+              ...t.config,
             },
           },
         },

@@ -187,6 +187,7 @@ test('k8s: the KafkaTopics are the topics of libs/contracts, and topics.yaml is 
       assert.equal(t.partitions, want.partitions, `${want.name} partitions`);
       assert.equal(config['cleanup.policy'], want.cleanupPolicy, `${want.name} cleanup.policy`);
       assert.equal(config['retention.ms'], want.retentionMs, `${want.name} retention.ms`);
+      for (const [k, v] of Object.entries(want.config ?? {})) assert.equal(config[k], v, `${want.name} ${k}`);
       assert.ok((t.replicas as number) >= (config['min.insync.replicas'] as number) + 1);
     }
     const kafka = find(objects, 'Kafka', 'vigil');

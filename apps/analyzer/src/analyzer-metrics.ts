@@ -28,8 +28,8 @@ export class AnalyzerMetrics {
   });
   readonly dropped = new Counter({
     name: 'vigil_analyzer_frames_dropped_total',
-    help: 'Frames dropped because the encoder was behind (oldest first, per stream)',
-    labelNames: ['stream'] as const,
+    help: 'Frames dropped under load, per stream: reason "stale" (older than VIGIL_ANALYZER_MAX_FRAME_AGE_MS when read) or "queue" (the encoder was behind)',
+    labelNames: ['stream', 'reason'] as const,
     registers: [this.registry],
   });
   readonly duplicates = new Counter({
@@ -111,6 +111,16 @@ export class AnalyzerMetrics {
     collect: () => {
       for (const [state, n] of Object.entries(this.outbox())) this.outboxMessages.set({ state }, n);
     },
+  });
+
+  /** Set by the analyzer: frames dropped in the last minute, and read (dropped or not). */
+  load: () => { dropped: number; read: number } = () => ({ dropped: 0, read: 0 });
+
+  readonly overloaded: Gauge = new Gauge({
+    name: 'vigil_analyzer_overloaded',
+    help: '1 while the analyzer drops frames to keep up (any dropped in the last minute), else 0',
+    registers: [this.registry],
+    collect: (): void => this.overloaded.set(this.load().dropped > 0 ? 1 : 0),
   });
 
   readonly perishableDropped = new Counter({

@@ -62,6 +62,8 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
   private readonly specs: TableReader<StreamSpec>;
   private readonly eventStates: TableReader<EventState>;
   private readonly stateSentAt = new Map<string, number>();
+  /** Drops of the last minute and frames read, for the overload status. */
+  private readonly load = { drops: [] as { at: number; streamId: string }[], read: 0 };
   private housekeeping: NodeJS.Timeout | undefined;
   private readonly ops: OpsEndpoint;
   private readonly deadLetters: DeadLetters;
@@ -144,11 +146,19 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       },
       this.log,
     );
+    metrics.load = () => this.loadLastMinute();
     this.ops = new OpsEndpoint(metrics.registry, {
-      ready: () => ({
-        ok: this.ready,
-        detail: this.ready ? 'consuming frames' : 'not in the consumer group yet',
-      }),
+      ready: () => {
+        if (!this.ready) return { ok: false, detail: 'not in the consumer group yet' };
+        const l = this.loadLastMinute();
+        if (!l.dropped) return { ok: true, detail: 'consuming frames' };
+        const some = l.streams.slice(0, 5).join(', ') + (l.streams.length > 5 ? ', …' : '');
+        return {
+          ok: true,
+          degraded: true,
+          detail: `degraded: overloaded — dropped ${l.dropped} frames in the last minute (${some}) to stay current; add analyzers or sample less`,
+        };
+      },
     });
   }
 
@@ -262,12 +272,20 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       dead.push(this.deadLetters.send(msg, reason));
       return undefined;
     };
+    const now = Date.now();
     const outputs = await Promise.all(
       [...byStream.values()].map(async (msgs) => {
         const results: AnalysisOutput[] = [];
         for (const msg of msgs) {
           const meta = this.frameMeta(msg, reject);
           if (!meta || !msg.value) continue;
+          this.load.read++;
+          // under overload the backlog is shed from its old end: what is analyzed stays current
+          const age = now - Number(msg.timestamp);
+          if (this.config.maxFrameAgeMs > 0 && age > this.config.maxFrameAgeMs) {
+            this.dropped(meta.streamId, 'stale');
+            continue;
+          }
           try {
             const out = await this.analysis.analyze(meta, msg.value);
             if (out.duplicate) {
@@ -277,7 +295,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
             results.push(out);
             this.metrics.frames.inc({ stream: meta.streamId });
           } catch (err) {
-            if (err instanceof FrameDroppedError) this.metrics.dropped.inc({ stream: meta.streamId });
+            if (err instanceof FrameDroppedError) this.dropped(meta.streamId, 'queue');
             else if (err instanceof ImageDecodeError) reject(msg, `corrupt frame: ${err.message}`);
             else throw err;
           }
@@ -423,6 +441,22 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       ),
     );
     for (const b of records) this.log.debug('baseline saved', { streamId: b.streamId, samples: b.samples });
+  }
+
+  private dropped(streamId: string, reason: 'stale' | 'queue'): void {
+    this.metrics.dropped.inc({ stream: streamId, reason });
+    this.load.drops.push({ at: Date.now(), streamId });
+  }
+
+  /** Frames dropped in the last minute (and by which streams), and frames read since the last call. */
+  private loadLastMinute(): { dropped: number; read: number; streams: string[] } {
+    const since = Date.now() - 60_000;
+    while (this.load.drops.length && this.load.drops[0]!.at < since) this.load.drops.shift();
+    return {
+      dropped: this.load.drops.length,
+      read: this.load.read,
+      streams: [...new Set(this.load.drops.map((d) => d.streamId))],
+    };
   }
 
   /** Scores and burst requests are perishable: when Kafka does not take them they are counted and dropped

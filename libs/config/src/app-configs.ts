@@ -240,6 +240,7 @@ export const AnalyzerConfigSchema = z
     gateThreshold: z.number().min(0).lt(1).default(0.004),
     gateMaxReuseS: z.number().min(0).max(3600).default(10),
     httpPort: z.number().int().min(0).max(65535).default(9465),
+    maxFrameAgeMs: z.number().int().min(0).max(600_000).default(5_000),
     outboxDir: z.string().min(1).default('.cache/vigil/analyzer-outbox'),
     outboxMaxMb: z.number().int().min(1).max(100_000).default(256),
   })
@@ -460,6 +461,11 @@ const analyzerBindings = {
     env: 'VIGIL_ANALYZER_HTTP_PORT',
     parse: 'number',
     hint: 'TCP port for /metrics and /health (0 picks a free one)',
+  },
+  maxFrameAgeMs: {
+    env: 'VIGIL_ANALYZER_MAX_FRAME_AGE_MS',
+    parse: 'number',
+    hint: 'frames read later than this after ingest published them are dropped (counted per stream) so the kept ones stay current under overload; 0 keeps all',
   },
   outboxDir: {
     env: 'VIGIL_OUTBOX_DIR',

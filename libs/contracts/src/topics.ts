@@ -6,6 +6,8 @@ export interface TopicSpec {
   readonly cleanupPolicy: 'delete' | 'compact' | 'compact,delete';
   /** -1 keeps forever. */
   readonly retentionMs: number;
+  /** Further topic settings the apps create it with. */
+  readonly config?: Readonly<Record<string, string>>;
   readonly description: string;
 }
 
@@ -25,6 +27,9 @@ export const TOPICS = {
     partitions: 12,
     cleanupPolicy: 'delete',
     retentionMs: 1 * HOUR,
+    // the broker stamps each frame when it takes it, so a reader knows how long a frame waited (the
+    // capture time is in vigil_meta) and sheds what is too old under overload
+    config: { 'message.timestamp.type': 'LogAppendTime' },
     description: 'Sampled frames as JPEG at model resolution; frame metadata in the vigil_meta header.',
   },
   streamStatus: {

@@ -38,6 +38,7 @@ export async function ensureTopics(
           configEntries: [
             { name: 'cleanup.policy', value: t.cleanupPolicy },
             { name: 'retention.ms', value: String(t.retentionMs) },
+            ...Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
           ],
         })),
       });

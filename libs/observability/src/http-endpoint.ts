@@ -2,8 +2,11 @@ import { createServer, type Server } from 'node:http';
 import { type Registry } from 'prom-client';
 
 export interface HealthCheck {
-  /** Ready means able to do its job now (e.g. Kafka reachable); live means the process is not wedged. */
-  ready(): { ok: boolean; detail: string };
+  /**
+   * Ready means able to do its job now (e.g. Kafka reachable); live means the process is not wedged.
+   * Degraded: ready, but not doing all of it (shedding load); still 200, with status "degraded".
+   */
+  ready(): { ok: boolean; detail: string; degraded?: boolean };
 }
 
 /**
@@ -39,9 +42,12 @@ export class OpsEndpoint {
       }
       if (path === '/health/ready') {
         const r = this.health.ready();
-        res
-          .writeHead(r.ok ? 200 : 503, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ status: r.ok ? 'ok' : 'unavailable', detail: r.detail }));
+        res.writeHead(r.ok ? 200 : 503, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            status: !r.ok ? 'unavailable' : r.degraded ? 'degraded' : 'ok',
+            detail: r.detail,
+          }),
+        );
         return;
       }
       res.writeHead(404).end();
