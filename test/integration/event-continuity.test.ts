@@ -25,7 +25,7 @@ const RUN = randomUUID().slice(0, 6);
 const KEEP = `cont-keep-${RUN}`;
 const SILENT = `cont-silent-${RUN}`;
 const GROUP = `vigil-analyzer-cont-${RUN}`;
-// above the analyzers' session timeout (30 s), so the camera still sending is taken over before it is stale
+// above the analyzers' session timeout (10 s), so the camera still sending is taken over before it is stale
 const STALE_S = 45;
 let broker: Awaited<ReturnType<typeof useTestKafka>>;
 let pub: KafkaPublisher;

@@ -28,7 +28,7 @@ export class AnalyzerMetrics {
   });
   readonly dropped = new Counter({
     name: 'vigil_analyzer_frames_dropped_total',
-    help: 'Frames dropped under load, per stream: reason "stale" (older than VIGIL_ANALYZER_MAX_FRAME_AGE_MS when read) or "queue" (the encoder was behind)',
+    help: 'Frames dropped under load, per stream: reason "stale" (older than VIGIL_ANALYZER_MAX_FRAME_AGE_MS when read), "superseded" (over a second late with a newer frame of its stream read) or "queue" (the encoder was behind)',
     labelNames: ['stream', 'reason'] as const,
     registers: [this.registry],
   });

@@ -39,6 +39,8 @@ import { AnalyzerMetrics } from './analyzer-metrics.js';
 import { ANALYZER_CONFIG, ROOT_LOGGER } from './analyzer.tokens.js';
 
 const SOURCE = 'urn:vigil:analyzer';
+/** A frame this late, with a newer one of its stream already read, is skipped (the analyzer is behind). */
+const SUPERSEDED_AFTER_MS = 1000;
 
 /** A JSON message keyed by its stream, with CloudEvents headers naming this analyzer as the source. */
 const analyzerMessage = (value: { streamId: string }, type: string, id: string, time: string) =>
@@ -276,14 +278,20 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
     const outputs = await Promise.all(
       [...byStream.values()].map(async (msgs) => {
         const results: AnalysisOutput[] = [];
-        for (const msg of msgs) {
+        for (const [i, msg] of msgs.entries()) {
           const meta = this.frameMeta(msg, reject);
           if (!meta || !msg.value) continue;
           this.load.read++;
-          // under overload the backlog is shed from its old end: what is analyzed stays current
+          // Behind (a backlog): a frame that waited over a second and has a newer one of its stream in this
+          // batch is skipped, and anything past the age limit is dropped, so what is analyzed stays
+          // current. Frames that arrive on time, bursts included, are all analyzed.
           const age = now - Number(msg.timestamp);
           if (this.config.maxFrameAgeMs > 0 && age > this.config.maxFrameAgeMs) {
             this.dropped(meta.streamId, 'stale');
+            continue;
+          }
+          if (this.config.maxFrameAgeMs > 0 && age > SUPERSEDED_AFTER_MS && i < msgs.length - 1) {
+            this.dropped(meta.streamId, 'superseded');
             continue;
           }
           try {
@@ -443,7 +451,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
     for (const b of records) this.log.debug('baseline saved', { streamId: b.streamId, samples: b.samples });
   }
 
-  private dropped(streamId: string, reason: 'stale' | 'queue'): void {
+  private dropped(streamId: string, reason: 'stale' | 'superseded' | 'queue'): void {
     this.metrics.dropped.inc({ stream: streamId, reason });
     this.load.drops.push({ at: Date.now(), streamId });
   }

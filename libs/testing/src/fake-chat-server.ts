@@ -18,6 +18,8 @@ export interface ChatRequestSeen {
  */
 export class FakeChatServer {
   mode: ChatMode = 'ok';
+  /** How long each answer takes (a model's latency). */
+  delayMs = 0;
   readonly requests: ChatRequestSeen[] = [];
   private rateLimited = 0;
   private readonly server: Server;
@@ -54,7 +56,16 @@ export class FakeChatServer {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     let raw = '';
     req.on('data', (d: Buffer) => (raw += d.toString()));
-    req.on('end', () => {
+    req.on('end', () => void this.later(() => this.answerRequest(req, res, raw)));
+  }
+
+  private async later(f: () => void): Promise<void> {
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+    f();
+  }
+
+  private answerRequest(req: IncomingMessage, res: ServerResponse, raw: string): void {
+    {
       let body: Record<string, unknown> = {};
       try {
         body = JSON.parse(raw) as Record<string, unknown>;
@@ -107,7 +118,7 @@ export class FakeChatServer {
           res.end('data: [DONE]\n\n');
           return;
       }
-    });
+    }
   }
 
   private json(res: ServerResponse, body: unknown, status = 200, headers: Record<string, string> = {}): void {
