@@ -1,19 +1,12 @@
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import type { KafkaConnectionSettings } from '@vigil/config';
 import { type Logger } from '@vigil/observability';
 
-export interface KafkaConnection {
-  readonly brokers: readonly string[];
-  readonly clientId: string;
-  readonly connectTimeoutMs: number;
-  /** SASL login (from kafkaConnection() in @vigil/config, which reads the password file). */
-  readonly sasl?: {
-    readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
-    readonly username: string;
-    readonly password: string;
-  };
-  /** TLS to the brokers; ca, cert and key are PEM text (the system's CAs when ca is absent). */
-  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
-}
+/**
+ * Where and how to connect: brokers, client id, timeout, and the SASL login and TLS material (PEM text) that
+ * kafkaConnection() in @vigil/config reads from the files the settings name.
+ */
+export type KafkaConnection = KafkaConnectionSettings;
 
 /**
  * Builds the kafkajs client. kafkajs's own log lines go to our logger at debug level: faults surface once,
