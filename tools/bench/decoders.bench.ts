@@ -5,11 +5,8 @@
 import { join } from 'node:path';
 import { type DecodeRequest, GroundedDecoder, OnnxDecoder, type GenerateRequest } from '@vigil/decoders';
 import { repoRoot } from '@vigil/testing';
+import { percentile } from './stats.js';
 
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
-};
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
 /** A window of a stream as the analyzer hands it over: 20 samples, an anomaly, two frames of vision tokens. */
@@ -96,8 +93,8 @@ export async function decodersBench(quick: boolean, log: (l: string) => void) {
       mode: `${batched ? 'batched' : 'unbatched'}${reusePrefix ? '' : ', no prefix reuse'}`,
       windows,
       windowsPerS: round(windows / seconds),
-      p50Ms: round(percentile(latencies, 50), 1),
-      p99Ms: round(percentile(latencies, 99), 1),
+      p50Ms: round(percentile(latencies, 50) ?? 0, 1),
+      p99Ms: round(percentile(latencies, 99) ?? 0, 1),
     };
     log(`${row.backend} ${streams} streams ${row.mode}: ${row.windowsPerS} windows/s, p99 ${row.p99Ms} ms`);
     return row;
@@ -136,8 +133,8 @@ export async function decodersBench(quick: boolean, log: (l: string) => void) {
       mode: 'per window',
       windows: n,
       windowsPerS: round(n / seconds, 0),
-      p50Ms: round(percentile(latencies, 50), 4),
-      p99Ms: round(percentile(latencies, 99), 4),
+      p50Ms: round(percentile(latencies, 50) ?? 0, 4),
+      p99Ms: round(percentile(latencies, 99) ?? 0, 4),
     });
   }
   const find = (streams: number, mode: string) => rows.find((r) => r.streams === streams && r.mode === mode)!;

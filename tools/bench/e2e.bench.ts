@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FrameMetaSchema, StreamSpecSchema, TOPICS, headerValue } from '@vigil/contracts';
 import { KafkaPublisher, KafkaSubscriber, StreamRegistry, createKafka, ensureTopics } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
+import { percentile } from './stats.js';
 import {
   LocalKafka,
   RtspTestServer,
@@ -28,12 +29,6 @@ const COVERED: [number, number][] = [
   [24, 32],
   [44, 52],
 ];
-
-const percentile = (xs: number[], p: number) => {
-  if (!xs.length) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
 
 export async function e2eBench(quick: boolean, say: (l: string) => void) {
   const cameras = 10;

@@ -5,7 +5,7 @@
 // beyond noise, no leaked processes or file descriptors. --quick (CI) shortens every phase and skips the
 // 30-minute soak.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -38,6 +38,8 @@ import {
   sumMetric,
 } from '@vigil/testing';
 import { frameMessage } from '../../apps/ingest/src/frame-message.js';
+import { childPids, rssMb } from '../bench/proc-stats.js';
+import { percentile } from '../bench/stats.js';
 
 const quick = process.argv.includes('--quick');
 /** `--only overload` (or broker, kill, soak) runs one scenario, for working on it. */
@@ -46,12 +48,6 @@ const wanted = (name: string) => !only || only === name;
 const log = new Logger('chaos', { level: 'error' });
 const say = (line: string) => console.error(`chaos: ${line}`);
 const children: ChildProcess[] = [];
-
-const percentile = (xs: number[], p: number) => {
-  if (!xs.length) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
 
 async function until(what: string, ok: () => boolean | Promise<boolean>, ms: number): Promise<number> {
   const t0 = Date.now();
@@ -76,6 +72,20 @@ function run(args: string[], env: Record<string, string>) {
   return p;
 }
 
+/** `vigil up` on this broker with a data dir and demo RTSP port of its own, free ports unless `env` says. */
+async function startUp(kafka: LocalKafka, env: Record<string, string>) {
+  return run(['up'], {
+    VIGIL_KAFKA_BROKERS: kafka.brokers.join(','),
+    VIGIL_DATA_DIR: mkdtempSync(join(tmpdir(), 'vigil-chaos-up-')),
+    VIGIL_DEMO_RTSP_PORT: String(await freePort()),
+    VIGIL_GATEWAY_PORT: '0',
+    VIGIL_GATEWAY_HTTP_PORT: '0',
+    VIGIL_INGEST_HTTP_PORT: '0',
+    VIGIL_ANALYZER_HTTP_PORT: '0',
+    ...env,
+  });
+}
+
 function stopped(child: ChildProcess, signal: NodeJS.Signals = 'SIGINT'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   child.kill(signal);
@@ -84,17 +94,11 @@ function stopped(child: ChildProcess, signal: NodeJS.Signals = 'SIGINT'): Promis
 
 /** RSS (MB), open file descriptors and child processes of a process, from /proc. */
 function proc(pid: number): { rssMb: number; fds: number; children: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-  const fds = readdirSync(`/proc/${pid}/fd`).length;
-  let kids = 0;
-  for (const p of readdirSync('/proc').filter((e) => /^\d+$/.test(e)))
-    try {
-      if (readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ')[1] === String(pid)) kids++;
-    } catch {
-      // gone
-    }
-  return { rssMb: Math.round(rss * 10) / 10, fds, children: kids };
+  return {
+    rssMb: Math.round(rssMb(pid) * 10) / 10,
+    fds: readdirSync(`/proc/${pid}/fd`).length,
+    children: childPids(pid).length,
+  };
 }
 
 /** Least-squares slope of y over x. */
@@ -137,13 +141,7 @@ async function brokerOutage(kafka: LocalKafka) {
   chat.delayMs = 1500;
   await chat.start();
   const analyzerPort = await freePort();
-  const up = run(['up'], {
-    VIGIL_KAFKA_BROKERS: kafka.brokers.join(','),
-    VIGIL_DATA_DIR: mkdtempSync(join(tmpdir(), 'vigil-chaos-up-')),
-    VIGIL_DEMO_RTSP_PORT: String(await freePort()),
-    VIGIL_GATEWAY_PORT: '0',
-    VIGIL_GATEWAY_HTTP_PORT: '0',
-    VIGIL_INGEST_HTTP_PORT: '0',
+  const up = await startUp(kafka, {
     VIGIL_ANALYZER_HTTP_PORT: String(analyzerPort),
     VIGIL_ANALYZER_WARMUP_SAMPLES: '30',
     VIGIL_SUMMARY_INTERVAL_S: '5',
@@ -599,16 +597,7 @@ async function soak(kafka: LocalKafka) {
     await freePort(),
   );
   await rtsp.start();
-  const up = run(['up'], {
-    VIGIL_KAFKA_BROKERS: kafka.brokers.join(','),
-    VIGIL_DATA_DIR: mkdtempSync(join(tmpdir(), 'vigil-chaos-soak-')),
-    VIGIL_DEMO_RTSP_PORT: String(await freePort()),
-    VIGIL_GATEWAY_PORT: '0',
-    VIGIL_GATEWAY_HTTP_PORT: '0',
-    VIGIL_INGEST_HTTP_PORT: '0',
-    VIGIL_ANALYZER_HTTP_PORT: '0',
-    VIGIL_LOG_LEVEL: 'warn',
-  });
+  const up = await startUp(kafka, { VIGIL_LOG_LEVEL: 'warn' });
   const conn = { brokers: kafka.brokers, clientId: 'chaos-soak', connectTimeoutMs: 3000 };
   try {
     await until('vigil up', () => /Vigil is up/.test(up.out), 120_000).catch(() => undefined);
