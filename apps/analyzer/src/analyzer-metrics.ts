@@ -109,12 +109,14 @@ export class AnalyzerMetrics {
     labelNames: ['state'] as const,
     registers: [this.registry],
     collect: () => {
-      for (const [state, n] of Object.entries(this.outbox())) this.outboxMessages.set({ state }, n);
+      const o = this.outbox();
+      for (const state of ['pending', 'spooled', 'refused', 'rejected'] as const)
+        this.outboxMessages.set({ state }, o[state]);
     },
   });
 
-  /** Set by the analyzer: frames dropped in the last minute, and read (dropped or not). */
-  load: () => { dropped: number; read: number } = () => ({ dropped: 0, read: 0 });
+  /** Set by the analyzer: frames dropped in the last minute. */
+  load: () => { dropped: number } = () => ({ dropped: 0 });
 
   readonly overloaded: Gauge = new Gauge({
     name: 'vigil_analyzer_overloaded',

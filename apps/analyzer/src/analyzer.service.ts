@@ -64,8 +64,8 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
   private readonly specs: TableReader<StreamSpec>;
   private readonly eventStates: TableReader<EventState>;
   private readonly stateSentAt = new Map<string, number>();
-  /** Drops of the last minute and frames read, for the overload status. */
-  private readonly load = { drops: [] as { at: number; streamId: string }[], read: 0 };
+  /** Drops of the last minute, for the overload status. */
+  private readonly drops: { at: number; streamId: string }[] = [];
   private housekeeping: NodeJS.Timeout | undefined;
   private readonly ops: OpsEndpoint;
   private readonly deadLetters: DeadLetters;
@@ -281,7 +281,6 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
         for (const [i, msg] of msgs.entries()) {
           const meta = this.frameMeta(msg, reject);
           if (!meta || !msg.value) continue;
-          this.load.read++;
           // Behind (a backlog): a frame that waited over a second and has a newer one of its stream in this
           // batch is skipped, and anything past the age limit is dropped, so what is analyzed stays
           // current. Frames that arrive on time, bursts included, are all analyzed.
@@ -453,17 +452,16 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
 
   private dropped(streamId: string, reason: 'stale' | 'superseded' | 'queue'): void {
     this.metrics.dropped.inc({ stream: streamId, reason });
-    this.load.drops.push({ at: Date.now(), streamId });
+    this.drops.push({ at: Date.now(), streamId });
   }
 
-  /** Frames dropped in the last minute (and by which streams), and frames read since the last call. */
-  private loadLastMinute(): { dropped: number; read: number; streams: string[] } {
+  /** Frames dropped in the last minute, and by which streams. */
+  private loadLastMinute(): { dropped: number; streams: string[] } {
     const since = Date.now() - 60_000;
-    while (this.load.drops.length && this.load.drops[0]!.at < since) this.load.drops.shift();
+    while (this.drops.length && this.drops[0]!.at < since) this.drops.shift();
     return {
-      dropped: this.load.drops.length,
-      read: this.load.read,
-      streams: [...new Set(this.load.drops.map((d) => d.streamId))],
+      dropped: this.drops.length,
+      streams: [...new Set(this.drops.map((d) => d.streamId))],
     };
   }
 

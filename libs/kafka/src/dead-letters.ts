@@ -9,8 +9,6 @@ import { type IncomingMessage, type KafkaPublisher } from './message-bus.js';
  * poison message must not stop the partition it came from.
  */
 export class DeadLetters {
-  sent = 0;
-
   constructor(
     private readonly publisher: KafkaPublisher,
     private readonly app: string,
@@ -39,7 +37,6 @@ export class DeadLetters {
       await this.publisher.publish(TOPICS.dlq.name, [
         { key: msg.key ?? '', value: msg.value, headers, timestamp: Number(msg.timestamp) || Date.now() },
       ]);
-      this.sent++;
       this.logger.warn(`set a message aside on ${TOPICS.dlq.name}: ${reason}`, where);
     } catch (err) {
       this.logger.error(
