@@ -30,6 +30,7 @@ import { dirname, join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LocalKafka, RtspTestServer, repoRoot, trackChild, waitFor } from '@vigil/testing';
 import { build, type K8sObject } from '../../tools/k8s/kustomize.js';
+import { containerEnv } from '../../tools/k8s/validate.js';
 import { copiesFrom, envOf, execForm, parseDockerfile, stage, userOf } from '../../tools/k8s/dockerfile.js';
 
 const ROOT = repoRoot();
@@ -83,12 +84,11 @@ function devOnly(): Set<string> {
 /** The pod's environment: image ENV, then the ConfigMaps of envFrom, then env, mount paths mapped. */
 function podEnv(role: Role, mounts: Map<string, string>): Record<string, string> {
   const c = container(deployment(role));
-  const env: Record<string, string> = { ...envOf(runtime), HOME: '/nonexistent' };
-  for (const from of (c.envFrom as { configMapRef: { name: string } }[] | undefined) ?? []) {
-    const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === from.configMapRef.name)!;
-    Object.assign(env, cm.data as Record<string, string>);
-  }
-  for (const e of (c.env as { name: string; value: string }[] | undefined) ?? []) env[e.name] = e.value;
+  const env: Record<string, string> = {
+    ...envOf(runtime),
+    HOME: '/nonexistent',
+    ...containerEnv(objects, c),
+  };
   for (const [k, v] of Object.entries(env))
     for (const [mountPath, host] of mounts)
       if (v === mountPath || v.startsWith(mountPath + '/')) env[k] = host + v.slice(mountPath.length);

@@ -19,7 +19,7 @@ import { IngestMetrics } from '../../apps/ingest/src/ingest-metrics.js';
 import { AnalyzerMetrics } from '../../apps/analyzer/src/analyzer-metrics.js';
 import { GatewayMetrics } from '../../apps/gateway/src/gateway-metrics.js';
 import { type K8sObject, KustomizeError, build, parseEnvFile, strategicMerge } from './kustomize.js';
-import { referenceProblems, schemaProblems, validateAll } from './validate.js';
+import { containerEnv, referenceProblems, schemaProblems, validateAll } from './validate.js';
 import { ENV_BEGIN, topicsYaml, withEnvReference } from './generate.js';
 
 const ROOT = process.cwd();
@@ -42,14 +42,7 @@ const containers = (d: K8sObject) => ((spec(d).template as Obj).spec as { contai
 function podEnv(objects: K8sObject[], role: Role): Record<string, string> {
   const c = containers(find(objects, 'Deployment', `vigil-${role}`))[0]!;
   assert.deepEqual(c.args, [role], `vigil-${role} runs "vigil ${role}"`);
-  const env: Record<string, string> = {};
-  for (const from of (c.envFrom as Obj[] | undefined) ?? []) {
-    const name = (from.configMapRef as { name: string }).name;
-    Object.assign(env, find(objects, 'ConfigMap', name).data as Record<string, string>);
-  }
-  for (const e of (c.env as { name: string; value?: string }[] | undefined) ?? [])
-    env[e.name] = e.value ?? '<from a reference>';
-  return env;
+  return containerEnv(objects, c);
 }
 
 test('k8s: cpu, gpu and gpu-onnx overlays render, and every object passes its schema and the checks', () => {

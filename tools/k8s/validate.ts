@@ -248,6 +248,26 @@ function restricted(who: string, t: PodTemplate): string[] {
   return problems;
 }
 
+/**
+ * The environment a container gets from the manifests: its envFrom ConfigMaps, then its env entries (one
+ * taken from a Secret or field shows as "<from a reference>"). A ConfigMap that is not rendered throws.
+ */
+export function containerEnv(
+  objects: readonly K8sObject[],
+  container: Record<string, unknown>,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const from of asList(container.envFrom)) {
+    const name = asObj(from.configMapRef).name;
+    const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === name);
+    if (!cm) throw new Error(`envFrom names ConfigMap ${String(name)}, which is not rendered`);
+    Object.assign(env, asObj(cm.data) as Record<string, string>);
+  }
+  for (const e of asList(container.env))
+    env[e.name as string] = typeof e.value === 'string' ? e.value : '<from a reference>';
+  return env;
+}
+
 /** Secrets Strimzi writes for the rendered Kafka clusters and users. */
 function strimziSecrets(objects: readonly K8sObject[]): Set<string> {
   return new Set([
