@@ -6,8 +6,10 @@ Run with /usr/bin/python3 (Debian's python3-gi). Each --mount NAME=SOURCE adds r
   SOURCE = file:<path.mp4|.mkv|.ts>                    a video file, played in real time and looped forever
   SOURCE = h264loop:<path.mp4>                          an H.264 MP4 looped without re-encoding (its own GOP)
   SOURCE = launch:<gst-launch description>               anything else, e.g. an audio-only stream
-Clients may use RTSP over TCP (interleaved) or UDP. Prints "READY <port>" on stdout once listening and
-exits cleanly on SIGTERM / SIGINT.
+Clients may use RTSP over TCP (interleaved) or UDP. With VIGIL_RTSP_AUTH=USER:PASSWORD in the environment
+(not an argument, so the password is not in the process list) every mount asks for RTSP Basic
+authentication, like a real camera; a client without them gets 401 Unauthorized. Prints "READY <port>" on
+stdout once listening and exits cleanly on SIGTERM / SIGINT.
 """
 import argparse
 import os
@@ -139,6 +141,18 @@ def main() -> int:
     server.set_address(args.host)
     server.set_service(str(args.port))
     mounts = server.get_mount_points()
+    permissions = None
+    user, _, password = os.environ.get("VIGIL_RTSP_AUTH", "").partition(":")
+    if user:
+        auth = GstRtspServer.RTSPAuth()
+        token = GstRtspServer.RTSPToken()
+        token.set_string("media.factory.role", "camera-user")
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
+        server.set_auth(auth)
+        permissions = GstRtspServer.RTSPPermissions()
+        permissions.add_role("camera-user")
+        permissions.add_permission_for_role("camera-user", "media.factory.access", True)
+        permissions.add_permission_for_role("camera-user", "media.factory.construct", True)
     for item in args.mount:
         name, _, source = item.partition("=")
         kind, _, value = source.partition(":")
@@ -159,6 +173,8 @@ def main() -> int:
         else:
             parser.error(f"mount {item!r}: source must start with pattern:, file:, h264loop: or launch:")
         factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP | GstRtsp.RTSPLowerTrans.UDP)
+        if permissions is not None:
+            factory.set_permissions(permissions)
         mounts.add_factory("/" + name.strip("/"), factory)
 
     if server.attach(None) == 0:

@@ -27,6 +27,11 @@ export class RtspServerError extends Error {
   }
 }
 
+export interface RtspServerOptions {
+  /** Every mount asks for RTSP Basic authentication with these, as a real camera does (401 without). */
+  readonly auth?: { readonly username: string; readonly password: string };
+}
+
 /**
  * Debian's GStreamer RTSP server (tools/rtsp/rtsp-server.py, run by /usr/bin/python3 for python3-gi),
  * serving each mount at rtsp://127.0.0.1:<port>/<name> over TCP and UDP.
@@ -38,6 +43,7 @@ export class RtspTestServer {
   constructor(
     private readonly mounts: readonly RtspMount[],
     private readonly port?: number,
+    private readonly options: RtspServerOptions = {},
   ) {}
 
   url(name: string): string {
@@ -64,7 +70,10 @@ export class RtspTestServer {
     }
     // detached: Ctrl-C reaches only Vigil, which stops its helpers in order.
     const cmd = diesWithParent(process.env.VIGIL_GST_PYTHON ?? '/usr/bin/python3', args);
-    const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // the password goes through the environment, not the argument list anyone can read in /proc
+    const { auth } = this.options;
+    const env = auth ? { ...process.env, VIGIL_RTSP_AUTH: `${auth.username}:${auth.password}` } : process.env;
+    const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
     trackChild(child);
     this.child = child;
     let stderr = '';
