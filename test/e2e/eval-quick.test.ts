@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot, useTestKafka } from '@vigil/testing';
+import { captureOutput, repoRoot, useTestKafka } from '@vigil/testing';
 
 // `npm run eval -- --quick` through the real pipeline, held to the anomaly targets: recall ≥ 0.95 for
 // every kind, ≤ 1 false alarm per stream-hour on the normal scene, onset delay p95 ≤ 3 s at the default
@@ -28,6 +28,7 @@ test('the quick evaluation meets the anomaly targets', { timeout: 15 * 60_000 },
       env: { ...process.env, VIGIL_KAFKA_BROKERS: broker.brokers.join(','), VIGIL_LOG_LEVEL: 'error' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    captureOutput(child, 'eval-quick');
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));

@@ -17,12 +17,14 @@ import { type KafkaSubscriber } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
 import {
   RtspTestServer,
+  cameraCredentials,
   findProcesses,
   generateClip,
   testDir,
   useTestKafka,
   waitFor as until,
   watchTopics,
+  writeCameraSecret,
 } from '@vigil/testing';
 import { startAnalyzer } from '../../apps/analyzer/src/main.js';
 import { startIngest } from '../../apps/ingest/src/main.js';
@@ -59,10 +61,17 @@ before(async () => {
     width: 320,
     height: 180,
   });
-  rtsp = new RtspTestServer([
-    { name: 'box', file: box },
-    { name: 'steady', file: steady },
-  ]);
+  // the cameras ask for a login, as real ones do: ingest reads it from a mounted secret
+  rtsp = new RtspTestServer(
+    [
+      { name: 'box', file: box },
+      { name: 'steady', file: steady },
+    ],
+    undefined,
+    { auth: cameraCredentials() },
+  );
+  const secrets = join(dir, 'secrets');
+  writeCameraSecret(secrets, 'e2e-cameras');
   await rtsp.start();
 
   const env = { VIGIL_KAFKA_BROKERS: broker.brokers.join(','), VIGIL_LOG_LEVEL: 'warn' };
@@ -95,18 +104,25 @@ before(async () => {
     {
       id: CHANGE,
       url: rtsp.url('box'),
+      credentials: { secret: 'e2e-cameras' },
       sampling: { mode: 'fps', fps: 2 },
       output: { width: 320, height: 180 },
     },
     {
       id: STEADY,
       url: rtsp.url('steady'),
+      credentials: { secret: 'e2e-cameras' },
       sampling: { mode: 'fps', fps: 2 },
       output: { width: 320, height: 180 },
     },
   ];
   ingest = await startIngest(
-    loadIngestConfig({ ...env, VIGIL_INGEST_HTTP_PORT: '0', VIGIL_STREAMS: JSON.stringify(streams) }),
+    loadIngestConfig({
+      ...env,
+      VIGIL_INGEST_HTTP_PORT: '0',
+      VIGIL_SECRETS_DIR: secrets,
+      VIGIL_STREAMS: JSON.stringify(streams),
+    }),
     log,
   );
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { findProcesses, freePort, repoRoot, testDir } from '@vigil/testing';
+import { captureOutput, findProcesses, freePort, repoRoot, testDir } from '@vigil/testing';
 
 // `vigil up` as a child process, for the e2e tests that run it as a user would.
 
@@ -35,6 +35,7 @@ export async function startUp(extra: Record<string, string> = {}): Promise<Up> {
     },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
+  captureOutput(child, 'vigil-up');
   const output = { stdout: '', stderr: '' };
   child.stdout.on('data', (d: Buffer) => (output.stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output.stderr += d.toString()));

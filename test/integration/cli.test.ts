@@ -2,13 +2,22 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { TOPICS } from '@vigil/contracts';
 import { KafkaSubscriber, createKafka } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
-import { findProcesses, freePort, generateClip, repoRoot, testDir, useTestKafka } from '@vigil/testing';
+import {
+  cameraCredentials,
+  captureOutput,
+  findProcesses,
+  freePort,
+  generateClip,
+  repoRoot,
+  testDir,
+  useTestKafka,
+  writeCameraSecret,
+} from '@vigil/testing';
 
 let broker: Awaited<ReturnType<typeof useTestKafka>>;
 before(async () => {
@@ -35,6 +44,7 @@ function vigil(
       env: { PATH: process.env.PATH ?? '', VIGIL_TEST_RUN: process.env.VIGIL_TEST_RUN ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    captureOutput(child, `vigil-${args[0] ?? 'help'}`);
     let stdout = '';
     let stderr = '';
     let stopping = false;
@@ -133,9 +143,8 @@ test('a forbidden stream URL is refused at boot and never reaches ffmpeg', async
 test('a stream URL that does not answer: ingest keeps running, says what is wrong, never shows the password', async () => {
   const port = await freePort();
   const secrets = testDir('secrets');
-  mkdirSync(join(secrets, 'cam-dead'));
-  writeFileSync(join(secrets, 'cam-dead/username'), 'admin\n');
-  writeFileSync(join(secrets, 'cam-dead/password'), 's3cret\n');
+  writeCameraSecret(secrets, 'cam-dead');
+  const { username, password } = cameraCredentials();
   const r = await vigil(
     ['ingest'],
     {
@@ -158,13 +167,13 @@ test('a stream URL that does not answer: ingest keeps running, says what is wron
       `stream cam-dead cannot be read: ffmpeg exited with code 1: connection refused: nothing listens at that address and port \\(ffmpeg: .*127\\.0\\.0\\.1:${port}.*Connection refused\\); retrying in \\d+\\.\\d s \\(check that the camera is reachable`,
     ),
   );
-  assert.ok(!r.stderr.includes('s3cret') && !r.stdout.includes('s3cret'));
+  assert.ok(!r.stderr.includes(password) && !r.stdout.includes(password));
   assert.match(r.stderr, /ingest stopped/);
   // nor in the status events it published
   const statuses = await readAll(TOPICS.streamStatus.name, 'cam-dead');
   assert.ok(statuses.length > 0, 'status events were published');
   assert.ok(
-    statuses.every((v) => !v.includes('s3cret') && !v.includes('admin')),
+    statuses.every((v) => !v.includes(password) && !v.includes(username)),
     statuses.join('\n'),
   );
   assert.ok(statuses.some((v) => (JSON.parse(v) as { health: string }).health === 'offline'));

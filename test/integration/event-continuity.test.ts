@@ -17,7 +17,16 @@ import {
 } from '@vigil/contracts';
 import { KafkaPublisher, type KafkaSubscriber, createKafka, ensureTopics } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
-import { repoRoot, sceneJpeg, testDir, trackChild, useTestKafka, waitFor, watchTopics } from '@vigil/testing';
+import {
+  captureOutput,
+  repoRoot,
+  sceneJpeg,
+  testDir,
+  trackChild,
+  useTestKafka,
+  waitFor,
+  watchTopics,
+} from '@vigil/testing';
 import { frameMessage } from '../../apps/ingest/src/frame-message.js';
 
 const log = new Logger('test', { level: 'error' });
@@ -78,6 +87,7 @@ async function startAnalyzer(name: string): Promise<{ child: ChildProcess; log: 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   trackChild(child);
+  captureOutput(child, `analyzer-${name}`);
   const a = { child, log: '' };
   child.stdout.on('data', (b: Buffer) => (a.log += b.toString()));
   child.stderr.on('data', (b: Buffer) => (a.log += b.toString()));

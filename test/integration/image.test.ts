@@ -17,7 +17,6 @@ import {
   linkSync,
   lstatSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   readdirSync,
   readlinkSync,
@@ -25,10 +24,19 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { LocalKafka, RtspTestServer, repoRoot, trackChild, waitFor } from '@vigil/testing';
+import {
+  LocalKafka,
+  RtspTestServer,
+  cameraCredentials,
+  captureOutput,
+  repoRoot,
+  testDir,
+  trackChild,
+  waitFor,
+  writeCameraSecret,
+} from '@vigil/testing';
 import { build, type K8sObject } from '../../tools/k8s/kustomize.js';
 import { containerEnv } from '../../tools/k8s/validate.js';
 import { copiesFrom, envOf, execForm, parseDockerfile, stage, userOf } from '../../tools/k8s/dockerfile.js';
@@ -114,9 +122,8 @@ function volumes(role: Role): Map<string, string> {
     if (secret === 'vigil-cluster-ca-cert') copyFileSync(broker.caFile, join(host, 'ca.crt'));
     if (secret === 'vigil-api-keys') writeFileSync(join(host, 'keys'), `write ${writeKey}\n`);
     if (secret === 'vigil-camera-credentials') {
-      // the flat layout of one Secret mounted whole
-      writeFileSync(join(host, 'yard.username'), 'viewer');
-      writeFileSync(join(host, 'yard.password'), 'not-used-by-the-test-camera');
+      // the flat layout of one Secret mounted whole; the test camera asks for this login
+      writeCameraSecret(host, 'yard', 'flat');
     }
     if (asRoot) {
       // Secret files belong to root with the fsGroup's read access, emptyDirs to the pod's user
@@ -152,6 +159,7 @@ function startPod(role: Role): void {
     : argv;
   const child = spawn(cmd, args, { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
   trackChild(child);
+  captureOutput(child, `pod-${role}`);
   const log: string[] = [];
   child.stdout.on('data', (b: Buffer) => log.push(b.toString()));
   child.stderr.on('data', (b: Buffer) => log.push(b.toString()));
@@ -176,13 +184,20 @@ const ok = async (url: string, init?: RequestInit) => {
 
 before(async () => {
   broker = new LocalKafka({
-    dataDir: mkdtempSync(join(tmpdir(), 'vigil-image-kafka-')),
+    dataDir: testDir('vigil-image-kafka'),
     sasl: { users: [{ username: 'vigil', password: KAFKA_PASSWORD }] },
   });
   await broker.start();
-  rtsp = new RtspTestServer([{ name: 'yard', pattern: 'ball', width: 320, height: 180, fps: 10 }]);
+  rtsp = new RtspTestServer(
+    [{ name: 'yard', pattern: 'ball', width: 320, height: 180, fps: 10 }],
+    undefined,
+    {
+      auth: cameraCredentials(),
+    },
+  );
   await rtsp.start();
-  dir = mkdtempSync(join(tmpdir(), 'vigil-image-'));
+  // the pods' user must reach it: the runner's directory lets others pass through, this one lets them in
+  dir = testDir('vigil-image');
   chmodSync(dir, 0o755);
   app = join(dir, 'app');
   mkdirSync(app, { mode: 0o755 });
@@ -207,7 +222,8 @@ after(async () => {
   for (const { child } of pods.values()) if (child.exitCode === null) child.kill('SIGKILL');
   await rtsp?.stop();
   await broker?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  // the copied /app goes; the pods' volumes stay for the runner's credential scan
+  if (app) rmSync(app, { recursive: true, force: true });
 });
 
 test('the image: one user for the image and the pods, the entry point is vigil, roles are its commands', (t) => {
@@ -282,7 +298,12 @@ test('a camera added through the gateway is run by ingest and analyzed, from the
   const res = await fetch(`${api}/streams`, {
     method: 'POST',
     headers: auth,
-    body: JSON.stringify({ id, url: rtsp.url('yard'), sampling: { mode: 'fps', fps: 2 } }),
+    body: JSON.stringify({
+      id,
+      url: rtsp.url('yard'),
+      credentials: { secret: 'yard' },
+      sampling: { mode: 'fps', fps: 2 },
+    }),
   });
   assert.equal(res.status, 201, await res.text());
   try {

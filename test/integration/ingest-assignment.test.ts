@@ -13,6 +13,7 @@ import { Logger } from '@vigil/observability';
 import {
   LocalKafka,
   RtspTestServer,
+  captureOutput,
   findProcesses,
   repoRoot,
   testDir,
@@ -95,8 +96,9 @@ test('two workers split the streams; when one is killed, the other runs all of t
   let stderrA = '';
   workerA = spawn(process.execPath, [join(repoRoot(), 'bin/vigil.js'), 'ingest'], {
     env: { ...process.env, ...env() },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  captureOutput(workerA, 'ingest-worker-a');
   workerA.stderr!.on('data', (d: Buffer) => (stderrA += d.toString()));
   await until(
     'worker A to own partitions',

@@ -10,3 +10,4 @@ export * from './prometheus-text.js';
 export * from './scenes.js';
 export * from './fake-chat-server.js';
 export * from './watch-topics.js';
+export * from './secret-scan.js';
