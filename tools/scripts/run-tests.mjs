@@ -199,8 +199,11 @@ if (leftovers.length) {
   console.log('\n# process check: no ffmpeg, java or python left running by the tests');
 }
 const scanned = tiers.some((t) => t !== 'unit') ? await credentialScan() : true;
-if (!scanned) failed = true;
-rmSync(tmp, { recursive: true, force: true });
+if (scanned) rmSync(tmp, { recursive: true, force: true });
+else {
+  failed = true;
+  console.error(`(${tmp} is kept for a look at the files named above)`);
+}
 console.log(
   `\ntests: ${total.pass} passed, ${total.fail} failed${total.skipped ? `, ${total.skipped} skipped` : ''}${scanned ? '' : '; the credential scan failed'}`,
 );
