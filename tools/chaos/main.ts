@@ -534,9 +534,10 @@ async function overload(kafka: LocalKafka) {
       return sent;
     };
     // Capacity: a first guess from a flood (frames analyzed per second while offered far more than it
-    // can take), then checked at three times that, paced: the flood's own producer takes CPU from the
-    // analyzer on a small machine, so the guess is low. While the analyzer keeps up with more than half
-    // of what it is offered, its capacity is what it analyzed, and three times that is tried next.
+    // can take), then measured again at three times that, paced: the flood's own producer takes CPU
+    // from the analyzer on a small machine, so the guess is often low. Each step's capacity is what the
+    // analyzer took at the step's offer; until that offer was at least 2.5× what it took, three times the
+    // new capacity is tried next.
     let offered = true;
     const flood = (async () => {
       while (offered) await pump.round();
@@ -562,8 +563,9 @@ async function overload(kafka: LocalKafka) {
       const sent = await offer(3 * capacity, 15);
       const took = ((await analyzed()) - before) / 15;
       calibration.push({ offeredFps: Math.round(sent / 15), analyzedFps: Math.round(took) });
-      if (took < sent / 15 / 2) break;
+      // what it took while offered more than it can take is its capacity under this load
       capacity = took;
+      if (took < sent / 15 / 2.5) break;
     }
     await sleep(6000);
     say(
