@@ -222,8 +222,8 @@ after(async () => {
   for (const { child } of pods.values()) if (child.exitCode === null) child.kill('SIGKILL');
   await rtsp?.stop();
   await broker?.stop();
-  // the copied /app goes; the pods' volumes stay for the runner's credential scan
-  if (app) rmSync(app, { recursive: true, force: true });
+  // under the test runner the pods' volumes stay for its credential scan (it removes its directory)
+  if (dir) rmSync(process.env.VIGIL_TEST_TMP ? app : dir, { recursive: true, force: true });
 });
 
 test('the image: one user for the image and the pods, the entry point is vigil, roles are its commands', (t) => {

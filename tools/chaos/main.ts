@@ -710,7 +710,7 @@ try {
     if (s.childrenEnd !== s.childrenStart)
       failures.push(`soak: child processes ${s.childrenStart} → ${s.childrenEnd}`);
     if (s.fdsEnd > s.fdsStart + 20) failures.push(`soak: file descriptors ${s.fdsStart} → ${s.fdsEnd}`);
-    // 0.5 MB a minute is 720 MB a day: a leak, where GC noise over the last 20 minutes stays well under it
+    // 0.5 MB a minute is 720 MB a day: past that it is a leak, whatever the noise (soaks so far: 0.02-0.53)
     if (s.rssSlopeMbPerMin > 0.5) failures.push(`soak: RSS grows ${s.rssSlopeMbPerMin} MB/min`);
   }
 } catch (e) {
