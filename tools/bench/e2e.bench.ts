@@ -12,6 +12,7 @@ import { FrameMetaSchema, StreamSpecSchema, TOPICS, headerValue } from '@vigil/c
 import { KafkaPublisher, KafkaSubscriber, StreamRegistry, createKafka, ensureTopics } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
 import { percentile } from './stats.js';
+import { upEnv } from './up-env.js';
 import {
   LocalKafka,
   RtspTestServer,
@@ -71,13 +72,7 @@ export async function e2eBench(quick: boolean, say: (l: string) => void) {
     const up = spawn(process.execPath, [join(repoRoot(), 'bin/vigil.js'), 'up'], {
       env: {
         ...process.env,
-        VIGIL_KAFKA_BROKERS: brokers.join(','),
-        VIGIL_DATA_DIR: mkdtempSync(join(tmpdir(), 'vigil-e2e-up-')),
-        VIGIL_DEMO_RTSP_PORT: String(await freePort()),
-        VIGIL_GATEWAY_PORT: '0',
-        VIGIL_GATEWAY_HTTP_PORT: '0',
-        VIGIL_INGEST_HTTP_PORT: '0',
-        VIGIL_ANALYZER_HTTP_PORT: '0',
+        ...(await upEnv(brokers, 'e2e')),
         VIGIL_ANALYZER_WARMUP_SAMPLES: '30',
         // info: its "Vigil is up" line says when to register the cameras
         VIGIL_LOG_LEVEL: 'info',

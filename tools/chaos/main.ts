@@ -41,6 +41,7 @@ import {
 import { frameMessage } from '../../apps/ingest/src/frame-message.js';
 import { childPids, rssMb } from '../bench/proc-stats.js';
 import { percentile } from '../bench/stats.js';
+import { upEnv } from '../bench/up-env.js';
 
 const quick = process.argv.includes('--quick');
 /** `--only overload` (or broker, kill, soak) runs one scenario, for working on it. */
@@ -75,16 +76,7 @@ function run(args: string[], env: Record<string, string>) {
 
 /** `vigil up` on this broker with a data dir and demo RTSP port of its own, free ports unless `env` says. */
 async function startUp(kafka: LocalKafka, env: Record<string, string>) {
-  return run(['up'], {
-    VIGIL_KAFKA_BROKERS: kafka.brokers.join(','),
-    VIGIL_DATA_DIR: mkdtempSync(join(tmpdir(), 'vigil-chaos-up-')),
-    VIGIL_DEMO_RTSP_PORT: String(await freePort()),
-    VIGIL_GATEWAY_PORT: '0',
-    VIGIL_GATEWAY_HTTP_PORT: '0',
-    VIGIL_INGEST_HTTP_PORT: '0',
-    VIGIL_ANALYZER_HTTP_PORT: '0',
-    ...env,
-  });
+  return run(['up'], { ...(await upEnv(kafka.brokers, 'chaos')), ...env });
 }
 
 function stopped(child: ChildProcess, signal: NodeJS.Signals = 'SIGINT'): Promise<void> {
@@ -213,31 +205,29 @@ async function brokerOutage(kafka: LocalKafka) {
       120_000,
     );
     const drainedMs = Date.now() - backAt;
+    // ms from the broker's return until one of ours on `topic` whose `field` time is after it arrived
+    const sinceBack = async (what: string, topic: string, field: 'capturedAt' | 'createdAt') => {
+      await until(
+        what,
+        () =>
+          received.some(
+            (r) => r.topic === topic && Date.parse(r.value[field] as string) > backAt && ours(r.value),
+          ),
+        120_000,
+      );
+      return Date.now() - backAt;
+    };
     // recovered: a frame captured after the broker came back has gone camera → ingest → analyzer → consumer
-    await until(
+    const recoveryMs = await sinceBack(
       'a score of a frame captured after the broker came back',
-      () =>
-        received.some(
-          (r) =>
-            r.topic === TOPICS.scores.name &&
-            Date.parse(r.value.capturedAt as string) > backAt &&
-            ours(r.value),
-        ),
-      120_000,
+      TOPICS.scores.name,
+      'capturedAt',
     );
-    const recoveryMs = Date.now() - backAt;
-    await until(
+    const summaryAfterMs = await sinceBack(
       'a summary made after the broker came back',
-      () =>
-        received.some(
-          (r) =>
-            r.topic === TOPICS.summaries.name &&
-            Date.parse(r.value.createdAt as string) > backAt &&
-            ours(r.value),
-        ),
-      120_000,
+      TOPICS.summaries.name,
+      'createdAt',
     );
-    const summaryAfterMs = Date.now() - backAt;
     await sleep((quick ? 20 : 60) * 1000);
     // remove the cameras, stop vigil up (its outbox flushes), then read what is left
     const pub2 = new KafkaPublisher(createKafka(conn, log), conn);
