@@ -42,7 +42,10 @@ RUN apt-get update \
 COPY --from=build /usr/local/bin/node /usr/local/bin/node
 COPY --from=app /app /app
 WORKDIR /app
-ENV NODE_ENV=production VIGIL_FFMPEG_PATH=/usr/bin/ffmpeg
+# MALLOC_ARENA_MAX=2: glibc gives each thread that allocates (libuv's pool running sharp, libvips' and ONNX
+# Runtime's workers) an arena of its own, up to 8 per core, and each keeps the memory it fragmented; two
+# arenas hold a long-running analyzer's RSS nearly flat (README, Benchmarks: the chaos soak)
+ENV NODE_ENV=production VIGIL_FFMPEG_PATH=/usr/bin/ffmpeg MALLOC_ARENA_MAX=2
 USER 10001:10001
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "bin/vigil.js"]
 CMD ["--help"]
@@ -56,7 +59,10 @@ RUN apt-get update \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin vigil
 COPY --from=app /app /app
 WORKDIR /app
-ENV NODE_ENV=production VIGIL_FFMPEG_PATH=/usr/bin/ffmpeg
+# MALLOC_ARENA_MAX=2: glibc gives each thread that allocates (libuv's pool running sharp, libvips' and ONNX
+# Runtime's workers) an arena of its own, up to 8 per core, and each keeps the memory it fragmented; two
+# arenas hold a long-running analyzer's RSS nearly flat (README, Benchmarks: the chaos soak)
+ENV NODE_ENV=production VIGIL_FFMPEG_PATH=/usr/bin/ffmpeg MALLOC_ARENA_MAX=2
 USER 10001:10001
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "bin/vigil.js"]
 CMD ["--help"]
