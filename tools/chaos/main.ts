@@ -42,11 +42,17 @@ import { frameMessage } from '../../apps/ingest/src/frame-message.js';
 import { childPids, rssMb } from '../bench/proc-stats.js';
 import { percentile } from '../bench/stats.js';
 import { upEnv } from '../bench/up-env.js';
+import { envOf, parseDockerfile, stage } from '../k8s/dockerfile.js';
 
 const quick = process.argv.includes('--quick');
 /** `--only overload` (or broker, kill, soak) runs one scenario, for working on it. */
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const wanted = (name: string) => !only || only === name;
+/** `--soak-minutes 90` soaks longer (or shorter, while looking into a leak); 30 by default. */
+const soakMinutes = process.argv.includes('--soak-minutes')
+  ? Number(process.argv[process.argv.indexOf('--soak-minutes') + 1])
+  : 30;
+if (!(soakMinutes >= 3)) throw new Error('chaos: --soak-minutes takes a number of minutes, at least 3');
 const log = new Logger('chaos', { level: 'error' });
 const say = (line: string) => console.error(`chaos: ${line}`);
 const children: ChildProcess[] = [];
@@ -60,10 +66,19 @@ async function until(what: string, ok: () => boolean | Promise<boolean>, ms: num
   return Date.now() - t0;
 }
 
+/** The allocator setting the image gives every Vigil process (Dockerfile `ENV`): the chaos runs measure what ships. */
+const IMAGE_ENV = Object.fromEntries(
+  Object.entries(envOf(stage(parseDockerfile(join(repoRoot(), 'Dockerfile')), 'runtime'))).filter(([k]) =>
+    k.startsWith('MALLOC_'),
+  ),
+);
+/** The allocator settings the `vigil` processes get: the image's, unless this run's environment says. */
+const vigilEnv = Object.fromEntries(Object.entries(IMAGE_ENV).map(([k, v]) => [k, process.env[k] ?? v]));
+
 /** A process of ours with its output kept (the last 2 MB). */
 function run(args: string[], env: Record<string, string>) {
   const child = spawn(process.execPath, [join(repoRoot(), 'bin/vigil.js'), ...args], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...vigilEnv, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -612,7 +627,7 @@ async function overload(kafka: LocalKafka) {
 
 /** 30 minutes of `vigil up` with four cameras at 2 fps (full run only): memory, fds and ffmpeg processes. */
 async function soak(kafka: LocalKafka) {
-  const minutes = 30;
+  const minutes = soakMinutes;
   const clip = await clipFile();
   const cams = Array.from({ length: 4 }, (_, i) => `chaos-soak-${randomUUID().slice(0, 6)}-${i}`);
   const rtsp = new RtspTestServer(
@@ -645,6 +660,8 @@ async function soak(kafka: LocalKafka) {
       rssStartMb: start.rssMb,
       rssEndMb: end.rssMb,
       rssSlopeMbPerMin: Math.round(slope(rss.slice(Math.floor(rss.length / 3))) * 100) / 100,
+      /** [minute, MB] every 30 s: the curve behind the slope */
+      rssMb: rss.map(([t, r]) => [Math.round(t * 10) / 10, r]),
       fdsStart: start.fds,
       fdsEnd: end.fds,
       childrenStart: start.children,
@@ -694,7 +711,7 @@ try {
     if (o.fdsEnd > o.fdsStart + 20) failures.push(`overload: file descriptors ${o.fdsStart} → ${o.fdsEnd}`);
   }
   if (!quick && wanted('soak')) {
-    say('soak (30 minutes)…');
+    say(`soak (${soakMinutes} minutes)…`);
     const s = await soak(kafka);
     out.soak = s;
     if (s.childrenEnd !== s.childrenStart)
@@ -716,7 +733,15 @@ const machine = { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', nod
 writeFileSync(
   file,
   JSON.stringify(
-    { suite: 'chaos', quick, at: new Date().toISOString(), machine, ...out, failures },
+    {
+      suite: 'chaos',
+      quick,
+      at: new Date().toISOString(),
+      machine,
+      vigilEnv,
+      ...out,
+      failures,
+    },
     null,
     2,
   ) + '\n',
