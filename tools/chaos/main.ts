@@ -625,7 +625,7 @@ async function overload(kafka: LocalKafka) {
   }
 }
 
-/** 30 minutes of `vigil up` with four cameras at 2 fps (full run only): memory, fds and ffmpeg processes. */
+/** `--soak-minutes` (30) of `vigil up` with four cameras at 2 fps (full run only): memory, fds, ffmpeg processes. */
 async function soak(kafka: LocalKafka) {
   const minutes = soakMinutes;
   const clip = await clipFile();
