@@ -66,14 +66,15 @@ async function until(what: string, ok: () => boolean | Promise<boolean>, ms: num
   return Date.now() - t0;
 }
 
-/** The allocator setting the image gives every Vigil process (Dockerfile `ENV`): the chaos runs measure what ships. */
-const IMAGE_ENV = Object.fromEntries(
-  Object.entries(envOf(stage(parseDockerfile(join(repoRoot(), 'Dockerfile')), 'runtime'))).filter(([k]) =>
-    k.startsWith('MALLOC_'),
-  ),
+/**
+ * The allocator settings (`MALLOC_*`) every `vigil` process gets: the image's (Dockerfile `ENV`), so the chaos
+ * runs measure what ships, unless this run's own environment sets them (for comparing).
+ */
+const vigilEnv = Object.fromEntries(
+  Object.entries(envOf(stage(parseDockerfile(join(repoRoot(), 'Dockerfile')), 'runtime')))
+    .filter(([k]) => k.startsWith('MALLOC_'))
+    .map(([k, v]) => [k, process.env[k] ?? v]),
 );
-/** The allocator settings the `vigil` processes get: the image's, unless this run's environment says. */
-const vigilEnv = Object.fromEntries(Object.entries(IMAGE_ENV).map(([k, v]) => [k, process.env[k] ?? v]));
 
 /** A process of ours with its output kept (the last 2 MB). */
 function run(args: string[], env: Record<string, string>) {
@@ -717,7 +718,8 @@ try {
     if (s.childrenEnd !== s.childrenStart)
       failures.push(`soak: child processes ${s.childrenStart} → ${s.childrenEnd}`);
     if (s.fdsEnd > s.fdsStart + 20) failures.push(`soak: file descriptors ${s.fdsStart} → ${s.fdsEnd}`);
-    // 0.5 MB a minute is 720 MB a day: past that it is a leak, whatever the noise (soaks so far: 0.02-0.53)
+    // 0.5 MB a minute is 720 MB a day: past that it is a leak, whatever the noise (README: 0.14 with the
+    // image's MALLOC_ARENA_MAX=2, 0.02-0.79 without it)
     if (s.rssSlopeMbPerMin > 0.5) failures.push(`soak: RSS grows ${s.rssSlopeMbPerMin} MB/min`);
   }
 } catch (e) {
