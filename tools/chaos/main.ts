@@ -41,8 +41,7 @@ import {
 import { frameMessage } from '../../apps/ingest/src/frame-message.js';
 import { childPids, rssMb } from '../bench/proc-stats.js';
 import { percentile } from '../bench/stats.js';
-import { upEnv } from '../bench/up-env.js';
-import { envOf, parseDockerfile, stage } from '../k8s/dockerfile.js';
+import { upEnv, vigilEnv } from '../bench/up-env.js';
 
 const quick = process.argv.includes('--quick');
 /** `--only overload` (or broker, kill, soak) runs one scenario, for working on it. */
@@ -65,16 +64,6 @@ async function until(what: string, ok: () => boolean | Promise<boolean>, ms: num
   }
   return Date.now() - t0;
 }
-
-/**
- * The allocator settings (`MALLOC_*`) every `vigil` process gets: the image's (Dockerfile `ENV`), so the chaos
- * runs measure what ships, unless this run's own environment sets them (for comparing).
- */
-const vigilEnv = Object.fromEntries(
-  Object.entries(envOf(stage(parseDockerfile(join(repoRoot(), 'Dockerfile')), 'runtime')))
-    .filter(([k]) => k.startsWith('MALLOC_'))
-    .map(([k, v]) => [k, process.env[k] ?? v]),
-);
 
 /** A process of ours with its output kept (the last 2 MB). */
 function run(args: string[], env: Record<string, string>) {
