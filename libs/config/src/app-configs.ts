@@ -241,6 +241,7 @@ export const AnalyzerConfigSchema = z
     gateMaxReuseS: z.number().min(0).max(3600).default(10),
     httpPort: z.number().int().min(0).max(65535).default(9465),
     maxFrameAgeMs: z.number().int().min(0).max(600_000).default(5_000),
+    fetchMaxMb: z.number().int().min(1).max(1024).default(64),
     outboxDir: z.string().min(1).default('.cache/vigil/analyzer-outbox'),
     outboxMaxMb: z.number().int().min(1).max(100_000).default(256),
   })
@@ -466,6 +467,11 @@ const analyzerBindings = {
     env: 'VIGIL_ANALYZER_MAX_FRAME_AGE_MS',
     parse: 'number',
     hint: 'frames read later than this after ingest published them are dropped (counted per stream) so the kept ones stay current under overload; 0 keeps all',
+  },
+  fetchMaxMb: {
+    env: 'VIGIL_ANALYZER_FETCH_MAX_MB',
+    parse: 'number',
+    hint: 'the most frame data one Kafka fetch brings, 1-1024 MiB (a quarter of it per partition)',
   },
   outboxDir: {
     env: 'VIGIL_OUTBOX_DIR',

@@ -98,6 +98,9 @@ export interface SubscriberOptions {
   readonly sessionTimeoutMs?: number;
   /** Partitions whose batches are handled at the same time (kafkajs default 1). */
   readonly partitionsConsumedConcurrently?: number;
+  /** The most bytes one fetch brings, in all and per partition (kafkajs defaults: 10 MiB and 1 MiB). */
+  readonly fetchMaxBytes?: number;
+  readonly fetchMaxBytesPerPartition?: number;
   /** Called after every rebalance with the partitions this member now owns, per topic. */
   readonly onAssignment?: (assignment: Record<string, number[]>) => void;
   /** Called after every batch with how many messages of its partition remain unread. */
@@ -128,6 +131,10 @@ export class KafkaSubscriber {
       heartbeatInterval: Math.min(3_000, Math.floor((options.sessionTimeoutMs ?? 10_000) / 5)),
       // Short fetch waits keep frame latency low and let disconnect() return quickly at shutdown.
       maxWaitTimeInMs: 500,
+      ...(options.fetchMaxBytes ? { maxBytes: options.fetchMaxBytes } : {}),
+      ...(options.fetchMaxBytesPerPartition
+        ? { maxBytesPerPartition: options.fetchMaxBytesPerPartition }
+        : {}),
       allowAutoTopicCreation: false,
       // kafkajs restarts a consumer that crashed on a retriable error (the broker went away) on a timer it
       // arms after its own disconnect; a stop() during that crash shared that disconnect and came too early
