@@ -44,7 +44,14 @@ test('the dashboard shows the demo cameras, an event after the scheduled anomaly
     // the box appears 10 s into the yard's clip: an event with its evidence picture
     await page.waitForSelector('#events li[data-kind="object_appeared"]', { timeout: 90_000 });
     const yardEvent = page.locator('#events li', { hasText: 'Demo yard' }).first();
-    await yardEvent.waitFor({ timeout: 60_000 });
+    await yardEvent.waitFor({ timeout: 60_000 }).catch(async (err: Error) => {
+      // what the page and vigil up showed instead (a CI run once saw only another camera's event)
+      const events = await page.locator('#events li').allTextContents();
+      const yard = await page.locator('[data-stream-id="demo-yard"]').textContent();
+      assert.fail(
+        `${err.message}\nevents: ${JSON.stringify(events)}\nyard card: ${yard}\nvigil up:\n${up.output.stderr.slice(-4000)}`,
+      );
+    });
     await page.waitForFunction(
       "[...document.querySelectorAll('#events li img')].some((i) => i.naturalWidth > 0)",
       undefined,
