@@ -551,7 +551,9 @@ export class FrameAnalysisService {
     const window = this.windowFor(meta, st, settings);
     const inputs = this.decoder.inputs;
     const payload = inputs && {
-      ...(inputs.jpeg ? { jpeg } : {}),
+      // a copy: the frame is a slice of its Kafka fetch (up to VIGIL_ANALYZER_FETCH_MAX_MB), which a
+      // window holding the slice for its length would keep whole
+      ...(inputs.jpeg ? { jpeg: Buffer.from(jpeg) } : {}),
       ...(inputs.tokens ? { tokens } : {}),
     };
     for (const closed of window.add({ at, change }, payload)) this.submitWindow(meta.streamId, st, closed);

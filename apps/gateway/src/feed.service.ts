@@ -217,7 +217,8 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
   private keepFrame(m: IncomingMessage): void {
     if (!m.key || !m.value) return;
     const meta = frameMetaOf(m.headers, m.key);
-    if (meta.ok) this.latest.set(m.key, { jpeg: m.value, capturedAt: meta.value.capturedAt });
+    // a copy: the frame is a slice of its Kafka fetch, which the slice would keep whole until the next frame
+    if (meta.ok) this.latest.set(m.key, { jpeg: Buffer.from(m.value), capturedAt: meta.value.capturedAt });
   }
 
   latestFrame(streamId: string): LatestFrame | undefined {
