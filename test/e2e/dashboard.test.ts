@@ -45,7 +45,7 @@ test('the dashboard shows the demo cameras, an event after the scheduled anomaly
     await page.waitForSelector('#events li[data-kind="object_appeared"]', { timeout: 90_000 });
     const yardEvent = page.locator('#events li', { hasText: 'Demo yard' }).first();
     await yardEvent.waitFor({ timeout: 60_000 }).catch(async (err: Error) => {
-      // what the page and vigil up showed instead (a CI run once saw only another camera's event)
+      // what the page and vigil up showed instead (a CI run had an object_appeared event, none on the yard)
       const events = await page.locator('#events li').allTextContents();
       const yard = await page.locator('[data-stream-id="demo-yard"]').textContent();
       assert.fail(

@@ -605,12 +605,12 @@ async function overload(kafka: LocalKafka) {
       capacityFps: Math.round(capacity),
       offeredFps: Math.round(sent / seconds),
       analyzedFps: Math.round(analyzedFps),
-      /** What was offered over what was analyzed during the run: 3 is the scenario, under 2 is no overload. */
+      /** What was offered over what was analyzed during the run: about 3 is the scenario, under 2 is none. */
       overloadFactor: Math.round((sent / seconds / analyzedFps) * 100) / 100,
       dropped: sumMetric(text, 'vigil_analyzer_frames_dropped_total') - dropped0,
       dropsPerStreamMin: Math.min(...dropsPerStream),
       dropsPerStreamMax: Math.max(...dropsPerStream),
-      /** How evenly the analyzer's share went round: frames/s analyzed of the least and the best served camera. */
+      /** How evenly the analyzer's share went round: frames/s analyzed of the least and best served. */
       analyzedFpsPerStreamMin: Math.round(Math.min(...analyzedPerStream) * 10) / 10,
       analyzedFpsPerStreamMax: Math.round(Math.max(...analyzedPerStream) * 10) / 10,
       /** per camera, in camera order: frames/s analyzed, frames dropped */
