@@ -375,14 +375,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
   /** A narrated window (with the rollups it closed and the events its findings opened), published as it
    * comes out of the decoder (off the frame path). */
   private async publishNarration(out: NarrationOutput): Promise<void> {
-    await Promise.all([
-      this.outbox.publish(
-        TOPICS.summaries.name,
-        out.summaries.map((s) => analyzerMessage(s, CE_TYPES.summary, s.summaryId, s.createdAt)),
-      ),
-      this.publishAnomalies(out.anomalies),
-      this.publishEventStates([...new Set(out.anomalies.map((a) => a.streamId))]),
-    ]);
+    // counted before they are published, so a summary a subscriber has read is in the metrics already
     for (const s of out.summaries) {
       this.metrics.summaries.inc({ level: s.level });
       if (s.level === 'window' && s.decoder.latencyMs !== undefined)
@@ -392,19 +385,28 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
         );
       this.log.debug(`${s.level} summary: ${s.text}`, { streamId: s.streamId, summaryId: s.summaryId });
     }
+    await Promise.all([
+      this.outbox.publish(
+        TOPICS.summaries.name,
+        out.summaries.map((s) => analyzerMessage(s, CE_TYPES.summary, s.summaryId, s.createdAt)),
+      ),
+      this.publishAnomalies(out.anomalies),
+      this.publishEventStates([...new Set(out.anomalies.map((a) => a.streamId))]),
+    ]);
   }
 
   private async publishAnomalies(anomalies: AnomalyEvent[]): Promise<void> {
+    // counted before they are published, as summaries are
+    for (const e of anomalies) {
+      if (e.phase === 'start') this.metrics.events.inc({ kind: e.kind, severity: e.severity });
+      this.log.debug(`anomaly ${e.phase}: ${e.description}`, { streamId: e.streamId, eventId: e.eventId });
+    }
     await this.outbox.publish(
       TOPICS.anomalies.name,
       anomalies.map((e) =>
         analyzerMessage(e, CE_TYPES.anomaly, `${e.eventId}:${e.phase}:${e.observedAt}`, e.observedAt),
       ),
     );
-    for (const e of anomalies) {
-      if (e.phase === 'start') this.metrics.events.inc({ kind: e.kind, severity: e.severity });
-      this.log.debug(`anomaly ${e.phase}: ${e.description}`, { streamId: e.streamId, eventId: e.eventId });
-    }
   }
 
   /** The streams' open events as this analyzer holds them now (after their anomaly messages, in order). */
