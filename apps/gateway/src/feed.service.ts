@@ -141,7 +141,7 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
     await this.specs.start();
     await this.subscriber.start((batch) => this.materialize(batch));
     await this.frames.start((batch) => {
-      for (const m of batch) this.keepFrame(m);
+      this.keepFrames(batch);
       return Promise.resolve();
     });
     this.pruneTimer = setInterval(
@@ -214,11 +214,16 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
     await Promise.all(dead);
   }
 
-  private keepFrame(m: IncomingMessage): void {
-    if (!m.key || !m.value) return;
-    const meta = frameMetaOf(m.headers, m.key);
-    // a copy: the frame is a slice of its Kafka fetch, which the slice would keep whole until the next frame
-    if (meta.ok) this.latest.set(m.key, { jpeg: Buffer.from(m.value), capturedAt: meta.value.capturedAt });
+  /** Each camera's newest usable frame of the batch becomes its latest. */
+  private keepFrames(batch: IncomingMessage[]): void {
+    const newest = new Map<string, LatestFrame>();
+    for (const m of batch) {
+      if (!m.key || !m.value) continue;
+      const meta = frameMetaOf(m.headers, m.key);
+      if (meta.ok) newest.set(m.key, { jpeg: m.value, capturedAt: meta.value.capturedAt });
+    }
+    // copies, made once per camera: a frame is a slice of its Kafka fetch, which the slice would keep whole
+    for (const [key, f] of newest) this.latest.set(key, { ...f, jpeg: Buffer.from(f.jpeg) });
   }
 
   latestFrame(streamId: string): LatestFrame | undefined {
