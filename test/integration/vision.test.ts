@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
 import sharp from 'sharp';
 import {
   ModelLoadError,
@@ -274,6 +275,32 @@ test('a manifest that disagrees with its model fails with what to correct', asyn
     /is not valid JSON/,
   );
   assert.match(await loadError((dir) => editManifest(dir, (m) => delete m.sha256)), /is invalid: sha256: /);
+});
+
+test('the warm-up runs the largest batch the analyzer will send: a model with a fixed batch of 1 fails at load', async () => {
+  const dir = testDir('model');
+  copyFileSync(manifestPath, join(dir, 'model.json'));
+  // vigil-patch-v1 with its batch axis fixed at 1 (the input's dim N → 1)
+  const { onnx } = onnxProto;
+  const proto = onnx.ModelProto.decode(readFileSync(join(repoRoot(), 'models/vigil-patch-v1/model.onnx')));
+  for (const io of [...proto.graph!.input!, ...proto.graph!.output!])
+    io.type!.tensorType!.shape!.dim![0] = { dimValue: 1 };
+  const bytes = onnx.ModelProto.encode(proto).finish();
+  writeFileSync(join(dir, 'model.onnx'), bytes);
+  editManifest(dir, (m) => (m.sha256 = createHash('sha256').update(bytes).digest('hex')));
+  await assert.rejects(VisionModel.load(join(dir, 'model.json'), { ...cpu, maxBatch: 8 }), (e: Error) => {
+    assert.ok(e instanceof ModelLoadError, String(e));
+    assert.match(e.message, /fails on a 8×3×224×224 input: .*set VIGIL_VISION_MAX_BATCH=1\)$/);
+    return true;
+  });
+  // sent one frame at a time it works, and its tokens are the shipped model's
+  const one = await VisionModel.load(join(dir, 'model.json'), { ...cpu, maxBatch: 1 });
+  try {
+    const px = new Float32Array(3 * 224 * 224).map((_, i) => (i % 97) / 97);
+    assert.deepEqual(await one.encode(px, 1), await model.encode(px, 1));
+  } finally {
+    await one.release();
+  }
 });
 
 test('asking for CUDA where there is none is an error, not a silent CPU fallback', async () => {

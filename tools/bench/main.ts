@@ -93,6 +93,21 @@ if (chosen.includes('vision')) {
   console.log(
     `speedupBatched=${r.speedupBatched} (tiny-vit-test) maxBatchingWaitMs=${r.maxBatchingWaitMs} p99=${r.p99BatchingWaitMs} (maxWaitMs ${r.maxWaitMs}; a plain 5 ms timer fired up to ${r.timerLateMaxMs} ms late, p99 ${r.timerLateP99Ms}) skipStatic=${r.skipStatic} missedChanges=${r.missedChanges} skipOnChangingClip=${r.skipOnChangingClip}`,
   );
+  console.log(
+    'vision — encoder memory: vigil-patch-v1, batches of 1–3 for the first half, then 1–8 (RSS of one process each)',
+  );
+  console.table(
+    r.memory.map((m) => ({
+      variant: m.variant,
+      'loaded MB': m.rssLoadedMb,
+      'quiet MB': m.rssQuietMb,
+      'end MB': m.rssEndMb,
+      'max MB': m.rssMaxMb,
+      'growth MB': m.growthMb,
+      'frames/s': m.fps,
+    })),
+  );
+  console.log(`memoryEndRatio=${r.memoryEndRatio} memoryFpsRatio=${r.memoryFpsRatio} (shipped / before)`);
   console.log(`wrote ${file}`);
 }
 

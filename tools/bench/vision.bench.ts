@@ -12,6 +12,7 @@ import {
   shippedModel,
 } from '@vigil/vision';
 import { generateClip, repoRoot, testDir } from '@vigil/testing';
+import { vigilEnv } from './up-env.js';
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
@@ -200,6 +201,47 @@ async function gateRun(
   return { skipRatio: round(gate.skipRatio('cam')), missed };
 }
 
+interface MemoryRow {
+  readonly variant: string;
+  readonly memoryPattern: boolean;
+  readonly warmBatch: number;
+  readonly rssLoadedMb: number;
+  readonly rssQuietMb: number;
+  readonly rssEndMb: number;
+  readonly rssMaxMb: number;
+  /** rssEndMb − rssQuietMb: what the process grew when batches of up to 8 first came */
+  readonly growthMb: number;
+  readonly fps: number;
+}
+
+/**
+ * The encoder's memory when batch sizes vary, one process per variant (vision-memory-worker.ts, with the
+ * image's allocator settings): ONNX Runtime's defaults as the analyzer had them (memory pattern on, warm-up
+ * at batch 1), each change alone, and what ships (pattern off, warm-up at the batcher's maxBatch).
+ */
+function memoryRows(seconds: number): MemoryRow[] {
+  const worker = join(repoRoot(), 'dist/tools/bench/vision-memory-worker.js');
+  const variants = [
+    { variant: 'before: pattern on, warm 1', memoryPattern: true, warmBatch: 1 },
+    { variant: 'pattern on, warm 8', memoryPattern: true, warmBatch: 8 },
+    { variant: 'pattern off, warm 1', memoryPattern: false, warmBatch: 1 },
+    { variant: 'shipped: pattern off, warm 8', memoryPattern: false, warmBatch: 8 },
+  ];
+  return variants.map((v) => {
+    const r = spawnSync(
+      process.execPath,
+      [worker, v.memoryPattern ? 'on' : 'off', String(v.warmBatch), String(seconds)],
+      { encoding: 'utf8', env: { ...process.env, ...vigilEnv } },
+    );
+    if (r.status !== 0) throw new Error(`vision memory worker failed: ${r.stderr}`);
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Omit<
+      MemoryRow,
+      'variant' | 'memoryPattern' | 'warmBatch' | 'growthMb'
+    >;
+    return { ...v, ...out, growthMb: round(out.rssEndMb - out.rssQuietMb) };
+  });
+}
+
 export async function visionBench(quick: boolean, log: (l: string) => void) {
   const frames = await cameraFrames(16);
   const rows: ThroughputRow[] = [];
@@ -227,6 +269,11 @@ export async function visionBench(quick: boolean, log: (l: string) => void) {
   log('vision: batching wait under light load (maxWaitMs 20)');
   const wait = await batchingWait(patch, frames, 20, quick ? 3 : 8);
   await patch.release();
+
+  log('vision: encoder memory when batch sizes vary (one process per variant)');
+  const memory = memoryRows(quick ? 20 : 60);
+  const before = memory[0]!;
+  const shipped = memory.at(-1)!;
 
   log('vision: near-duplicate gate on a static scene and on small scheduled changes');
   const dir = testDir('vision-bench');
@@ -262,5 +309,9 @@ export async function visionBench(quick: boolean, log: (l: string) => void) {
     skipStatic: staticRun.skipRatio,
     missedChanges: changeRun.missed,
     skipOnChangingClip: changeRun.skipRatio,
+    memory,
+    /** shipped vs before: end RSS, and encode speed */
+    memoryEndRatio: round(shipped.rssEndMb / before.rssEndMb),
+    memoryFpsRatio: round(shipped.fps / before.fps),
   };
 }

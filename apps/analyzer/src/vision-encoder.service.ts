@@ -37,6 +37,7 @@ export class VisionEncoderService implements OnModuleInit, OnApplicationShutdown
     this.pool = new VisionSessionPool({
       provider: parseProvider(config.visionProvider),
       intraOpThreads: config.visionThreads,
+      maxBatch: config.visionMaxBatch,
     });
     this.gate = new NearDuplicateGate({
       threshold: config.gateThreshold,

@@ -11,6 +11,18 @@ export type ExecutionProvider =
 export interface SessionOptions {
   readonly provider: ExecutionProvider;
   readonly intraOpThreads: number;
+  /**
+   * The largest batch `encode` will be given (the batcher's maxBatch; 1 if not given). The warm-up at load
+   * runs a batch this size, so ONNX Runtime's memory arena is grown to what the largest batch needs before
+   * the model serves, not in the middle of a long run the first time traffic bunches up.
+   */
+  readonly maxBatch?: number;
+  /**
+   * ONNX Runtime's memory pattern (a planned block per input shape, cached per batch size). Off unless set:
+   * with batch sizes that vary it made the process grow each time a larger batch first came (see
+   * `npm run bench`, vision memory) for no measured speed.
+   */
+  readonly memoryPattern?: boolean;
 }
 
 /** A model that cannot be used, with what is wrong and how to fix it. */
@@ -83,6 +95,7 @@ export class VisionModel {
         interOpNumThreads: 1,
         logSeverityLevel: 4,
         graphOptimizationLevel: 'all',
+        enableMemPattern: options.memoryPattern ?? false,
       });
     } catch (e) {
       const msg = (e as Error).message.split('\n')[0] ?? '';
@@ -98,7 +111,7 @@ export class VisionModel {
     const model = new VisionModel(manifest, file, session, options.provider);
     try {
       model.checkSignature();
-      await model.warmUp();
+      await model.warmUp(Math.max(1, options.maxBatch ?? 1));
     } catch (e) {
       await session.release();
       throw e;
@@ -132,14 +145,14 @@ export class VisionModel {
     }
   }
 
-  private async warmUp(): Promise<void> {
+  private async warmUp(batch: number): Promise<void> {
     const { width, height } = this.manifest.input;
     try {
-      await this.encode(new Float32Array(3 * width * height), 1);
+      await this.encode(new Float32Array(batch * 3 * width * height), batch);
     } catch (e) {
       if (e instanceof ModelLoadError) throw e;
       throw new ModelLoadError(
-        `model ${this.manifest.name} fails on a 1×3×${height}×${width} input: ${(e as Error).message.split('\n')[0]}`,
+        `model ${this.manifest.name} fails on a ${batch}×3×${height}×${width} input: ${(e as Error).message.split('\n')[0]}${batch > 1 ? ` (it is warmed up at the largest batch it will be sent; for a model that takes one frame at a time set VIGIL_VISION_MAX_BATCH=1)` : ''}`,
       );
     }
   }

@@ -1,0 +1,45 @@
+// One process per variant (RSS is per process): loads vigil-patch-v1 with the given memory pattern and
+// warm-up batch, then encodes for `seconds`: the first half in batches of 1–3 frames (a quiet site), the
+// second half in batches of 1–8 (traffic bunching up). Prints {"rssLoadedMb", "rssQuietMb", "rssEndMb",
+// "rssMaxMb", "fps"}: how much the process grew when larger batches first came, and at what speed.
+import { readFileSync } from 'node:fs';
+import { VisionModel, shippedModel } from '@vigil/vision';
+
+const [pattern, warm, secs] = process.argv.slice(2);
+const seconds = Number(secs);
+const maxBatch = 8;
+const rssMb = () =>
+  Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 102.4) / 10;
+
+const model = await VisionModel.load(shippedModel('vigil-patch-v1'), {
+  provider: { kind: 'cpu' },
+  intraOpThreads: 1,
+  maxBatch: Number(warm),
+  memoryPattern: pattern === 'on',
+});
+const rssLoadedMb = rssMb();
+// the batch in shared memory, as the Preprocessor writes it; any pixel values will do
+const pixels = new Float32Array(new SharedArrayBuffer(maxBatch * 3 * 224 * 224 * 4));
+for (let i = 0; i < pixels.length; i++) pixels[i] = (i % 251) / 251;
+// a fixed sequence of batch sizes, the same for every variant
+let seed = 7;
+const next = (below: number) => {
+  seed = (seed * 1103515245 + 12345) % 2 ** 31;
+  return 1 + ((seed >>> 16) % below);
+};
+const start = performance.now();
+let frames = 0;
+let rssQuietMb = 0;
+let rssMaxMb = 0;
+while (performance.now() - start < seconds * 1000) {
+  const quiet = performance.now() - start < (seconds * 1000) / 2;
+  const n = quiet ? next(3) : next(maxBatch);
+  if (!quiet && !rssQuietMb) rssQuietMb = rssMb();
+  await model.encode(pixels, n);
+  frames += n;
+  rssMaxMb = Math.max(rssMaxMb, rssMb());
+}
+const fps = Math.round(frames / ((performance.now() - start) / 1000));
+const rssEndMb = rssMb();
+await model.release();
+process.stdout.write(JSON.stringify({ rssLoadedMb, rssQuietMb, rssEndMb, rssMaxMb, fps }) + '\n');
