@@ -2,14 +2,13 @@
 // warm-up batch, then encodes for `seconds`: the first half in batches of 1–3 frames (a quiet site), the
 // second half in batches of 1–8 (traffic bunching up). Prints {"rssLoadedMb", "rssQuietMb", "rssEndMb",
 // "rssMaxMb", "fps"}: how much the process grew when larger batches first came, and at what speed.
-import { readFileSync } from 'node:fs';
 import { VisionModel, shippedModel } from '@vigil/vision';
+import { rssMb as rssOf } from './proc-stats.js';
 
 const [pattern, warm, secs] = process.argv.slice(2);
 const seconds = Number(secs);
 const maxBatch = 8;
-const rssMb = () =>
-  Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 102.4) / 10;
+const rssMb = () => Math.round(rssOf(process.pid) * 10) / 10;
 
 const model = await VisionModel.load(shippedModel('vigil-patch-v1'), {
   provider: { kind: 'cpu' },

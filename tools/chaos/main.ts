@@ -751,8 +751,9 @@ try {
     if (s.childrenEnd !== s.childrenStart)
       failures.push(`soak: child processes ${s.childrenStart} → ${s.childrenEnd}`);
     if (s.fdsEnd > s.fdsStart + 20) failures.push(`soak: file descriptors ${s.fdsStart} → ${s.fdsEnd}`);
-    // 0.5 MB a minute is 720 MB a day: past that it is a leak, whatever the noise (README: 0.14 and 0.35
-    // with the image's MALLOC_ARENA_MAX=2, and 3.29 from one 40 MB step; 0.02-0.79 without it)
+    // 0.5 MB a minute is 720 MB a day: past that it is a leak, whatever the noise (README: 0.37 and 0.05
+    // since the encoder's memory pattern is off, 3.29 before from one 40 MB step; 0.02-0.79 without
+    // the image's MALLOC_ARENA_MAX=2)
     if (s.rssSlopeMbPerMin > 0.5) failures.push(`soak: RSS grows ${s.rssSlopeMbPerMin} MB/min`);
   }
 } catch (e) {
