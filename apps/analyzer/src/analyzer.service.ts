@@ -37,6 +37,7 @@ import { Logger, OpsEndpoint } from '@vigil/observability';
 import { FrameAnalysisService, type AnalysisOutput, type NarrationOutput } from './frame-analysis.service.js';
 import { AnalyzerMetrics } from './analyzer-metrics.js';
 import { ANALYZER_CONFIG, ROOT_LOGGER } from './analyzer.tokens.js';
+import { RecentDrops } from './recent-drops.js';
 
 const SOURCE = 'urn:vigil:analyzer';
 /** A frame this late, with a newer one of its stream already read, is skipped (the analyzer is behind). */
@@ -65,7 +66,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
   private readonly eventStates: TableReader<EventState>;
   private readonly stateSentAt = new Map<string, number>();
   /** Drops of the last minute, for the overload status. */
-  private readonly drops: { at: number; streamId: string }[] = [];
+  private readonly drops = new RecentDrops();
   private housekeeping: NodeJS.Timeout | undefined;
   private readonly ops: OpsEndpoint;
   private readonly deadLetters: DeadLetters;
@@ -156,11 +157,11 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       },
       this.log,
     );
-    metrics.load = () => this.loadLastMinute();
+    metrics.load = () => this.drops.last();
     this.ops = new OpsEndpoint(metrics.registry, {
       ready: () => {
         if (!this.ready) return { ok: false, detail: 'not in the consumer group yet' };
-        const l = this.loadLastMinute();
+        const l = this.drops.last();
         if (!l.dropped) return { ok: true, detail: 'consuming frames' };
         const some = l.streams.slice(0, 5).join(', ') + (l.streams.length > 5 ? ', …' : '');
         return {
@@ -273,7 +274,9 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
     const byStream = new Map<string, IncomingMessage[]>();
     for (const msg of batch) {
       const key = msg.key ?? '';
-      byStream.set(key, [...(byStream.get(key) ?? []), msg]);
+      const msgs = byStream.get(key);
+      if (msgs) msgs.push(msg);
+      else byStream.set(key, [msg]);
     }
     // messages set aside on the dead-letter topic; the batch is committed once they are written
     const dead: Promise<void>[] = [];
@@ -464,17 +467,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
 
   private dropped(streamId: string, reason: 'stale' | 'superseded' | 'queue'): void {
     this.metrics.dropped.inc({ stream: streamId, reason });
-    this.drops.push({ at: Date.now(), streamId });
-  }
-
-  /** Frames dropped in the last minute, and by which streams. */
-  private loadLastMinute(): { dropped: number; streams: string[] } {
-    const since = Date.now() - 60_000;
-    while (this.drops.length && this.drops[0]!.at < since) this.drops.shift();
-    return {
-      dropped: this.drops.length,
-      streams: [...new Set(this.drops.map((d) => d.streamId))],
-    };
+    this.drops.add(streamId);
   }
 
   /** Scores and burst requests are perishable: when Kafka does not take them they are counted and dropped
