@@ -54,6 +54,14 @@ const soakMinutes = process.argv.includes('--soak-minutes')
   ? Number(process.argv[process.argv.indexOf('--soak-minutes') + 1])
   : 30;
 if (!(soakMinutes >= 3)) throw new Error('chaos: --soak-minutes takes a number of minutes, at least 3');
+/** `--overload-minutes 15` holds the overload longer (5 by default, 1 with `--quick`), to see memory level off. */
+const overloadMinutes = process.argv.includes('--overload-minutes')
+  ? Number(process.argv[process.argv.indexOf('--overload-minutes') + 1])
+  : quick
+    ? 1
+    : 5;
+if (!(overloadMinutes >= 1))
+  throw new Error('chaos: --overload-minutes takes a number of minutes, at least 1');
 const log = new Logger('chaos', { level: 'error' });
 const say = (line: string) => console.error(`chaos: ${line}`);
 const children: ChildProcess[] = [];
@@ -470,11 +478,12 @@ async function perStream(
 }
 
 /**
- * Frames at three times what one analyzer can take, for 5 minutes (1 quick): the backlog is shed from its
- * old end (drops per stream), the frames analyzed stay current (p99 age when scored), memory stays flat.
+ * Frames at three times what one analyzer can take, for `--overload-minutes` (5; 1 quick): the backlog is
+ * shed from its old end (drops per stream), the frames analyzed stay current (p99 age when scored), memory
+ * stays flat.
  */
 async function overload(kafka: LocalKafka) {
-  const seconds = quick ? 60 : 300;
+  const seconds = overloadMinutes * 60;
   const run6 = randomUUID().slice(0, 6);
   const cams = Array.from({ length: 12 }, (_, i) => `chaos-load-${run6}-${i}`);
   const conn = { brokers: kafka.brokers, clientId: 'chaos-load', connectTimeoutMs: 3000 };
@@ -621,6 +630,11 @@ async function overload(kafka: LocalKafka) {
       rssStartMb: start.rssMb,
       rssEndMb: end.rssMb,
       rssSlopeMbPerMin: Math.round(slope(secondHalf.map(([t, r]) => [t / 60_000, r])) * 100) / 100,
+      /** RSS (MB) at the end of each minute of the run: whether growth levels off shows here. */
+      rssByMinuteMb: Array.from(
+        { length: Math.floor(seconds / 60) },
+        (_, m) => rss.findLast(([t]) => t - from <= (m + 1) * 60_000)?.[1],
+      ).filter((x): x is number => x !== undefined),
       fdsStart: start.fds,
       fdsEnd: end.fds,
       status: health.status,
