@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalKafka, RtspTestServer, freePort, generateClip, repoRoot, testDir } from '@vigil/testing';
 import { childPids, childrenCpuSeconds, cpuSeconds, pssMb, rssMb } from './proc-stats.js';
+import { vigilEnv } from './up-env.js';
 
 const OUT_W = 640;
 const OUT_H = 360;
@@ -150,6 +151,8 @@ async function scaleStep(
   const child = spawn(process.execPath, [join(repoRoot(), 'bin/vigil.js'), 'ingest'], {
     env: {
       ...process.env,
+      // the image's allocator settings, so the memory columns measure what ships
+      ...vigilEnv,
       VIGIL_KAFKA_BROKERS: brokers.join(','),
       VIGIL_INGEST_ASSIGNMENT: 'static',
       VIGIL_INGEST_HTTP_PORT: String(port),
