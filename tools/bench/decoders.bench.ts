@@ -2,15 +2,18 @@
 // windows fall due together, batched (one generation for all) vs unbatched (one after another), and with vs
 // without each stream's prefix reused; and `grounded` per window. Same prompts, same answers (greedy), so
 // the ratios measure only how the work is run.
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { type DecodeRequest, GroundedDecoder, OnnxDecoder, type GenerateRequest } from '@vigil/decoders';
 import { repoRoot } from '@vigil/testing';
 import { percentile } from './stats.js';
+import { vigilEnv } from './up-env.js';
 
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
-/** A window of a stream as the analyzer hands it over: 20 samples, an anomaly, two frames of vision tokens. */
-function window(stream: number, k: number, frames: number): DecodeRequest {
+/** A window of a stream as the analyzer hands it over: 20 samples, an anomaly every third, `frames` frames of
+ * vision tokens. */
+export function window(stream: number, k: number, frames: number, samples = 20): DecodeRequest {
   const start = Date.parse('2026-11-29T10:00:00Z') + k * 10_000;
   const tokens = () => {
     const t = new Float32Array(196 * 16);
@@ -25,7 +28,7 @@ function window(stream: number, k: number, frames: number): DecodeRequest {
       start,
       end: start + 20_000,
       trigger: 'cadence',
-      samples: Array.from({ length: 20 }, (_, i) => ({ at: start + i * 1000, change: (i % 5) / 100 })),
+      samples: Array.from({ length: samples }, (_, i) => ({ at: start + i * 1000, change: (i % 5) / 100 })),
       anomalies: k % 3 === 0 ? [{ at: start + 4000, kind: 'object_appeared', score: 1.4 }] : [],
       frames: Array.from({ length: frames }, (_, i) => ({
         at: start + i * 10_000,
@@ -47,6 +50,37 @@ export interface DecoderRow {
   windowsPerS: number;
   p50Ms: number;
   p99Ms: number;
+}
+
+export interface DecoderMemoryRow {
+  readonly memoryPattern: boolean;
+  readonly rssLoadedMb: number;
+  readonly rssQuietMb: number;
+  readonly rssEndMb: number;
+  readonly rssMaxMb: number;
+  /** rssEndMb − rssQuietMb: what the process grew when batches of up to 8 windows came */
+  readonly growthMb: number;
+  readonly windowsPerS: number;
+}
+
+/**
+ * The decoder's memory when batch sizes and lengths vary, ONNX Runtime's memory pattern on and off, one
+ * process each (decoder-memory-worker.ts, with the image's allocator settings).
+ */
+function memoryRows(seconds: number): DecoderMemoryRow[] {
+  const worker = join(repoRoot(), 'dist/tools/bench/decoder-memory-worker.js');
+  return [true, false].map((memoryPattern) => {
+    const r = spawnSync(process.execPath, [worker, memoryPattern ? 'on' : 'off', String(seconds)], {
+      encoding: 'utf8',
+      env: { ...process.env, ...vigilEnv },
+    });
+    if (r.status !== 0) throw new Error(`decoder memory worker failed: ${r.stderr}`);
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Omit<
+      DecoderMemoryRow,
+      'memoryPattern' | 'growthMb'
+    >;
+    return { memoryPattern, ...out, growthMb: round(out.rssEndMb - out.rssQuietMb) };
+  });
 }
 
 export async function decodersBench(quick: boolean, log: (l: string) => void) {
@@ -138,6 +172,9 @@ export async function decodersBench(quick: boolean, log: (l: string) => void) {
     });
   }
   const find = (streams: number, mode: string) => rows.find((r) => r.streams === streams && r.mode === mode)!;
+  log('decoders: memory when batch sizes and lengths vary, memory pattern on and off (one process each)');
+  const memory = memoryRows(quick ? 20 : 60);
+  const [on, off] = memory as [DecoderMemoryRow, DecoderMemoryRow];
   return {
     model: decoder.manifest.name,
     maxNewTokens,
@@ -149,5 +186,9 @@ export async function decodersBench(quick: boolean, log: (l: string) => void) {
     speedupPrefix: round(find(1, 'unbatched').windowsPerS / noPrefix1.windowsPerS),
     speedupPrefixBatched8: round(find(8, 'batched').windowsPerS / noPrefix8.windowsPerS),
     groundedP99Ms: Math.max(...rows.filter((r) => r.backend === 'grounded').map((r) => r.p99Ms)),
+    memory,
+    /** pattern off over on: the process's size at the end, and windows per second */
+    memoryOffEndRatio: round(off.rssEndMb / on.rssEndMb),
+    memoryOffSpeedRatio: round(off.windowsPerS / on.windowsPerS),
   };
 }

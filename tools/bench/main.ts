@@ -131,6 +131,23 @@ if (chosen.includes('decoders')) {
   console.log(
     `speedupBatched=${r.speedupBatched} (32 streams) speedupPrefix=${r.speedupPrefix} (1 stream; ${r.speedupPrefixBatched8} at 8 streams batched) groundedP99Ms=${r.groundedP99Ms}`,
   );
+  console.log(
+    '\ndecoder memory — 1–2 streams a call for the first half, then 1–8, every window its own length (one process each)',
+  );
+  console.table(
+    r.memory.map((m) => ({
+      'memory pattern': m.memoryPattern ? 'on' : 'off',
+      'loaded MB': m.rssLoadedMb,
+      'after quiet half MB': m.rssQuietMb,
+      'end MB': m.rssEndMb,
+      'max MB': m.rssMaxMb,
+      'growth MB': m.growthMb,
+      'windows/s': m.windowsPerS,
+    })),
+  );
+  console.log(
+    `memoryOffEndRatio=${r.memoryOffEndRatio} memoryOffSpeedRatio=${r.memoryOffSpeedRatio} (off / on)`,
+  );
   console.log(`wrote ${file}`);
 }
 

@@ -134,6 +134,18 @@ test('batched equals unbatched: four streams of different prompt lengths in one 
   assert.ok(new Set(all.map((r) => r.tokens.join(','))).size >= 2);
 });
 
+test('ONNX Runtime’s memory pattern on (off by default) gives the same tokens, batched', async () => {
+  const patterned = await DecoderRuntime.load(MODEL, { memoryPattern: true });
+  try {
+    assert.deepEqual(
+      (await patterned.generate(requests(), { batched: true })).map((r) => r.tokens),
+      (await rt.generate(requests(), { batched: true })).map((r) => r.tokens),
+    );
+  } finally {
+    await patterned.release();
+  }
+});
+
 test('a stream’s prefix is computed once and reused; the result equals a full prefill', async () => {
   const fresh = await DecoderRuntime.load(MODEL);
   try {

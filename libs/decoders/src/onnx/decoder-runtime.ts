@@ -57,6 +57,12 @@ export interface RuntimeOptions {
   readonly threads?: number;
   /** Prefixes kept (streams); the least recently used goes first. */
   readonly prefixCacheSize?: number;
+  /**
+   * ONNX Runtime's memory pattern (`enableMemPattern`), off unless set: it plans one block per set of input
+   * shapes, and a decoder's shapes change with every batch size and sequence length. Off, the process
+   * ended 0.87–0.90× the size at the same speed (`npm run bench -- decoders`, decoder memory; docs/decoders.md).
+   */
+  readonly memoryPattern?: boolean;
 }
 
 /** What a runtime has done since it was loaded. */
@@ -91,6 +97,7 @@ function sessionOptions(o: RuntimeOptions): ort.InferenceSession.SessionOptions 
     intraOpNumThreads: o.threads ?? 1,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
+    enableMemPattern: o.memoryPattern ?? false,
   };
 }
 

@@ -84,7 +84,7 @@ export class OnnxDecoder implements Decoder {
     };
     this.worker.on('error', (e) => fail(`failed: ${e.message.split('\n')[0]}`));
     this.worker.on('exit', (code) => fail(`exited (code ${code})`));
-    const { manifestPath, provider, threads, prefixCacheSize } = opts;
+    const { manifestPath, provider, threads, prefixCacheSize, memoryPattern } = opts;
     this.loaded = this.call({
       id: 0,
       op: 'load',
@@ -93,6 +93,7 @@ export class OnnxDecoder implements Decoder {
         ...(provider ? { provider } : {}),
         ...(threads ? { threads } : {}),
         ...(prefixCacheSize ? { prefixCacheSize } : {}),
+        ...(memoryPattern !== undefined ? { memoryPattern } : {}),
       },
     }).then(() => undefined);
     // a failed load is reported by start() and by every decode
