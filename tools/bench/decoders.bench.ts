@@ -2,12 +2,11 @@
 // windows fall due together, batched (one generation for all) vs unbatched (one after another), and with vs
 // without each stream's prefix reused; and `grounded` per window. Same prompts, same answers (greedy), so
 // the ratios measure only how the work is run.
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { type DecodeRequest, GroundedDecoder, OnnxDecoder, type GenerateRequest } from '@vigil/decoders';
 import { repoRoot } from '@vigil/testing';
 import { percentile } from './stats.js';
-import { vigilEnv } from './up-env.js';
+import { runBenchWorker } from './up-env.js';
 
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
@@ -68,17 +67,11 @@ export interface DecoderMemoryRow {
  * process each (decoder-memory-worker.ts, with the image's allocator settings).
  */
 function memoryRows(seconds: number): DecoderMemoryRow[] {
-  const worker = join(repoRoot(), 'dist/tools/bench/decoder-memory-worker.js');
   return [true, false].map((memoryPattern) => {
-    const r = spawnSync(process.execPath, [worker, memoryPattern ? 'on' : 'off', String(seconds)], {
-      encoding: 'utf8',
-      env: { ...process.env, ...vigilEnv },
-    });
-    if (r.status !== 0) throw new Error(`decoder memory worker failed: ${r.stderr}`);
-    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Omit<
-      DecoderMemoryRow,
-      'memoryPattern' | 'growthMb'
-    >;
+    const out = runBenchWorker<Omit<DecoderMemoryRow, 'memoryPattern' | 'growthMb'>>(
+      'decoder-memory-worker',
+      [memoryPattern ? 'on' : 'off', String(seconds)],
+    );
     return { memoryPattern, ...out, growthMb: round(out.rssEndMb - out.rssQuietMb) };
   });
 }

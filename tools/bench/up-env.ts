@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,4 +32,18 @@ export async function upEnv(brokers: readonly string[], name: string): Promise<R
     VIGIL_INGEST_HTTP_PORT: '0',
     VIGIL_ANALYZER_HTTP_PORT: '0',
   };
+}
+
+/**
+ * Runs a benchmark worker (dist/tools/bench/<name>.js) in a process of its own with the image's allocator
+ * settings, and returns the JSON of its last line of output: memory is measured per process, so each
+ * variant of a memory table gets one.
+ */
+export function runBenchWorker<T>(name: string, args: readonly string[]): T {
+  const r = spawnSync(process.execPath, [join(repoRoot(), 'dist/tools/bench', `${name}.js`), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...vigilEnv },
+  });
+  if (r.status !== 0) throw new Error(`bench worker ${name} ${args.join(' ')} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as T;
 }

@@ -12,7 +12,7 @@ import {
   shippedModel,
 } from '@vigil/vision';
 import { generateClip, repoRoot, testDir } from '@vigil/testing';
-import { vigilEnv } from './up-env.js';
+import { runBenchWorker } from './up-env.js';
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
@@ -220,7 +220,6 @@ interface MemoryRow {
  * at batch 1), each change alone, and what ships (pattern off, warm-up at the batcher's maxBatch).
  */
 function memoryRows(seconds: number): MemoryRow[] {
-  const worker = join(repoRoot(), 'dist/tools/bench/vision-memory-worker.js');
   const variants = [
     { variant: 'before: pattern on, warm 1', memoryPattern: true, warmBatch: 1 },
     { variant: 'pattern on, warm 8', memoryPattern: true, warmBatch: 8 },
@@ -228,16 +227,10 @@ function memoryRows(seconds: number): MemoryRow[] {
     { variant: 'shipped: pattern off, warm 8', memoryPattern: false, warmBatch: 8 },
   ];
   return variants.map((v) => {
-    const r = spawnSync(
-      process.execPath,
-      [worker, v.memoryPattern ? 'on' : 'off', String(v.warmBatch), String(seconds)],
-      { encoding: 'utf8', env: { ...process.env, ...vigilEnv } },
+    const out = runBenchWorker<Omit<MemoryRow, 'variant' | 'memoryPattern' | 'warmBatch' | 'growthMb'>>(
+      'vision-memory-worker',
+      [v.memoryPattern ? 'on' : 'off', String(v.warmBatch), String(seconds)],
     );
-    if (r.status !== 0) throw new Error(`vision memory worker failed: ${r.stderr}`);
-    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Omit<
-      MemoryRow,
-      'variant' | 'memoryPattern' | 'warmBatch' | 'growthMb'
-    >;
     return { ...v, ...out, growthMb: round(out.rssEndMb - out.rssQuietMb) };
   });
 }
