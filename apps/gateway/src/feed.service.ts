@@ -30,7 +30,7 @@ import {
 import { type Logger } from '@vigil/observability';
 import { EventHub, type HubEvent } from './event-hub.js';
 import { GatewayMetrics } from './gateway-metrics.js';
-import { GatewayStore } from './store.js';
+import { GatewayStore, type Trimmed } from './store.js';
 import { GATEWAY_CONFIG, ROOT_LOGGER } from './gateway.tokens.js';
 
 const anomalyRow = jsonRow(AnomalyEventSchema);
@@ -74,6 +74,10 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
   private readonly specWaiters = new Set<() => void>();
   private joined = false;
   private pruneTimer: NodeJS.Timeout | null = null;
+  private limitCheckedAt = 0;
+  /** What keeping the store under its limit deleted since it was last logged, and when that was. */
+  private trimmedSinceLog: Trimmed = { windowSummaries: 0, endedEvents: 0, rollups: 0 };
+  private trimLoggedAt = 0;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -144,10 +148,10 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
       this.keepFrames(batch);
       return Promise.resolve();
     });
-    this.pruneTimer = setInterval(
-      () => this.store.pruneScores(Date.now() - this.config.scoresKeepS * 1000),
-      60_000,
-    );
+    this.pruneTimer = setInterval(() => {
+      this.store.pruneScores(Date.now() - this.config.scoresKeepS * 1000);
+      this.keepWithinLimit(true);
+    }, 60_000);
     this.pruneTimer.unref();
     await this.specs.caughtUp(10_000);
   }
@@ -211,7 +215,33 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
       }
     });
     for (const e of live) this.hub.emit(e);
+    this.keepWithinLimit();
     await Promise.all(dead);
+  }
+
+  /**
+   * Keeps the store under VIGIL_GATEWAY_DB_MAX_MB: checked after the batches that write (at most once a
+   * second; a new file replaying 30 days of topics writes fast) and every minute. What it deletes is
+   * counted, and logged at most every 10 minutes.
+   */
+  private keepWithinLimit(always = false): void {
+    const now = Date.now();
+    if (!always && now - this.limitCheckedAt < 1000) return;
+    this.limitCheckedAt = now;
+    const t = this.store.trimTo(this.config.dbMaxMb * 1024 * 1024);
+    this.metrics.storeBytes.set(this.store.usedBytes());
+    for (const kind of ['windowSummaries', 'endedEvents', 'rollups'] as const) {
+      if (!t[kind]) continue;
+      this.metrics.trimmed.inc({ kind }, t[kind]);
+      this.trimmedSinceLog[kind] += t[kind];
+    }
+    const s = this.trimmedSinceLog;
+    if (!(s.windowSummaries + s.endedEvents + s.rollups) || now - this.trimLoggedAt < 600_000) return;
+    this.log.info(
+      `local store kept under VIGIL_GATEWAY_DB_MAX_MB (${this.config.dbMaxMb}): deleted the oldest ${s.windowSummaries} window summaries, ${s.endedEvents} ended events and ${s.rollups} roll-ups; raise it (and the data volume) to keep more history here`,
+    );
+    this.trimmedSinceLog = { windowSummaries: 0, endedEvents: 0, rollups: 0 };
+    this.trimLoggedAt = now;
   }
 
   /** Each camera's newest usable frame of the batch becomes its latest. */

@@ -21,6 +21,17 @@ export class GatewayMetrics {
     labelNames: ['topic'] as const,
     registers: [this.registry],
   });
+  readonly trimmed = new Counter({
+    name: 'vigil_gateway_store_trimmed_total',
+    help: 'Rows deleted from the local store to keep it under VIGIL_GATEWAY_DB_MAX_MB, by kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly storeBytes = new Gauge({
+    name: 'vigil_gateway_store_bytes',
+    help: 'Bytes in use in the local store (SQLite pages less free ones), as of the last check',
+    registers: [this.registry],
+  });
   readonly sseClients = new Gauge({
     name: 'vigil_gateway_sse_clients',
     help: 'Open GET /events connections',

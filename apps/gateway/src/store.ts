@@ -80,6 +80,13 @@ function conditions() {
 
 const PHASE_RANK = { start: 0, update: 1, end: 2 } as const;
 
+/** Rows GatewayStore.trimTo deleted, by kind. */
+export interface Trimmed {
+  windowSummaries: number;
+  endedEvents: number;
+  rollups: number;
+}
+
 /**
  * What the gateway materializes from Kafka: the latest message of each anomaly event, every summary, each
  * camera's latest status and its recent scores. SQLite (better-sqlite3) in one local file, so a restarted
@@ -137,6 +144,18 @@ export class GatewayStore {
         'SELECT at_ms, score FROM scores WHERE stream_id = ? AND at_ms >= ? ORDER BY at_ms',
       ),
       pruneScores: this.db.prepare('DELETE FROM scores WHERE at_ms < ?'),
+      trimWindowSummaries: this.db.prepare(
+        `DELETE FROM summaries WHERE summary_id IN
+           (SELECT summary_id FROM summaries WHERE level = 'window' ORDER BY end_ms LIMIT ?)`,
+      ),
+      trimEndedEvents: this.db.prepare(
+        `DELETE FROM anomalies WHERE event_id IN
+           (SELECT event_id FROM anomalies WHERE phase = 'end' ORDER BY started_ms LIMIT ?)`,
+      ),
+      trimRollups: this.db.prepare(
+        `DELETE FROM summaries WHERE summary_id IN
+           (SELECT summary_id FROM summaries WHERE level != 'window' ORDER BY end_ms LIMIT ?)`,
+      ),
       anomalyView: this.db.prepare<[string], { event_id: string; body: string; has_evidence: number }>(
         'SELECT event_id, body, evidence IS NOT NULL AS has_evidence FROM anomalies WHERE event_id = ?',
       ),
@@ -210,6 +229,34 @@ export class GatewayStore {
 
   pruneScores(olderThanMs: number): number {
     return this.stmts.pruneScores.run(olderThanMs).changes;
+  }
+
+  /** Bytes of the file in use: its pages less the free ones, which SQLite reuses before it grows the file. */
+  usedBytes(): number {
+    const pragma = (name: string) => this.db.pragma(name, { simple: true }) as number;
+    return (pragma('page_count') - pragma('freelist_count')) * pragma('page_size');
+  }
+
+  /**
+   * Deletes the oldest history until the file uses at most `maxBytes`: window summaries first (the minute
+   * and hour roll-ups still tell the story), then ended events, then roll-ups. Open events, statuses and
+   * the consumer group stay. Kafka keeps 30 days of anomalies and summaries and a new file replays them
+   * all, so without this the file outgrows its volume within days at a site of a few dozen cameras.
+   */
+  trimTo(maxBytes: number, step = 500): Trimmed {
+    const out: Trimmed = { windowSummaries: 0, endedEvents: 0, rollups: 0 };
+    const order = [
+      ['windowSummaries', this.stmts.trimWindowSummaries],
+      ['endedEvents', this.stmts.trimEndedEvents],
+      ['rollups', this.stmts.trimRollups],
+    ] as const;
+    for (const [kind, stmt] of order)
+      while (this.usedBytes() > maxBytes) {
+        const n = stmt.run(step).changes;
+        if (!n) break;
+        out[kind] += n;
+      }
+    return out;
   }
 
   anomalies(q: AnomalyQuery): Page<StoredAnomaly> {

@@ -500,6 +500,7 @@ export const GatewayConfigSchema = z
     rateLimitPerMin: z.number().int().min(1).max(1_000_000).default(600),
     bodyLimitBytes: z.number().int().min(1024).max(10_000_000).default(65_536),
     scoresKeepS: z.number().min(60).max(86_400).default(3600),
+    dbMaxMb: z.number().min(16).max(10_000_000).default(1024),
     ffmpegPath: z.string().min(1).default('ffmpeg'),
     secretsDir: z.string().min(1).default('/run/secrets/vigil'),
     liveMaxViewers: z.number().int().min(0).max(1000).default(16),
@@ -544,6 +545,11 @@ const gatewayBindings = {
     env: 'VIGIL_GATEWAY_SCORES_KEEP_S',
     parse: 'number',
     hint: 'seconds of anomaly scores kept per camera for the sparklines, 60-86400',
+  },
+  dbMaxMb: {
+    env: 'VIGIL_GATEWAY_DB_MAX_MB',
+    parse: 'number',
+    hint: 'most megabytes of history in the SQLite file; past it the oldest window summaries, then ended events and roll-ups, are deleted (keep it under the data volume: 2 GiB in k8s/base)',
   },
   ffmpegPath: { env: 'VIGIL_FFMPEG_PATH', hint: 'path to the ffmpeg binary (live view)' },
   secretsDir: {
