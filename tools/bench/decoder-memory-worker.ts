@@ -1,17 +1,17 @@
 // One process per variant (RSS is per process): loads the tiny MoE test decoder with ONNX Runtime's memory
-// pattern on or off, caches the prefixes of the 8 streams, then generates for `seconds`: the first half 1–2 streams at a time (a quiet site), the
-// second half 1–8 (windows falling due together), every window with its own length (5–40 samples, 1–4
-// frames, 16–64 new tokens), so the sessions see a new set of input shapes at nearly every step. Prints
+// pattern on or off, caches the prefixes of the 8 streams, then generates for `seconds`: the first half
+// 1–2 streams at a time (a quiet site), the second half 1–8 (windows falling due together), every window
+// with its own length (5–40 samples, 1–4 frames, 16–64 new tokens), so the sessions see a new set of
+// input shapes at nearly every step. Prints
 // {"rssLoadedMb", "rssQuietMb", "rssEndMb", "rssMaxMb", "windowsPerS"}.
 import { join } from 'node:path';
 import { OnnxDecoder } from '@vigil/decoders';
 import { repoRoot } from '@vigil/testing';
 import { window } from './decoders.bench.js';
-import { rssMb as rssOf } from './proc-stats.js';
+import { ownRssMb, quietThenBusy } from './memory-run.js';
 
 const [pattern, secs] = process.argv.slice(2);
 const seconds = Number(secs);
-const rssMb = () => Math.round(rssOf(process.pid) * 10) / 10;
 
 const decoder = new OnnxDecoder({
   manifestPath: join(repoRoot(), 'models', 'tiny-moe-test', 'model.json'),
@@ -22,31 +22,23 @@ await decoder.start();
 await decoder.generate(
   Array.from({ length: 8 }, (_, s) => ({ ...decoder.request(window(s, -1, 1)), maxNewTokens: 1 })),
 );
-const rssLoadedMb = rssMb();
+const rssLoadedMb = ownRssMb();
 // a fixed sequence, the same for every variant
 let seed = 11;
 const next = (below: number) => {
   seed = (seed * 48271) % 2147483647;
   return 1 + (seed % below);
 };
-const start = performance.now();
-let windows = 0;
 let k = 0;
-let rssQuietMb = 0;
-let rssMaxMb = 0;
-while (performance.now() - start < seconds * 1000) {
-  const quiet = performance.now() - start < (seconds * 1000) / 2;
+const { rssQuietMb, rssEndMb, rssMaxMb, perS } = await quietThenBusy(seconds, async (quiet) => {
   const streams = next(quiet ? 2 : 8);
-  if (!quiet && !rssQuietMb) rssQuietMb = rssMb();
   const reqs = Array.from({ length: streams }, (_, s) => ({
     ...decoder.request(window(s, k++, next(4), 4 + next(36))),
     maxNewTokens: 15 + next(49),
   }));
   await decoder.generate(reqs);
-  windows += streams;
-  rssMaxMb = Math.max(rssMaxMb, rssMb());
-}
-const windowsPerS = Math.round((windows / ((performance.now() - start) / 1000)) * 10) / 10;
-const rssEndMb = rssMb();
+  return streams;
+});
+const windowsPerS = Math.round(perS * 10) / 10;
 await decoder.close();
 process.stdout.write(JSON.stringify({ rssLoadedMb, rssQuietMb, rssEndMb, rssMaxMb, windowsPerS }) + '\n');

@@ -3,12 +3,11 @@
 // second half in batches of 1–8 (traffic bunching up). Prints {"rssLoadedMb", "rssQuietMb", "rssEndMb",
 // "rssMaxMb", "fps"}: how much the process grew when larger batches first came, and at what speed.
 import { VisionModel, shippedModel } from '@vigil/vision';
-import { rssMb as rssOf } from './proc-stats.js';
+import { ownRssMb, quietThenBusy } from './memory-run.js';
 
 const [pattern, warm, secs] = process.argv.slice(2);
 const seconds = Number(secs);
 const maxBatch = 8;
-const rssMb = () => Math.round(rssOf(process.pid) * 10) / 10;
 
 const model = await VisionModel.load(shippedModel('vigil-patch-v1'), {
   provider: { kind: 'cpu' },
@@ -16,7 +15,7 @@ const model = await VisionModel.load(shippedModel('vigil-patch-v1'), {
   maxBatch: Number(warm),
   memoryPattern: pattern === 'on',
 });
-const rssLoadedMb = rssMb();
+const rssLoadedMb = ownRssMb();
 // the batch in shared memory, as the Preprocessor writes it; any pixel values will do
 const pixels = new Float32Array(new SharedArrayBuffer(maxBatch * 3 * 224 * 224 * 4));
 for (let i = 0; i < pixels.length; i++) pixels[i] = (i % 251) / 251;
@@ -26,19 +25,11 @@ const next = (below: number) => {
   seed = (seed * 1103515245 + 12345) % 2 ** 31;
   return 1 + ((seed >>> 16) % below);
 };
-const start = performance.now();
-let frames = 0;
-let rssQuietMb = 0;
-let rssMaxMb = 0;
-while (performance.now() - start < seconds * 1000) {
-  const quiet = performance.now() - start < (seconds * 1000) / 2;
+const { rssQuietMb, rssEndMb, rssMaxMb, perS } = await quietThenBusy(seconds, async (quiet) => {
   const n = quiet ? next(3) : next(maxBatch);
-  if (!quiet && !rssQuietMb) rssQuietMb = rssMb();
   await model.encode(pixels, n);
-  frames += n;
-  rssMaxMb = Math.max(rssMaxMb, rssMb());
-}
-const fps = Math.round(frames / ((performance.now() - start) / 1000));
-const rssEndMb = rssMb();
+  return n;
+});
+const fps = Math.round(perS);
 await model.release();
 process.stdout.write(JSON.stringify({ rssLoadedMb, rssQuietMb, rssEndMb, rssMaxMb, fps }) + '\n');

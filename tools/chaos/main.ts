@@ -49,19 +49,17 @@ const quick = process.argv.includes('--quick');
 /** `--only overload` (or broker, kill, soak) runs one scenario, for working on it. */
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const wanted = (name: string) => !only || only === name;
+/** `--<name> N`: a number of minutes, at least `least`; `fallback` when not given. */
+function minutesArg(name: string, fallback: number, least: number): number {
+  const at = process.argv.indexOf(`--${name}`);
+  const minutes = at < 0 ? fallback : Number(process.argv[at + 1]);
+  if (!(minutes >= least)) throw new Error(`chaos: --${name} takes a number of minutes, at least ${least}`);
+  return minutes;
+}
 /** `--soak-minutes 90` soaks longer (or shorter, while looking into a leak); 30 by default. */
-const soakMinutes = process.argv.includes('--soak-minutes')
-  ? Number(process.argv[process.argv.indexOf('--soak-minutes') + 1])
-  : 30;
-if (!(soakMinutes >= 3)) throw new Error('chaos: --soak-minutes takes a number of minutes, at least 3');
+const soakMinutes = minutesArg('soak-minutes', 30, 3);
 /** `--overload-minutes 15` holds the overload longer (5 by default, 1 with `--quick`), to see memory level off. */
-const overloadMinutes = process.argv.includes('--overload-minutes')
-  ? Number(process.argv[process.argv.indexOf('--overload-minutes') + 1])
-  : quick
-    ? 1
-    : 5;
-if (!(overloadMinutes >= 1))
-  throw new Error('chaos: --overload-minutes takes a number of minutes, at least 1');
+const overloadMinutes = minutesArg('overload-minutes', quick ? 1 : 5, 1);
 const log = new Logger('chaos', { level: 'error' });
 const say = (line: string) => console.error(`chaos: ${line}`);
 const children: ChildProcess[] = [];
