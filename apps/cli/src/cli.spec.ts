@@ -45,7 +45,7 @@ test('tail prints one readable line per message', () => {
       streamId: 'cam-1',
       observedAt: '2026-01-01T00:00:01Z',
       phase: 'start',
-      kind: 'scene_change',
+      kind: 'object_appeared',
       severity: 'warning',
       score: 0.1234,
       description: 'Box.',
@@ -53,6 +53,6 @@ test('tail prints one readable line per message', () => {
   );
   assert.equal(
     formatTailLine('anomalies', anomaly, {}, false),
-    '00:00:01 [cam-1] START scene_change warning score=0.123 Box.',
+    '00:00:01 [cam-1] START object_appeared warning score=0.123 Box.',
   );
 });

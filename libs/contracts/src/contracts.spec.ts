@@ -74,10 +74,10 @@ test('credentials are redacted from URLs and from free text', () => {
 });
 
 test('ids are deterministic, distinct per input, and shaped like UUIDs', () => {
-  const a = anomalyEventId('cam-1', 'scene_change', '2026-01-01T00:00:00.000Z');
-  assert.equal(a, anomalyEventId('cam-1', 'scene_change', '2026-01-01T00:00:00.000Z'));
-  assert.notEqual(a, anomalyEventId('cam-2', 'scene_change', '2026-01-01T00:00:00.000Z'));
-  assert.notEqual(a, summaryId('cam-1', 'scene_change', '2026-01-01T00:00:00.000Z'));
+  const a = anomalyEventId('cam-1', 'lens_covered', '2026-01-01T00:00:00.000Z');
+  assert.equal(a, anomalyEventId('cam-1', 'lens_covered', '2026-01-01T00:00:00.000Z'));
+  assert.notEqual(a, anomalyEventId('cam-2', 'lens_covered', '2026-01-01T00:00:00.000Z'));
+  assert.notEqual(a, summaryId('cam-1', 'lens_covered', '2026-01-01T00:00:00.000Z'));
   assert.match(a, /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   // the separator cannot be forged by a part containing it
   assert.notEqual(deterministicId('a|b', 'c'), deterministicId('a', 'b|c'));

@@ -159,7 +159,6 @@ export const StreamStatusSchema = z
 export type StreamStatus = z.output<typeof StreamStatusSchema>;
 
 export const AnomalyKindSchema = z.enum([
-  'scene_change',
   'object_appeared',
   'lens_covered',
   'blur',
@@ -168,7 +167,6 @@ export const AnomalyKindSchema = z.enum([
   'too_dark',
   'overexposed',
   'activity_stopped',
-  'novelty',
   'model.flagged',
 ]);
 export type AnomalyKind = z.output<typeof AnomalyKindSchema>;

@@ -15,7 +15,7 @@ test('narrates frames, activity and each anomaly with its time, and only what wa
         at: start + i * 500,
         change: i === 8 ? 0.12 : 0.002,
       })),
-      anomalies: [{ at: start + 4_000, kind: 'scene_change', score: 0.12 }],
+      anomalies: [{ at: start + 4_000, kind: 'object_appeared', score: 0.12 }],
       trigger: 'cadence',
       frames: [],
       merged: 0,
@@ -24,11 +24,11 @@ test('narrates frames, activity and each anomaly with its time, and only what wa
   });
   assert.equal(
     r.summary,
-    'Loading dock 3 (dock-3), 10:00:00–10:00:10 UTC: 20 frames sampled (2.0 fps). Scene activity low (on average 0.8% of the picture changing between samples, peak 12.0%). 1 anomaly: scene change at 10:00:04 (score 0.12).',
+    'Loading dock 3 (dock-3), 10:00:00–10:00:10 UTC: 20 frames sampled (2.0 fps). Scene activity low (on average 0.8% of the picture changing between samples, peak 12.0%). 1 anomaly: object appeared at 10:00:04 (score 0.12).',
   );
   assert.deepEqual(r.decoder, { type: 'grounded', fallback: false });
   assert.equal(r.findings.length, 1);
-  assert.equal(r.findings[0]?.kind, 'scene_change');
+  assert.equal(r.findings[0]?.kind, 'object_appeared');
 });
 
 test('a quiet window says so', async () => {
