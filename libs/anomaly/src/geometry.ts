@@ -1,4 +1,4 @@
-import { type ContentBox } from './patch-change.js';
+import { type ContentBox, letterboxContent } from './patch-change.js';
 
 /** A normalized box in frame coordinates (0..1, origin top-left). */
 export interface Box {
@@ -79,5 +79,37 @@ export class PatchGrid {
       w: clamp((maxX - content.x) / content.w) - x,
       h: clamp((maxY - content.y) / content.h) - y,
     };
+  }
+}
+
+/**
+ * The PatchGrid of each frame size and ignore list for one model input: a camera's grid is built once, not
+ * per frame (an analyzer sees a few sizes; past `max` distinct ones the cache starts over).
+ */
+export class PatchGridCache {
+  private readonly grids = new Map<string, PatchGrid>();
+
+  constructor(
+    private readonly grid: readonly [rows: number, cols: number],
+    private readonly modelW: number,
+    private readonly modelH: number,
+    private readonly max = 256,
+  ) {}
+
+  get(width: number, height: number, ignore: readonly Box[] = []): PatchGrid {
+    const key = `${width}x${height}:${JSON.stringify(ignore)}`;
+    let g = this.grids.get(key);
+    if (!g) {
+      g = new PatchGrid(
+        this.grid,
+        letterboxContent(width, height, this.modelW, this.modelH),
+        this.modelW,
+        this.modelH,
+        ignore,
+      );
+      if (this.grids.size > this.max) this.grids.clear();
+      this.grids.set(key, g);
+    }
+    return g;
   }
 }

@@ -5,3 +5,7 @@ export * from './event-tracker.js';
 export * from './baseline.js';
 export * from './health.js';
 export * from './scene-scorer.js';
+export * from './event-messages.js';
+export * from './open-events.js';
+export * from './event-handover.js';
+export * from './baseline-keeping.js';

@@ -9,3 +9,4 @@ export * from './prompt.js';
 export * from './onnx/tokenizer.js';
 export * from './onnx/decoder-runtime.js';
 export * from './onnx/onnx-decoder.js';
+export * from './narration.js';

@@ -44,3 +44,26 @@ export function meanAbsDiff(a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < a.length; i++) sum += Math.abs(a[i]! - b[i]!);
   return sum / (a.length * 255);
 }
+
+/** The schema allows 64 000 base64 characters for an event's evidence, and a busy frame must still fit. */
+export const EVIDENCE_MAX_BASE64 = 48_000;
+
+/**
+ * A small JPEG of the frame (160 px wide, ~5 KB) as base64, for an event's evidence; smaller if need be,
+ * undefined when even 80 px does not fit `maxBase64`.
+ */
+export async function evidenceThumbnail(
+  jpeg: Buffer,
+  maxBase64 = EVIDENCE_MAX_BASE64,
+): Promise<{ mime: 'image/jpeg'; base64: string } | undefined> {
+  for (const [width, quality] of [
+    [160, 70],
+    [120, 50],
+    [80, 40],
+  ] as const) {
+    const small = await sharp(jpeg).resize({ width }).jpeg({ quality }).toBuffer();
+    const base64 = small.toString('base64');
+    if (base64.length <= maxBase64) return { mime: 'image/jpeg', base64 };
+  }
+  return undefined;
+}
