@@ -36,4 +36,29 @@ export default tseslint.config(
     files: ['apps/**/*.ts'],
     rules: { '@typescript-eslint/consistent-type-imports': 'off' },
   },
+  {
+    // An app or tool reaches another app only through its public entry (apps/<app>/src/index.ts); what
+    // two apps share belongs in a lib. Tests (test/) may open an app up: they test its parts.
+    files: ['apps/**/*.ts', 'tools/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/libs/*/src/**', '../../libs/**'], message: 'Import libs through @vigil/<lib>.' },
+            {
+              group: [
+                '../../*/src/**',
+                '!../../*/src/index.js',
+                '../../apps/*/src/**',
+                '!../../apps/*/src/index.js',
+              ],
+              message:
+                "Another app's files are its own: import its public entry (apps/<app>/src/index.js), or move what is shared to a lib.",
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

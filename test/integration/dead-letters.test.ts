@@ -23,12 +23,12 @@ import {
   type KafkaSubscriber,
   createKafka,
   ensureTopics,
+  frameMessage,
 } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
 import { sceneJpeg, testDir, useTestKafka, waitFor, watchTopics } from '@vigil/testing';
 import { startAnalyzer } from '../../apps/analyzer/src/main.js';
 import { type RunningGateway, startGateway } from '../../apps/gateway/src/main.js';
-import { frameMessage } from '../../apps/ingest/src/frame-message.js';
 
 const log = new Logger('test', { level: 'error' });
 const CAM = `dlq-${randomUUID().slice(0, 8)}`;

@@ -15,7 +15,7 @@ import {
   StreamSpecSchema,
   TOPICS,
 } from '@vigil/contracts';
-import { KafkaPublisher, type KafkaSubscriber, createKafka, ensureTopics } from '@vigil/kafka';
+import { KafkaPublisher, type KafkaSubscriber, createKafka, ensureTopics, frameMessage } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
 import {
   captureOutput,
@@ -27,7 +27,6 @@ import {
   waitFor,
   watchTopics,
 } from '@vigil/testing';
-import { frameMessage } from '../../apps/ingest/src/frame-message.js';
 
 const log = new Logger('test', { level: 'error' });
 const RUN = randomUUID().slice(0, 6);

@@ -14,7 +14,14 @@ import {
   summaryId,
 } from '@vigil/contracts';
 import { loadGatewayConfig } from '@vigil/config';
-import { KafkaPublisher, type KafkaSubscriber, createKafka, jsonMessage } from '@vigil/kafka';
+import {
+  KafkaPublisher,
+  type KafkaSubscriber,
+  createKafka,
+  jsonMessage,
+  frameMessage,
+  statusMessage,
+} from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
 import {
   cameraCredentials,
@@ -26,7 +33,6 @@ import {
   watchTopics,
 } from '@vigil/testing';
 import { type RunningGateway, startGateway } from '../../apps/gateway/src/main.js';
-import { frameMessage, statusMessage } from '../../apps/ingest/src/frame-message.js';
 
 // The gateway against a real broker: cameras written through the API land on vigil.streams.v1; anomalies,
 // summaries, statuses, scores and frames published to Kafka come back through the API and /events; keys,

@@ -15,11 +15,10 @@ import {
   toCloudEventHeaders,
 } from '@vigil/contracts';
 import { loadAnalyzerConfig } from '@vigil/config';
-import { KafkaPublisher, type KafkaSubscriber, createKafka } from '@vigil/kafka';
+import { KafkaPublisher, type KafkaSubscriber, createKafka, frameMessage } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
 import { FakeChatServer, sceneJpeg, useTestKafka, waitFor, watchTopics } from '@vigil/testing';
 import { startAnalyzer } from '../../apps/analyzer/src/main.js';
-import { frameMessage } from '../../apps/ingest/src/frame-message.js';
 
 // Narration end to end on a shortened clock: 42 s of a camera's frames (stream time, published faster than
 // real time) through the analyzer with a model server that reports findings. Sliding windows of 4 s every

@@ -7,11 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { type INestApplicationContext } from '@nestjs/common';
 import { ScoreSampleSchema, StreamSpecSchema, TOPICS } from '@vigil/contracts';
 import { loadAnalyzerConfig } from '@vigil/config';
-import { KafkaPublisher, type KafkaSubscriber, createKafka, ensureTopics } from '@vigil/kafka';
+import { KafkaPublisher, type KafkaSubscriber, createKafka, ensureTopics, frameMessage } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
 import { sceneJpeg, sumMetric, useTestKafka, waitFor, watchTopics } from '@vigil/testing';
 import { startAnalyzer } from '../../apps/analyzer/src/main.js';
-import { frameMessage } from '../../apps/ingest/src/frame-message.js';
 
 const log = new Logger('test', { level: 'error' });
 const RUN = randomUUID().slice(0, 6);

@@ -27,6 +27,7 @@ import {
   createKafka,
   ensureTopics,
   type IncomingMessage,
+  frameMessage,
 } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
 import {
@@ -40,7 +41,6 @@ import {
   sumMetric,
   watchTopics,
 } from '@vigil/testing';
-import { frameMessage } from '../../apps/ingest/src/frame-message.js';
 import { childPids, rssMb } from '../bench/proc-stats.js';
 import { percentile } from '../bench/stats.js';
 import { upEnv, vigilEnv } from '../bench/up-env.js';

@@ -34,8 +34,8 @@ import {
   sceneJpeg,
 } from '@vigil/testing';
 import { type SceneKind, SCENE_KINDS } from '@vigil/anomaly';
-import { startAnalyzer } from '../../apps/analyzer/src/main.js';
-import { startIngest } from '../../apps/ingest/src/main.js';
+import { startAnalyzer } from '../../apps/analyzer/src/index.js';
+import { startIngest } from '../../apps/ingest/src/index.js';
 
 const quick = process.argv.includes('--quick');
 /** Stream ids are new every run: a shared broker may hold an earlier run's events and saved baselines. */

@@ -15,9 +15,9 @@ import {
   loadGatewayConfig,
   loadIngestConfig,
 } from '@vigil/config';
-import { IngestMetrics } from '../../apps/ingest/src/ingest-metrics.js';
-import { AnalyzerMetrics } from '../../apps/analyzer/src/analyzer-metrics.js';
-import { GatewayMetrics } from '../../apps/gateway/src/gateway-metrics.js';
+import { IngestMetrics } from '../../apps/ingest/src/index.js';
+import { AnalyzerMetrics } from '../../apps/analyzer/src/index.js';
+import { GatewayMetrics } from '../../apps/gateway/src/index.js';
 import { type K8sObject, KustomizeError, build, parseEnvFile, strategicMerge } from './kustomize.js';
 import { containerEnv, referenceProblems, schemaProblems, validateAll } from './validate.js';
 import { ENV_BEGIN, topicsYaml, withEnvReference } from './generate.js';

@@ -5,7 +5,7 @@ import { LocalKafkaError, RtspServerError } from '@vigil/testing';
 import { ModelLoadError } from '@vigil/vision';
 import { redactSecrets } from '@vigil/contracts';
 import { PortInUseError } from '@vigil/observability';
-import { ApiKeysError } from '../../gateway/src/api-keys.js';
+import { ApiKeysError } from '../../gateway/src/index.js';
 
 export class UsageError extends Error {
   constructor(message: string) {

@@ -10,9 +10,9 @@ import {
   type Env,
 } from '@vigil/config';
 import { Logger } from '@vigil/observability';
-import { startAnalyzer } from '../../analyzer/src/main.js';
-import { startIngest } from '../../ingest/src/main.js';
-import { startGateway } from '../../gateway/src/main.js';
+import { startAnalyzer } from '../../analyzer/src/index.js';
+import { startIngest } from '../../ingest/src/index.js';
+import { startGateway } from '../../gateway/src/index.js';
 import { UsageError, describeFatal } from './errors.js';
 import { startTail, tailTopic } from './tail.command.js';
 import { runUp } from './up.command.js';

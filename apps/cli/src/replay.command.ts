@@ -18,12 +18,18 @@ import {
   TOPICS,
   jsonRow,
 } from '@vigil/contracts';
-import { KafkaPublisher, type KafkaSubscriber, createKafka, ensureTopics, jsonMessage } from '@vigil/kafka';
+import {
+  KafkaPublisher,
+  type KafkaSubscriber,
+  createKafka,
+  ensureTopics,
+  jsonMessage,
+  frameMessage,
+} from '@vigil/kafka';
 import { JpegSplitter, buildIngestArgs, diesWithParent } from '@vigil/media';
 import { type Logger } from '@vigil/observability';
 import { watchTopics } from '@vigil/testing';
-import { startAnalyzer } from '../../analyzer/src/main.js';
-import { frameMessage } from '../../ingest/src/frame-message.js';
+import { startAnalyzer } from '../../analyzer/src/index.js';
 import { UsageError } from './errors.js';
 import { localKafka } from './up.command.js';
 

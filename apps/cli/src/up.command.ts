@@ -14,9 +14,9 @@ import { StreamSpecSchema, TOPICS, type StreamSpecInput } from '@vigil/contracts
 import { KafkaPublisher, StreamRegistry, createKafka, ensureTopics } from '@vigil/kafka';
 import { type Logger } from '@vigil/observability';
 import { LocalKafka, RtspTestServer, generateClip } from '@vigil/testing';
-import { startAnalyzer } from '../../analyzer/src/main.js';
-import { startIngest } from '../../ingest/src/main.js';
-import { startGateway } from '../../gateway/src/main.js';
+import { startAnalyzer } from '../../analyzer/src/index.js';
+import { startIngest } from '../../ingest/src/index.js';
+import { startGateway } from '../../gateway/src/index.js';
 import { startTail } from './tail.command.js';
 
 export interface RunningUp {

@@ -7,12 +7,13 @@ import {
   ensureTopics,
   type KafkaConnection,
   type OutgoingMessage,
+  frameMessage,
+  statusMessage,
 } from '@vigil/kafka';
 import { ChangeDetector } from '@vigil/anomaly';
 import { type SampledFrame, type StateChange, StreamSupervisor, classifyFailure } from '@vigil/media';
 import { type GrayThumbnail, grayThumbnail, meanAbsDiff } from '@vigil/vision';
 import { Logger, OpsEndpoint } from '@vigil/observability';
-import { frameMessage, statusMessage } from './frame-message.js';
 import { IngestMetrics } from './ingest-metrics.js';
 import { INGEST_CONFIG, ROOT_LOGGER } from './ingest.tokens.js';
 

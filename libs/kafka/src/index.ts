@@ -6,3 +6,4 @@ export * from './stream-registry.js';
 export * from './table-reader.js';
 export * from './dead-letters.js';
 export * from './outbox.js';
+export * from './frame-message.js';

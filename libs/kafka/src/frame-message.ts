@@ -8,15 +8,26 @@ import {
   frameId,
   toCloudEventHeaders,
 } from '@vigil/contracts';
-import { type OutgoingMessage, jsonMessage } from '@vigil/kafka';
-import { type SampledFrame } from '@vigil/media';
+import { type OutgoingMessage, jsonMessage } from './message-bus.js';
+
+/** A sampled frame as ingest reads it from ffmpeg (@vigil/media's SampledFrame). */
+export interface FrameSample {
+  /** A JPEG. */
+  readonly image: Buffer;
+  readonly seq: number;
+  readonly runId: string;
+  /** Wall-clock time the sample was read from ffmpeg (ms since the epoch). */
+  readonly capturedAt: number;
+  /** Presentation time in the source stream, seconds. */
+  readonly ptsSeconds?: number;
+}
 
 export const INGEST_SOURCE = 'urn:vigil:ingest';
 
 /** A sampled frame as a vigil.frames.v1 message: JPEG value, CloudEvents + vigil_meta headers. Pure. */
 export function frameMessage(
   spec: StreamSpec,
-  frame: SampledFrame,
+  frame: FrameSample,
   sampling: FrameMeta['sampling'],
 ): OutgoingMessage {
   const capturedAt = new Date(frame.capturedAt).toISOString();
