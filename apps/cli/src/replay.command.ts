@@ -1,9 +1,7 @@
-import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import { type INestApplicationContext } from '@nestjs/common';
 import { type CliConfig, loadAnalyzerConfig, type Env, kafkaConnection } from '@vigil/config';
 import {
@@ -26,7 +24,14 @@ import {
   jsonMessage,
   frameMessage,
 } from '@vigil/kafka';
-import { JpegSplitter, buildIngestArgs, diesWithParent } from '@vigil/media';
+import {
+  FrameReadError,
+  MediaProbeError,
+  buildIngestArgs,
+  ffprobeBeside,
+  probeDuration,
+  readFrames,
+} from '@vigil/media';
 import { type Logger } from '@vigil/observability';
 import { watchTopics } from '@vigil/testing';
 import { startAnalyzer } from '../../analyzer/src/index.js';
@@ -54,24 +59,6 @@ export interface ReplayResult {
 /** Frames published but not yet scored: small, so the analyzer's per-stream queue never drops one. */
 const IN_FLIGHT = 2;
 
-async function probeDuration(ffprobe: string, file: string): Promise<number> {
-  try {
-    const { stdout } = await promisify(execFile)(
-      ffprobe,
-      ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file],
-      { timeout: 30_000 },
-    );
-    const d = Number(stdout.trim());
-    if (!Number.isFinite(d) || d <= 0) throw new Error('it reports no duration');
-    return d;
-  } catch (err) {
-    const msg = ((err as { stderr?: string }).stderr || (err as Error).message).trim().split('\n').pop();
-    throw new UsageError(
-      `${file} is not a video ffmpeg can read (${msg}); give a recorded clip such as an .mp4`,
-    );
-  }
-}
-
 const clock = (s: number) =>
   `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
 
@@ -95,7 +82,9 @@ export async function runReplay(
     throw new UsageError(`cannot read ${fileArg}; give the path of a recorded clip`);
   }
   const ffmpeg = env.VIGIL_FFMPEG_PATH ?? 'ffmpeg';
-  const durationS = await probeDuration(ffmpeg.replace(/ffmpeg$/, 'ffprobe'), file);
+  const durationS = await probeDuration(ffprobeBeside(ffmpeg), file).catch((err: unknown) => {
+    throw err instanceof MediaProbeError ? new UsageError(err.message) : err;
+  });
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
@@ -192,19 +181,12 @@ export async function runReplay(
       );
     };
 
-    const cmd = diesWithParent(ffmpeg, buildIngestArgs(spec, { ioTimeoutMs: 10_000, realtime: false }));
-    const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    stops.push(() => {
-      if (child.exitCode === null) child.kill('SIGKILL');
-      return Promise.resolve();
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
-    const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
-    const splitter = new JpegSplitter();
     let seq = 0;
-    for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
-      for (const jpeg of splitter.push(chunk)) {
+    try {
+      for await (const jpeg of readFrames(
+        ffmpeg,
+        buildIngestArgs(spec, { ioTimeoutMs: 10_000, realtime: false }),
+      )) {
         const capturedAt = t0 + Math.round((seq * 1000) / opts.fps);
         await publisher.publish(TOPICS.frames.name, [
           frameMessage(spec, { image: jpeg, seq, runId: 'replay', capturedAt }, 'fps'),
@@ -214,10 +196,11 @@ export async function runReplay(
         await until(() => seq - scored <= IN_FLIGHT, 10_000);
         draw();
       }
+    } catch (err) {
+      if (err instanceof FrameReadError)
+        throw new UsageError(`ffmpeg could not read ${fileArg}: ${err.lastStderr}`);
+      throw err;
     }
-    const code = await exited;
-    if (code !== 0 && seq === 0)
-      throw new UsageError(`ffmpeg could not read ${fileArg}: ${stderr.trim().split('\n').pop()}`);
     await until(() => scored >= seq, 15_000);
     // the clip's last stretch is narrated on request rather than waiting for a stride that never comes
     const ask: ControlMessage = {

@@ -1,40 +1,26 @@
 import { randomBytes } from 'node:crypto';
 import { type IncomingMessage, type Server } from 'node:http';
-import { createRequire } from 'node:module';
 import { type Duplex } from 'node:stream';
-import { type ChildProcess } from 'node:child_process';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { FileSecretStore, type GatewayConfig } from '@vigil/config';
 import { redactSecrets, streamUrlProblem, type StreamSpec } from '@vigil/contracts';
-import { withCredentials } from '@vigil/media';
+import { type LiveEncode, startLiveEncode, withCredentials } from '@vigil/media';
 import { type Logger } from '@vigil/observability';
 import { type GatewayMetrics } from './gateway-metrics.js';
-
-/** node-rtsp-stream's muxer: ffmpeg re-encoding a camera to MPEG-1 in MPEG-TS for JSMpeg (CommonJS). */
-interface Mpeg1Muxer {
-  stream: ChildProcess;
-  on(event: 'mpeg1data', fn: (data: Buffer) => void): void;
-  on(event: 'ffmpegStderr', fn: (data: Buffer) => void): void;
-}
-const Mpeg1Muxer = createRequire(import.meta.url)('node-rtsp-stream/mpeg1muxer.js') as new (o: {
-  url: string;
-  ffmpegPath: string;
-  ffmpegOptions: Record<string, string>;
-}) => Mpeg1Muxer;
 
 /** A viewer this far behind (bytes queued) misses chunks until it catches up. */
 const MAX_BUFFERED = 2 << 20;
 const TICKET_TTL_MS = 30_000;
 
 interface Feed {
-  muxer: Mpeg1Muxer;
+  encode: LiveEncode;
   viewers: Set<WebSocket>;
   stderr: string;
 }
 
 /**
- * The dashboard's live view: a camera re-encoded to MPEG-1 by node-rtsp-stream's muxer and sent to JSMpeg
- * over a WebSocket (/live/<id>?ticket=…). The muxer starts with a camera's first viewer and stops with its
+ * The dashboard's live view: a camera re-encoded to MPEG-1 (libs/media's startLiveEncode) and sent to JSMpeg
+ * over a WebSocket (/live/<id>?ticket=…). The encode starts with a camera's first viewer and stops with its
  * last. The browser's WebSocket cannot send the API key, so GET /api/streams/<id>/live (keyed) hands out a
  * ticket good for one connection within 30 s. The camera URL is checked against the same allow-list as
  * ingest before it reaches ffmpeg; credentials come from the secret store and never leave ffmpeg's
@@ -116,31 +102,14 @@ export class LiveViewHub {
     const url = spec.credentials
       ? withCredentials(spec.url, this.secrets.credentials(spec.credentials.secret))
       : spec.url;
-    const muxer = new Mpeg1Muxer({
-      url,
-      ffmpegPath: this.config.ffmpegPath,
-      ffmpegOptions: {
-        '-an': '',
-        '-vf': 'scale=640:-2',
-        '-r': '25',
-        '-b:v': '900k',
-        '-bf': '0',
-        '-loglevel': 'error',
-        '-nostdin': '',
-      },
-    });
-    const feed: Feed = { muxer, viewers: new Set(), stderr: '' };
-    // the muxer does not listen for spawn errors (no ffmpeg at VIGIL_FFMPEG_PATH): without this, a crash
-    muxer.stream.on(
-      'error',
-      (err) => (feed.stderr += `\ncannot run ${this.config.ffmpegPath}: ${err.message}`),
-    );
-    muxer.on('mpeg1data', (data) => {
+    const encode = startLiveEncode(url, this.config.ffmpegPath);
+    const feed: Feed = { encode, viewers: new Set(), stderr: '' };
+    encode.onData((data) => {
       for (const v of feed.viewers)
         if (v.readyState === v.OPEN && v.bufferedAmount < MAX_BUFFERED) v.send(data);
     });
-    muxer.on('ffmpegStderr', (data) => (feed.stderr = (feed.stderr + data.toString()).slice(-2000)));
-    muxer.stream.on('exit', (code) => {
+    encode.onStderr((text) => (feed.stderr = (feed.stderr + text).slice(-2000)));
+    encode.onExit((code) => {
       if (this.feeds.get(spec.id) !== feed) return;
       this.feeds.delete(spec.id);
       const why = redactSecrets(feed.stderr.trim().split('\n').pop() ?? '') || `ffmpeg exited (${code})`;
@@ -156,7 +125,7 @@ export class LiveViewHub {
     const feed = this.feeds.get(streamId);
     if (!feed) return;
     this.feeds.delete(streamId);
-    feed.muxer.stream.kill('SIGTERM');
+    feed.encode.stop();
     this.log.info('live view stopped (no viewers left)', { streamId });
   }
 

@@ -6,3 +6,6 @@ export * from './backoff.js';
 export * from './stream-supervisor.js';
 export * from './raw-frame-splitter.js';
 export * from './failure.js';
+export * from './probe.js';
+export * from './frame-reader.js';
+export * from './live-view.js';
