@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { type AnalyzerConfig } from '@vigil/config';
+import { type AnalyzerConfig, kafkaConnection } from '@vigil/config';
+import { kafkaClients } from '@vigil/kafka';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type DecoderConfig, createDecoder, readDecoderManifest } from '@vigil/decoders';
@@ -9,7 +10,7 @@ import { AnalyzerService } from './analyzer.service.js';
 import { FrameAnalysisService } from './frame-analysis.service.js';
 import { AnalyzerMetrics } from './analyzer-metrics.js';
 import { VisionEncoderService } from './vision-encoder.service.js';
-import { ANALYZER_CONFIG, DECODER, ROOT_LOGGER } from './analyzer.tokens.js';
+import { ANALYZER_CONFIG, ANALYZER_KAFKA, DECODER, ROOT_LOGGER } from './analyzer.tokens.js';
 
 @Module({})
 export class AnalyzerModule {
@@ -19,6 +20,13 @@ export class AnalyzerModule {
       providers: [
         { provide: ANALYZER_CONFIG, useValue: config },
         { provide: ROOT_LOGGER, useValue: logger },
+        {
+          provide: ANALYZER_KAFKA,
+          useValue: kafkaClients(
+            kafkaConnection(config, `${config.clientId}-analyzer`),
+            logger.child('analyzer'),
+          ),
+        },
         {
           provide: DECODER,
           useValue: createDecoder(decoderConfig(config), {

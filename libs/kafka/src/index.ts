@@ -7,3 +7,4 @@ export * from './table-reader.js';
 export * from './dead-letters.js';
 export * from './outbox.js';
 export * from './frame-message.js';
+export * from './kafka-clients.js';
