@@ -24,7 +24,7 @@ import { FrameAnalysisService, type NarrationOutput } from './frame-analysis.ser
 import { AnalyzerMetrics } from './analyzer-metrics.js';
 import { AnalyzerPublisher } from './analyzer-publisher.js';
 import { ControlHandler } from './control-handler.js';
-import { FramesHandler } from './frames-handler.js';
+import { FramesHandler, openEventStates } from './frames-handler.js';
 import { ANALYZER_CONFIG, ANALYZER_KAFKA, ROOT_LOGGER } from './analyzer.tokens.js';
 import { RecentDrops } from './recent-drops.js';
 
@@ -238,15 +238,10 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
     await Promise.all([
       this.publish.summaries(out.summaries),
       this.publish.anomalies(out.anomalies),
-      this.publish.eventStates(this.statesOf(new Set(out.anomalies.map((a) => a.streamId)))),
+      this.publish.eventStates(
+        openEventStates(this.analysis, new Set(out.anomalies.map((a) => a.streamId)), Date.now()),
+      ),
     ]);
-  }
-
-  private statesOf(streamIds: Iterable<string>, now = Date.now()): EventState[] {
-    return [...streamIds].flatMap((id) => {
-      const st = this.analysis.eventStateOf(id, now);
-      return st ? [st] : [];
-    });
   }
 
   /** Heartbeats for open events, and closing the ones nobody watches any more (FrameAnalysisService.tick). */
@@ -263,7 +258,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       const due = h.heartbeat.filter((id) => this.publish.stateDue(id, this.config.eventUpdateS * 1000, now));
       await Promise.all([
         this.publish.anomalies(h.closed),
-        this.publish.eventStates([...this.statesOf(due, now), ...h.states], now),
+        this.publish.eventStates([...openEventStates(this.analysis, due, now), ...h.states], now),
       ]);
     } catch (err) {
       this.log.warn(`event housekeeping failed: ${(err as Error).message}`);

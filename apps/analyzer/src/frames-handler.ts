@@ -22,6 +22,18 @@ export interface FrameAnalyzer {
   eventStateOf(streamId: string, now?: number): EventState | undefined;
 }
 
+/** The EventStates of those streams that have one (open events held here), as of `now`. */
+export function openEventStates(
+  analysis: Pick<FrameAnalyzer, 'eventStateOf'>,
+  streamIds: Iterable<string>,
+  now: number,
+): EventState[] {
+  return [...streamIds].flatMap((id) => {
+    const st = analysis.eventStateOf(id, now);
+    return st ? [st] : [];
+  });
+}
+
 /** Where messages that cannot be analyzed are set aside, with the reason (DeadLetters). */
 export interface RejectSink {
   send(msg: IncomingMessage, reason: string): Promise<void>;
@@ -97,10 +109,7 @@ export class FramesHandler {
       baselines.push(...out.baselines);
     }
     const now = Date.now();
-    const states = [...changed].flatMap((id) => {
-      const st = this.analysis.eventStateOf(id, now);
-      return st ? [st] : [];
-    });
+    const states = openEventStates(this.analysis, changed, now);
     await Promise.all([
       this.publisher.bursts(burstRequests(rising, anomalies, new Date())),
       this.publisher.anomalies(anomalies),

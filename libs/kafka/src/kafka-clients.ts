@@ -27,6 +27,6 @@ export function kafkaClients(connection: KafkaConnection, logger: Logger): Kafka
     publisher: () => new KafkaPublisher(kafka, connection),
     subscriber: (options) => new KafkaSubscriber(kafka, connection, options, logger),
     table: (options) => new TableReader(kafka, connection, options, logger),
-    ensureTopics: (topics) => ensureTopics(createKafka(connection, logger), connection, topics),
+    ensureTopics: (topics) => ensureTopics(kafka, connection, topics),
   };
 }
