@@ -1,9 +1,10 @@
-import { Controller, Get, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Req, Res } from '@nestjs/common';
 import { type FastifyReply, type FastifyRequest } from 'fastify';
+import { type z } from 'zod';
 import { EventHub } from './event-hub.js';
 import { GatewayMetrics } from './gateway-metrics.js';
 import { EventsQuerySchema } from './query-schemas.js';
-import { parseInput } from './validation.js';
+import { Route, ValidQuery } from './route-meta.js';
 
 /** A client this far behind (bytes queued) is cut off; EventSource reconnects and the page reloads lists. */
 const MAX_BUFFERED = 1 << 20;
@@ -17,8 +18,15 @@ export class EventsController {
   ) {}
 
   @Get('events')
-  events(@Query() query: unknown, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    const q = parseInput(EventsQuerySchema, query, 'query');
+  @Route({
+    summary: 'Server-Sent Events: anomaly, summary, status and stream events as they are stored',
+    responses: { '200': { description: 'text/event-stream', media: 'text/event-stream' } },
+  })
+  events(
+    @ValidQuery(EventsQuerySchema) q: z.output<typeof EventsQuerySchema>,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
     const types = new Set(q.types ?? ['anomaly', 'summary', 'status', 'stream']);
     reply.hijack();
     const raw = reply.raw;

@@ -30,7 +30,7 @@ import {
 import { type Logger } from '@vigil/observability';
 import { EventHub, type HubEvent } from './event-hub.js';
 import { GatewayMetrics } from './gateway-metrics.js';
-import { GatewayStore, type Trimmed } from './store.js';
+import { GatewayRepository, type Trimmed } from './repository.js';
 import { GATEWAY_CONFIG, ROOT_LOGGER } from './gateway.tokens.js';
 
 const anomalyRow = jsonRow(AnomalyEventSchema);
@@ -82,7 +82,7 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     @Inject(ROOT_LOGGER) root: Logger,
-    readonly store: GatewayStore,
+    private readonly store: GatewayRepository,
     private readonly hub: EventHub,
     private readonly metrics: GatewayMetrics,
   ) {

@@ -1,2 +1,3 @@
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
+export const API_KEYS = Symbol('API_KEYS');

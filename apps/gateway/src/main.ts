@@ -9,13 +9,13 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { type FastifyRequest } from 'fastify';
 import { type GatewayConfig } from '@vigil/config';
 import { type Logger, OpsEndpoint, nestLoggerAdapter } from '@vigil/observability';
-import { ApiKeys, type KeyHolder } from './api-keys.js';
+import { KeyCheck } from './api-key.guard.js';
+import { ApiKeys } from './api-keys.js';
 import { FeedService } from './feed.service.js';
 import { GatewayMetrics } from './gateway-metrics.js';
-import { GatewayModule } from './gateway.module.js';
+import { API_CONTROLLERS, GatewayModule } from './gateway.module.js';
 import { LiveViewHub } from './live-view.js';
 import { openApiDocument } from './openapi.js';
 
@@ -36,9 +36,6 @@ function publicDir(): string {
   throw new Error('the dashboard files (apps/gateway/public) are missing from this installation');
 }
 
-const protectedPath = (url: string) => url.startsWith('/api/') || url === '/api' || url.startsWith('/events');
-const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
 /**
  * Boots the gateway: the REST API (/api), Server-Sent Events (/events), the dashboard (/), OpenAPI (/docs)
  * and health on one port, Prometheus /metrics and health on the ops port. The caller owns close().
@@ -47,23 +44,20 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const keys = ApiKeys.fromFile(config.apiKeysFile);
   const log = logger.child('gateway');
   const app = await NestFactory.create<NestFastifyApplication>(
-    GatewayModule.register(config, logger),
+    GatewayModule.register(config, logger, keys),
     new FastifyAdapter({ bodyLimit: config.bodyLimitBytes, trustProxy: false }),
     { logger: nestLoggerAdapter(logger), abortOnError: false },
   );
   try {
     const fastify = app.getHttpAdapter().getInstance();
-    const holders = new WeakMap<FastifyRequest, KeyHolder | undefined>();
-    const holderOf = (req: FastifyRequest) => {
-      if (!holders.has(req)) holders.set(req, keys.holder(ApiKeys.presented(req.headers)));
-      return holders.get(req);
-    };
-    // Rate limiting first, so guessing keys is limited too: per key, or per address without a valid one.
+    const keyCheck = app.get(KeyCheck);
+    // Rate limiting first (an onRequest hook), so guessing keys is limited too: per key, or per address
+    // without a valid one. The keys themselves are checked by ApiKeyGuard on each route.
     await app.register(rateLimit, {
       global: true,
       max: config.rateLimitPerMin,
       timeWindow: 60_000,
-      keyGenerator: (req) => holderOf(req)?.id ?? `ip:${req.ip}`,
+      keyGenerator: (req) => keyCheck.holderOf(req)?.id ?? `ip:${req.ip}`,
       allowList: (req) => req.url.startsWith('/health'),
       // an HttpException, so Nest answers it as it is instead of logging an unexpected error
       errorResponseBuilder: (_req, ctx) =>
@@ -76,27 +70,6 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
           429,
         ) as never,
     });
-    fastify.addHook('onRequest', async (req, reply) => {
-      if (!protectedPath(req.url)) return;
-      const holder = holderOf(req);
-      if (!holder) {
-        const sent = ApiKeys.presented(req.headers) !== undefined;
-        return reply
-          .code(401)
-          .header('www-authenticate', 'ApiKey header="x-api-key"')
-          .send({
-            statusCode: 401,
-            error: 'Unauthorized',
-            message: sent ? 'the API key is not valid' : 'send an API key in the x-api-key header',
-          });
-      }
-      if (WRITE_METHODS.has(req.method) && holder.role !== 'write')
-        return reply.code(403).send({
-          statusCode: 403,
-          error: 'Forbidden',
-          message: 'this API key may only read; use a write key',
-        });
-    });
     const metrics = app.get(GatewayMetrics);
     fastify.addHook('onResponse', async (req, reply) => {
       metrics.requests.inc({
@@ -105,7 +78,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
         status: String(reply.statusCode),
       });
     });
-    await app.register(swagger, { mode: 'static', specification: { document: openApiDocument() as never } });
+    await app.register(swagger, {
+      mode: 'static',
+      specification: { document: openApiDocument(API_CONTROLLERS) as never },
+    });
     await app.register(swaggerUi, { routePrefix: '/docs' });
     const jsmpeg = readFileSync(
       join(

@@ -1,3 +1,5 @@
+import 'reflect-metadata';
+import { RequestMethod, type Type } from '@nestjs/common';
 import { z } from 'zod';
 import {
   AnomalyEventSchema,
@@ -6,6 +8,7 @@ import {
   StreamStatusSchema,
   SummarySchema,
 } from '@vigil/contracts';
+import { type RouteMeta, routeMeta } from './route-meta.js';
 
 /** Schemas that other schemas point at (zod's `$defs`), gathered into components.schemas. */
 const shared: Record<string, unknown> = {};
@@ -35,39 +38,116 @@ const schema = (s: z.ZodType, io: 'input' | 'output' = 'output'): Record<string,
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (s: object) => ({ 'application/json': { schema: s } });
 const error = (description: string) => ({ description, content: json(ref('Error')) });
-const errors = {
-  '400': error('A parameter or the body is wrong; the message names each wrong field'),
-  '401': error('No API key, or not a valid one'),
-  '429': error('Too many requests for this key; retry after the time in retry-after'),
-};
-const q = (name: string, description: string, s: object = { type: 'string' }) => ({
-  name,
-  in: 'query',
-  required: false,
-  description,
-  schema: s,
-});
-const idParam = {
-  name: 'id',
-  in: 'path',
-  required: true,
-  schema: { type: 'string' },
-  description: 'Stream id',
-};
 const page = (item: string) => ({
   type: 'object',
   required: ['items', 'nextCursor'],
   properties: { items: { type: 'array', items: ref(item) }, nextCursor: { type: ['string', 'null'] } },
 });
-const paging = [
-  q('since', 'RFC 3339 time or epoch ms (inclusive)'),
-  q('until', 'RFC 3339 time or epoch ms (exclusive)'),
-  q('limit', '1-500, default 50', { type: 'integer', minimum: 1, maximum: 500 }),
-  q('cursor', 'nextCursor of the previous page'),
-];
 
-/** The gateway's OpenAPI 3.1 document (served at /docs/json, browsable at /docs). */
-export function openApiDocument() {
+/** Schemas documented once, as components, wherever a route takes them. */
+const NAMED = new Map<z.ZodType, string>([[StreamSpecSchema, 'StreamSpec']]);
+
+// Nest's own route metadata (PATH_METADATA, METHOD_METADATA in @nestjs/common/constants)
+const NEST_PATH = 'path';
+const NEST_METHOD = 'method';
+
+const paths = (v: unknown): string[] =>
+  Array.isArray(v) ? (v as string[]) : [typeof v === 'string' ? v : ''];
+const join = (base: string, sub: string) =>
+  '/' +
+  [base, sub]
+    .map((p) => p.replace(/^\/+|\/+$/g, ''))
+    .filter(Boolean)
+    .join('/')
+    .replace(/:(\w+)/g, '{$1}');
+
+/** One route's operation: its parameters and body from the schemas it validates with, its answers. */
+function operation(meta: RouteMeta & { doc: NonNullable<RouteMeta['doc']> }, verb: string) {
+  const { doc } = meta;
+  const access = doc.access ?? (['post', 'put', 'patch', 'delete'].includes(verb) ? 'write' : 'read');
+  const parameters: object[] = Object.entries(meta.params).map(([name, s]) => ({
+    name,
+    in: 'path',
+    required: true,
+    schema: schema(s, 'input'),
+  }));
+  if (meta.query) {
+    const q = schema(meta.query, 'input') as {
+      properties?: Record<string, Record<string, unknown>>;
+      required?: string[];
+    };
+    for (const [name, { description, ...s }] of Object.entries(q.properties ?? {}))
+      parameters.push({
+        name,
+        in: 'query',
+        required: q.required?.includes(name) ?? false,
+        description,
+        schema: s,
+      });
+  }
+  const body = meta.body && {
+    required: meta.body.required,
+    content: json(
+      NAMED.has(meta.body.schema) ? ref(NAMED.get(meta.body.schema)!) : schema(meta.body.schema, 'input'),
+    ),
+  };
+  const responses: Record<string, object> = {};
+  for (const [code, r] of Object.entries(doc.responses))
+    responses[code] = {
+      description: r.description,
+      ...(r.media
+        ? { content: { [r.media]: {} } }
+        : r.ref
+          ? { content: json(ref(r.ref)) }
+          : r.schema
+            ? { content: json(schema(r.schema)) }
+            : Number(code) >= 400
+              ? { content: json(ref('Error')) }
+              : {}),
+    };
+  if (parameters.length || body)
+    responses['400'] ??= error('A parameter or the body is wrong; the message names each wrong field');
+  if (access !== 'public') {
+    responses['401'] = error('No API key, or not a valid one');
+    if (access === 'write') responses['403'] = error('A read key');
+    responses['429'] = error('Too many requests for this key; retry after the time in retry-after');
+  }
+  return {
+    summary: doc.summary,
+    ...(access === 'public' ? { security: [] } : {}),
+    ...(parameters.length ? { parameters } : {}),
+    ...(body ? { requestBody: body } : {}),
+    responses,
+  };
+}
+
+/**
+ * The paths of the document, read off the controllers: Nest's route metadata gives method and path, the
+ * route's @Route gives its summary, access and answers, and the validating decorators give the very schemas
+ * the handler checks its query, path parameters and body with.
+ */
+export function documentedPaths(controllers: readonly Type[]): Record<string, Record<string, object>> {
+  const out: Record<string, Record<string, object>> = {};
+  for (const c of controllers) {
+    const base = paths(Reflect.getMetadata(NEST_PATH, c));
+    const proto = c.prototype as Record<string, unknown>;
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      const fn = proto[name];
+      if (name === 'constructor' || typeof fn !== 'function') continue;
+      const method = Reflect.getMetadata(NEST_METHOD, fn) as RequestMethod | undefined;
+      const meta = routeMeta(proto, name);
+      if (method === undefined || !meta?.doc || meta.doc.hidden) continue;
+      const verb = RequestMethod[method].toLowerCase();
+      for (const b of base)
+        for (const p of paths(Reflect.getMetadata(NEST_PATH, fn)))
+          (out[join(b, p)] ??= {})[verb] = operation({ ...meta, doc: meta.doc }, verb);
+    }
+  }
+  return out;
+}
+
+/** The gateway's OpenAPI 3.1 document (served at /docs/json, browsable at /docs) for these controllers. */
+export function openApiDocument(controllers: readonly Type[]) {
   const anomaly = schema(AnomalyEventSchema) as { properties: Record<string, unknown>; required: string[] };
   const { evidence: _e, ...anomalyProps } = anomaly.properties;
   const components = {
@@ -77,6 +157,7 @@ export function openApiDocument() {
     Summary: schema(SummarySchema),
     ControlMessage: schema(ControlMessageSchema),
   };
+  const routes = documentedPaths(controllers); // first: the routes' schemas add to `shared`
   return {
     openapi: '3.1.0',
     info: {
@@ -106,6 +187,32 @@ export function openApiDocument() {
         },
         Summary: components.Summary,
         ControlMessage: components.ControlMessage,
+        StreamList: { type: 'object', properties: { items: { type: 'array', items: ref('Stream') } } },
+        AnomalyPage: page('Anomaly'),
+        SummaryPage: page('Summary'),
+        LiveTicket: {
+          type: 'object',
+          required: ['path', 'expiresInS'],
+          properties: {
+            path: { type: 'string', description: 'WebSocket path to open, with its one-use ticket' },
+            expiresInS: { type: 'integer' },
+          },
+        },
+        Scores: {
+          type: 'object',
+          required: ['streamId', 'items'],
+          properties: {
+            streamId: { type: 'string' },
+            items: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['at', 'score'],
+                properties: { at: { type: 'integer', description: 'epoch ms' }, score: { type: 'number' } },
+              },
+            },
+          },
+        },
         Error: {
           type: 'object',
           required: ['statusCode', 'message'],
@@ -123,159 +230,6 @@ export function openApiDocument() {
       },
     },
     security: [{ apiKey: [] }],
-    paths: {
-      '/api/streams': {
-        get: {
-          summary: 'List cameras with their live status',
-          responses: {
-            '200': {
-              description: 'Cameras',
-              content: json({
-                type: 'object',
-                properties: { items: { type: 'array', items: ref('Stream') } },
-              }),
-            },
-            ...errors,
-          },
-        },
-        post: {
-          summary: 'Add a camera (write key)',
-          requestBody: { required: true, content: json(ref('StreamSpec')) },
-          responses: {
-            '201': { description: 'Added', content: json(ref('Stream')) },
-            '403': error('A read key'),
-            '409': error('A camera with this id exists'),
-            '413': error('Body over the limit'),
-            ...errors,
-          },
-        },
-      },
-      '/api/streams/{id}': {
-        parameters: [idParam],
-        get: {
-          summary: 'One camera',
-          responses: {
-            '200': { description: 'The camera', content: json(ref('Stream')) },
-            '404': error('No such camera'),
-            ...errors,
-          },
-        },
-        put: {
-          summary: 'Replace a camera’s spec (write key)',
-          requestBody: { required: true, content: json(ref('StreamSpec')) },
-          responses: {
-            '200': { description: 'Changed', content: json(ref('Stream')) },
-            '404': error('No such camera'),
-            ...errors,
-          },
-        },
-        delete: {
-          summary: 'Remove a camera (write key)',
-          responses: { '204': { description: 'Removed' }, '404': error('No such camera'), ...errors },
-        },
-      },
-      '/api/streams/{id}/summarize': {
-        parameters: [idParam],
-        post: {
-          summary: 'Ask for a summary of the camera’s latest window now (write key)',
-          requestBody: {
-            required: false,
-            content: json({
-              type: 'object',
-              properties: { reason: { type: 'string', maxLength: 200 } },
-              additionalProperties: false,
-            }),
-          },
-          responses: { '202': { description: 'Requested', content: json(ref('ControlMessage')) }, ...errors },
-        },
-      },
-      '/api/streams/{id}/frame.jpg': {
-        parameters: [idParam],
-        get: {
-          summary: 'The latest sampled frame',
-          responses: {
-            '200': { description: 'JPEG', content: { 'image/jpeg': {} } },
-            '404': error('No frame yet'),
-            ...errors,
-          },
-        },
-      },
-      '/api/streams/{id}/scores': {
-        parameters: [idParam, q('since', 'RFC 3339 time or epoch ms; default 10 minutes ago')],
-        get: {
-          summary: 'Anomaly scores over time (1 is the alarm threshold)',
-          responses: { '200': { description: 'Scores, oldest first' }, ...errors },
-        },
-      },
-      '/api/anomalies': {
-        get: {
-          summary: 'Anomaly events, newest first, each at its latest phase',
-          parameters: [
-            q('streamId', 'Only this camera'),
-            q('kind', 'Only this kind'),
-            q('severity', 'info, warning or critical'),
-            q('state', 'open or ended'),
-            ...paging,
-          ],
-          responses: { '200': { description: 'A page', content: json(page('Anomaly')) }, ...errors },
-        },
-      },
-      '/api/anomalies/{eventId}': {
-        parameters: [
-          { name: 'eventId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
-        ],
-        get: {
-          summary: 'One anomaly event',
-          responses: {
-            '200': { description: 'The event', content: json(ref('Anomaly')) },
-            '404': error('No such event'),
-            ...errors,
-          },
-        },
-      },
-      '/api/anomalies/{eventId}/evidence.jpg': {
-        parameters: [
-          { name: 'eventId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
-        ],
-        get: {
-          summary: 'The event’s evidence image',
-          responses: {
-            '200': { description: 'JPEG', content: { 'image/jpeg': {} } },
-            '404': error('No image'),
-            ...errors,
-          },
-        },
-      },
-      '/api/summaries': {
-        get: {
-          summary: 'Summaries, newest window end first',
-          parameters: [q('streamId', 'Only this camera'), q('level', 'window, minute or hour'), ...paging],
-          responses: { '200': { description: 'A page', content: json(page('Summary')) }, ...errors },
-        },
-      },
-      '/events': {
-        get: {
-          summary: 'Server-Sent Events: anomaly, summary, status and stream events as they are stored',
-          parameters: [
-            q('types', 'Comma-separated: anomaly, summary, status, stream (default all)'),
-            q('streamId', 'Only this camera'),
-          ],
-          responses: {
-            '200': { description: 'text/event-stream', content: { 'text/event-stream': {} } },
-            ...errors,
-          },
-        },
-      },
-      '/health/live': {
-        get: { summary: 'The process is up', security: [], responses: { '200': { description: 'ok' } } },
-      },
-      '/health/ready': {
-        get: {
-          summary: 'Reading Kafka (in its consumer group)',
-          security: [],
-          responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } },
-        },
-      },
-    },
+    paths: routes,
   };
 }

@@ -26,31 +26,35 @@ const limit = z
 
 const cursor = z.string().max(200).optional();
 
+const only = { streamId: StreamIdSchema.optional().describe('Only this camera') };
+const paging = {
+  since: timeParam.optional().describe('RFC 3339 time or epoch ms (inclusive)'),
+  until: timeParam.optional().describe('RFC 3339 time or epoch ms (exclusive)'),
+  limit: limit.describe('1-500, default 50'),
+  cursor: cursor.describe('nextCursor of the previous page'),
+};
+
 export const AnomalyQuerySchema = z
   .object({
-    streamId: StreamIdSchema.optional(),
-    kind: AnomalyKindSchema.optional(),
-    severity: z.enum(['info', 'warning', 'critical']).optional(),
-    state: z.enum(['open', 'ended']).optional(),
-    since: timeParam.optional(),
-    until: timeParam.optional(),
-    limit,
-    cursor,
+    ...only,
+    kind: AnomalyKindSchema.optional().describe('Only this kind'),
+    severity: z.enum(['info', 'warning', 'critical']).optional().describe('Only this severity'),
+    state: z.enum(['open', 'ended']).optional().describe('open: not ended yet; ended: with an end message'),
+    ...paging,
   })
   .strict();
 
 export const SummaryQuerySchema = z
   .object({
-    streamId: StreamIdSchema.optional(),
-    level: z.enum(['window', 'minute', 'hour']).optional(),
-    since: timeParam.optional(),
-    until: timeParam.optional(),
-    limit,
-    cursor,
+    ...only,
+    level: z.enum(['window', 'minute', 'hour']).optional().describe('Only this level'),
+    ...paging,
   })
   .strict();
 
-export const ScoresQuerySchema = z.object({ since: timeParam.optional() }).strict();
+export const ScoresQuerySchema = z
+  .object({ since: timeParam.optional().describe('RFC 3339 time or epoch ms; default 10 minutes ago') })
+  .strict();
 
 export const EVENT_TYPES = ['anomaly', 'summary', 'status', 'stream'] as const;
 
@@ -61,8 +65,9 @@ export const EventsQuerySchema = z
       .max(100)
       .transform((s) => s.split(','))
       .pipe(z.array(z.enum(EVENT_TYPES, { message: `each must be one of ${EVENT_TYPES.join(', ')}` })))
-      .optional(),
-    streamId: StreamIdSchema.optional(),
+      .optional()
+      .describe('Comma-separated: anomaly, summary, status, stream (default all)'),
+    ...only,
   })
   .strict();
 

@@ -1,49 +1,57 @@
-import { BadRequestException, Controller, Get, NotFoundException, Param, Query, Res } from '@nestjs/common';
+import { Controller, Get, Res } from '@nestjs/common';
 import { type FastifyReply } from 'fastify';
-import { FeedService } from './feed.service.js';
 import { AnomalyQuerySchema, EventIdSchema, SummaryQuerySchema } from './query-schemas.js';
-import { BadCursorError } from './store.js';
-import { parseInput } from './validation.js';
+import { RecordsService } from './records.service.js';
+import { Route, ValidParam, ValidQuery } from './route-meta.js';
+import { type AnomalyQuery, type SummaryQuery } from './repository.js';
 
-const paged = <T>(fn: () => T): T => {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof BadCursorError) throw new BadRequestException(err.message);
-    throw err;
-  }
-};
-
-/** Anomaly events (latest phase of each) and summaries, newest first, from the gateway's store. */
+/** Anomaly events (latest phase of each) and summaries, newest first, from the gateway's repository. */
 @Controller('api')
 export class RecordsController {
-  constructor(private readonly feed: FeedService) {}
+  constructor(private readonly records: RecordsService) {}
 
   @Get('anomalies')
-  anomalies(@Query() query: unknown) {
-    const q = parseInput(AnomalyQuerySchema, query, 'query');
-    return paged(() => this.feed.store.anomalies(q));
+  @Route({
+    summary: 'Anomaly events, newest first, each at its latest phase',
+    responses: { '200': { description: 'A page', ref: 'AnomalyPage' } },
+  })
+  anomalies(@ValidQuery(AnomalyQuerySchema) q: AnomalyQuery) {
+    return this.records.anomalies(q);
   }
 
   @Get('anomalies/:eventId')
-  anomaly(@Param('eventId') raw: string) {
-    const id = parseInput(EventIdSchema, raw, 'eventId');
-    const a = this.feed.store.anomaly(id);
-    if (!a) throw new NotFoundException(`no anomaly event ${id}`);
-    return a;
+  @Route({
+    summary: 'One anomaly event',
+    responses: {
+      '200': { description: 'The event', ref: 'Anomaly' },
+      '404': { description: 'No such event' },
+    },
+  })
+  anomaly(@ValidParam('eventId', EventIdSchema) id: string) {
+    return this.records.anomaly(id);
   }
 
   @Get('anomalies/:eventId/evidence.jpg')
-  evidence(@Param('eventId') raw: string, @Res() reply: FastifyReply) {
-    const id = parseInput(EventIdSchema, raw, 'eventId');
-    const jpeg = this.feed.store.evidence(id);
-    if (!jpeg) throw new NotFoundException(`no evidence image for anomaly event ${id}`);
-    return reply.type('image/jpeg').header('cache-control', 'private, max-age=86400').send(jpeg);
+  @Route({
+    summary: 'The event’s evidence image',
+    responses: {
+      '200': { description: 'JPEG', media: 'image/jpeg' },
+      '404': { description: 'No image' },
+    },
+  })
+  evidence(@ValidParam('eventId', EventIdSchema) id: string, @Res() reply: FastifyReply) {
+    return reply
+      .type('image/jpeg')
+      .header('cache-control', 'private, max-age=86400')
+      .send(this.records.evidence(id));
   }
 
   @Get('summaries')
-  summaries(@Query() query: unknown) {
-    const q = parseInput(SummaryQuerySchema, query, 'query');
-    return paged(() => this.feed.store.summaries(q));
+  @Route({
+    summary: 'Summaries, newest window end first',
+    responses: { '200': { description: 'A page', ref: 'SummaryPage' } },
+  })
+  summaries(@ValidQuery(SummaryQuerySchema) q: SummaryQuery) {
+    return this.records.summaries(q);
   }
 }

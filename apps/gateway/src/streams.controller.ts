@@ -1,107 +1,108 @@
-import {
-  Body,
-  ConflictException,
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  NotFoundException,
-  Param,
-  Post,
-  Put,
-  Query,
-  Res,
-  ServiceUnavailableException,
-} from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Post, Put, Res } from '@nestjs/common';
 import { type FastifyReply } from 'fastify';
 import { StreamIdSchema, StreamSpecSchema, type StreamSpec } from '@vigil/contracts';
-import { FeedService, publicSpec } from './feed.service.js';
-import { LiveViewHub } from './live-view.js';
 import { ScoresQuerySchema, SummarizeBodySchema } from './query-schemas.js';
+import { RawBody, RawQuery, Route, ValidBody, ValidParam } from './route-meta.js';
+import { StreamsService } from './streams.service.js';
 import { parseInput } from './validation.js';
+
+const noCamera = { description: 'No such camera' };
 
 /** Cameras: StreamSpecs on the compacted vigil.streams.v1, with their live status. */
 @Controller('api/streams')
 export class StreamsController {
-  constructor(
-    private readonly feed: FeedService,
-    private readonly live: LiveViewHub,
-  ) {}
-
-  private view(spec: StreamSpec) {
-    return { ...publicSpec(spec), status: this.feed.store.status(spec.id) };
-  }
-
-  private existing(rawId: string): StreamSpec {
-    const id = parseInput(StreamIdSchema, rawId, 'id');
-    const spec = this.feed.spec(id);
-    if (!spec)
-      throw new NotFoundException(
-        `no stream "${id}"; GET /api/streams lists them, POST /api/streams adds one`,
-      );
-    return spec;
-  }
+  constructor(private readonly streams: StreamsService) {}
 
   @Get()
+  @Route({
+    summary: 'List cameras with their live status',
+    responses: { '200': { description: 'Cameras', ref: 'StreamList' } },
+  })
   list() {
-    return { items: this.feed.allSpecs().map((s) => this.view(s)) };
+    return this.streams.list();
   }
 
   @Get(':id')
-  get(@Param('id') id: string) {
-    return this.view(this.existing(id));
+  @Route({
+    summary: 'One camera',
+    responses: { '200': { description: 'The camera', ref: 'Stream' }, '404': noCamera },
+  })
+  get(@ValidParam('id', StreamIdSchema) id: string) {
+    return this.streams.get(id);
   }
 
   @Post()
   @HttpCode(201)
-  async create(@Body() body: unknown) {
-    const spec = parseInput(StreamSpecSchema, body, 'body');
-    if (this.feed.spec(spec.id))
-      throw new ConflictException(`stream "${spec.id}" exists; PUT /api/streams/${spec.id} changes it`);
-    await this.feed.putSpec(spec);
-    return this.view(spec);
+  @Route({
+    summary: 'Add a camera (write key)',
+    access: 'write',
+    responses: {
+      '201': { description: 'Added', ref: 'Stream' },
+      '409': { description: 'A camera with this id exists' },
+      '413': { description: 'Body over the limit' },
+    },
+  })
+  create(@ValidBody(StreamSpecSchema) spec: StreamSpec) {
+    return this.streams.create(spec);
   }
 
   @Put(':id')
-  async update(@Param('id') rawId: string, @Body() body: unknown) {
-    const id = parseInput(StreamIdSchema, rawId, 'id');
-    if (body && typeof body === 'object' && !Array.isArray(body) && 'id' in body && body.id !== id)
+  @Route({
+    summary: 'Replace a camera’s spec (write key)',
+    access: 'write',
+    responses: { '200': { description: 'Changed', ref: 'Stream' }, '404': noCamera },
+  })
+  update(@ValidParam('id', StreamIdSchema) id: string, @RawBody(StreamSpecSchema) body: unknown) {
+    const obj = body && typeof body === 'object' && !Array.isArray(body) ? body : null;
+    // the id in the URL names the camera; one in the body may only repeat it
+    if (obj && 'id' in obj && obj.id !== id)
       parseInput(
         StreamIdSchema.refine((v) => v === id, `must be "${id}", the id in the URL`),
-        body.id,
+        obj.id,
         'body.id',
       );
-    const spec = parseInput(
-      StreamSpecSchema,
-      body && typeof body === 'object' && !Array.isArray(body) ? { ...body, id } : body,
-      'body',
-    );
-    this.existing(id);
-    await this.feed.putSpec(spec);
-    return this.view(spec);
+    return this.streams.replace(parseInput(StreamSpecSchema, obj ? { ...obj, id } : body, 'body'));
   }
 
   @Delete(':id')
   @HttpCode(204)
-  async remove(@Param('id') id: string) {
-    await this.feed.removeSpec(this.existing(id).id);
+  @Route({
+    summary: 'Remove a camera (write key)',
+    access: 'write',
+    responses: { '204': { description: 'Removed' }, '404': noCamera },
+  })
+  async remove(@ValidParam('id', StreamIdSchema) id: string) {
+    await this.streams.remove(id);
   }
 
   /** Asks the analyzer to narrate the camera's latest window now (a summary with trigger "request"). */
   @Post(':id/summarize')
   @HttpCode(202)
-  async summarize(@Param('id') id: string, @Body() body: unknown) {
-    const spec = this.existing(id);
+  @Route({
+    summary: 'Ask for a summary of the camera’s latest window now (write key)',
+    access: 'write',
+    responses: { '202': { description: 'Requested', ref: 'ControlMessage' }, '404': noCamera },
+  })
+  summarize(
+    @ValidParam('id', StreamIdSchema) id: string,
+    @RawBody(SummarizeBodySchema, { required: false }) body: unknown,
+  ) {
+    this.streams.existing(id); // an unknown camera is a 404 whatever the body says
     const { reason } = parseInput(SummarizeBodySchema, body ?? undefined, 'body');
-    return this.feed.requestSummary(spec.id, reason);
+    return this.streams.summarize(id, reason);
   }
 
   /** The latest sampled frame (JPEG at the analyzer's input size), as read from vigil.frames.v1. */
   @Get(':id/frame.jpg')
-  frame(@Param('id') id: string, @Res() reply: FastifyReply) {
-    const spec = this.existing(id);
-    const f = this.feed.latestFrame(spec.id);
-    if (!f) throw new NotFoundException(`no frame of "${spec.id}" seen yet; is the camera running?`);
+  @Route({
+    summary: 'The latest sampled frame',
+    responses: {
+      '200': { description: 'JPEG', media: 'image/jpeg' },
+      '404': { description: 'No such camera, or no frame yet' },
+    },
+  })
+  frame(@ValidParam('id', StreamIdSchema) id: string, @Res() reply: FastifyReply) {
+    const f = this.streams.frame(id);
     return reply
       .type('image/jpeg')
       .header('cache-control', 'no-store')
@@ -111,18 +112,26 @@ export class StreamsController {
 
   /** A ticket for the camera's live view: open a WebSocket to `path` within 30 s (JSMpeg plays it). */
   @Get(':id/live')
-  liveTicket(@Param('id') id: string) {
-    const spec = this.existing(id);
-    if (!this.live.enabled)
-      throw new ServiceUnavailableException('live view is off (VIGIL_GATEWAY_LIVE_MAX_VIEWERS=0)');
-    return this.live.ticket(spec.id);
+  @Route({
+    summary: 'A ticket for the live view: open a WebSocket to `path` within 30 s',
+    responses: {
+      '200': { description: 'The ticket', ref: 'LiveTicket' },
+      '404': noCamera,
+      '503': { description: 'Live view is off' },
+    },
+  })
+  liveTicket(@ValidParam('id', StreamIdSchema) id: string) {
+    return this.streams.liveTicket(id);
   }
 
   /** Anomaly scores over time (the sparkline), oldest first; since defaults to 10 minutes ago. */
   @Get(':id/scores')
-  scores(@Param('id') id: string, @Query() query: unknown) {
-    const spec = this.existing(id);
-    const q = parseInput(ScoresQuerySchema, query, 'query');
-    return { streamId: spec.id, items: this.feed.store.scores(spec.id, q.since ?? Date.now() - 600_000) };
+  @Route({
+    summary: 'Anomaly scores over time (1 is the alarm threshold), oldest first',
+    responses: { '200': { description: 'Scores', ref: 'Scores' }, '404': noCamera },
+  })
+  scores(@ValidParam('id', StreamIdSchema) id: string, @RawQuery(ScoresQuerySchema) query: unknown) {
+    this.streams.existing(id); // an unknown camera is a 404 whatever the query says
+    return this.streams.scores(id, parseInput(ScoresQuerySchema, query, 'query').since);
   }
 }

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AnomalyEvent, Summary } from '@vigil/contracts';
-import { GatewayStore } from './store.js';
+import { GatewayRepository } from './repository.js';
 
 const T0 = Date.parse('2026-11-01T00:00:00Z');
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -33,10 +33,10 @@ const event = (i: number, phase: AnomalyEvent['phase']) =>
     evidence: { mime: 'image/jpeg', base64: Buffer.alloc(20_000, i).toString('base64') },
   }) as unknown as AnomalyEvent;
 
-function withStore(fn: (store: GatewayStore, path: string) => void) {
+function withStore(fn: (store: GatewayRepository, path: string) => void) {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-store-'));
   const path = join(dir, 'gateway.db');
-  const store = new GatewayStore(path);
+  const store = new GatewayRepository(path);
   try {
     fn(store, path);
   } finally {

@@ -88,12 +88,13 @@ export interface Trimmed {
 }
 
 /**
- * What the gateway materializes from Kafka: the latest message of each anomaly event, every summary, each
- * camera's latest status and its recent scores. SQLite (better-sqlite3) in one local file, so a restarted
+ * The gateway's repository of what it materializes from Kafka: the latest message of each anomaly event,
+ * every summary, each camera's latest status and its recent scores. The services read and write it; no
+ * controller does. SQLite (better-sqlite3) in one local file, so a restarted
  * gateway answers at once and resumes reading where it stopped (the consumer group is kept in the file:
  * a new file reads the topics from the start). Writes are idempotent: a redelivered message changes nothing.
  */
-export class GatewayStore {
+export class GatewayRepository {
   private readonly db: Database.Database;
   private readonly stmts;
 
