@@ -290,6 +290,19 @@ const modelName = z
   .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be lowercase letters, digits, ".", "_", "-"');
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex-digit sha256 of the file');
 
+/** An image model's input: one NCHW float tensor, per-channel (v/255 - mean) / std. */
+const modelInput = z
+  .object({
+    name: z.string().min(1),
+    layout: z.literal('NCHW'),
+    width: z.number().int().min(8).max(4096),
+    height: z.number().int().min(8).max(4096),
+    colorOrder: z.enum(['RGB', 'BGR']),
+    mean: z.tuple([z.number(), z.number(), z.number()]).describe('Per channel, on the 0..1 scale'),
+    std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]),
+  })
+  .strict();
+
 export const ModelManifestSchema = z
   .object({
     name: modelName,
@@ -297,17 +310,7 @@ export const ModelManifestSchema = z
     licence: z.string().min(1).max(200),
     file: z.string().min(1).describe('ONNX file, relative to the manifest'),
     sha256: sha256Hex,
-    input: z
-      .object({
-        name: z.string().min(1),
-        layout: z.literal('NCHW'),
-        width: z.number().int().min(8).max(4096),
-        height: z.number().int().min(8).max(4096),
-        colorOrder: z.enum(['RGB', 'BGR']),
-        mean: z.tuple([z.number(), z.number(), z.number()]).describe('Per channel, on the 0..1 scale'),
-        std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]),
-      })
-      .strict(),
+    input: modelInput,
     output: z
       .object({
         name: z.string().min(1),
@@ -337,17 +340,7 @@ export const DetectorManifestSchema = z
       .describe('Where the trained weights come from (npm run models converts them)'),
     file: z.string().min(1).describe('ONNX file, relative to the manifest'),
     sha256: sha256Hex,
-    input: z
-      .object({
-        name: z.string().min(1),
-        layout: z.literal('NCHW'),
-        width: z.number().int().min(8).max(4096),
-        height: z.number().int().min(8).max(4096),
-        colorOrder: z.enum(['RGB', 'BGR']),
-        mean: z.tuple([z.number(), z.number(), z.number()]).describe('Per channel, on the 0..1 scale'),
-        std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]),
-      })
-      .strict(),
+    input: modelInput,
     head: z
       .object({
         kind: z.literal('gfl').describe('Per stride: class scores (sigmoid) and box-side distributions'),

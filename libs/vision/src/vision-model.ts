@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type z } from 'zod';
 import { type ModelManifest, ModelManifestSchema, formatIssues } from '@vigil/contracts';
 import { OrtWorkerSession } from './ort-session.js';
 
@@ -33,23 +34,79 @@ export class ModelLoadError extends Error {
   }
 }
 
-export function readManifest(manifestPath: string): ModelManifest {
+/**
+ * Reads and validates a manifest (`what`: "model" or "detector", as the errors name it); every problem is
+ * one ModelLoadError that names the file and the schema.
+ */
+export function readManifestWith<S extends z.ZodType>(
+  schema: S,
+  manifestPath: string,
+  what: string,
+  schemaFile: string,
+): z.output<S> {
   const path = resolve(manifestPath);
   if (!existsSync(path))
-    throw new ModelLoadError(`model manifest ${path} does not exist; give the path of a model.json`);
+    throw new ModelLoadError(`${what} manifest ${path} does not exist; give the path of a model.json`);
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new ModelLoadError(`model manifest ${path} is not valid JSON (${(e as Error).message})`);
+    throw new ModelLoadError(`${what} manifest ${path} is not valid JSON (${(e as Error).message})`);
   }
-  const r = ModelManifestSchema.safeParse(json);
+  const r = schema.safeParse(json);
   if (!r.success) {
     throw new ModelLoadError(
-      `model manifest ${path} is invalid: ${formatIssues(r.error).join('; ')} (schema: libs/contracts/schemas/model-manifest.v1.schema.json)`,
+      `${what} manifest ${path} is invalid: ${formatIssues(r.error).join('; ')} (schema: libs/contracts/schemas/${schemaFile})`,
     );
   }
   return r.data;
+}
+
+export const readManifest = (manifestPath: string): ModelManifest =>
+  readManifestWith(ModelManifestSchema, manifestPath, 'model', 'model-manifest.v1.schema.json');
+
+/**
+ * The ONNX file a manifest names, checked against its sha256, on its own worker-thread session. `missing`
+ * says how to get the file when it is not there.
+ */
+export async function openVerifiedSession(
+  manifestPath: string,
+  manifest: { file: string; sha256: string },
+  options: SessionOptions,
+  what: string,
+  missing: string,
+): Promise<{ file: string; session: OrtWorkerSession }> {
+  const file = join(dirname(resolve(manifestPath)), manifest.file);
+  if (!existsSync(file))
+    throw new ModelLoadError(`${what} file ${file} named by ${manifestPath} does not exist; ${missing}`);
+  const bytes = readFileSync(file);
+  const actual = createHash('sha256').update(bytes).digest('hex');
+  if (actual !== manifest.sha256) {
+    throw new ModelLoadError(
+      `${what} file ${file} has sha256 ${actual} but its manifest says ${manifest.sha256}: the file is corrupt or not the model the manifest describes (regenerate it with npm run models, or correct sha256)`,
+    );
+  }
+  try {
+    const session = await OrtWorkerSession.create(bytes, {
+      executionProviders: [
+        options.provider.kind === 'cuda' ? { name: 'cuda', deviceId: options.provider.deviceId } : 'cpu',
+      ],
+      intraOpNumThreads: options.intraOpThreads,
+      interOpNumThreads: 1,
+      logSeverityLevel: 4,
+      graphOptimizationLevel: 'all',
+      enableMemPattern: options.memoryPattern ?? false,
+    });
+    return { file, session };
+  } catch (e) {
+    const msg = (e as Error).message.split('\n')[0] ?? '';
+    if (options.provider.kind === 'cuda') {
+      throw new ModelLoadError(
+        `CUDA was asked for (device ${options.provider.deviceId}) but ONNX Runtime cannot use it here (${msg}); on a GPU node install onnxruntime-node with its CUDA libraries (no onnxruntime-node-install=skip), or set VIGIL_VISION_PROVIDER=cpu`,
+      );
+    }
+    throw new ModelLoadError(`ONNX Runtime cannot load ${file} (${msg}); the file is not a valid ONNX model`);
+  }
 }
 
 /**
@@ -72,42 +129,13 @@ export class VisionModel {
 
   static async load(manifestPath: string, options: SessionOptions): Promise<VisionModel> {
     const manifest = readManifest(manifestPath);
-    const file = join(dirname(resolve(manifestPath)), manifest.file);
-    if (!existsSync(file)) {
-      throw new ModelLoadError(
-        `model file ${file} named by ${manifestPath} does not exist; run npm run models for the shipped models, or put the ONNX file there`,
-      );
-    }
-    const bytes = readFileSync(file);
-    const actual = createHash('sha256').update(bytes).digest('hex');
-    if (actual !== manifest.sha256) {
-      throw new ModelLoadError(
-        `model file ${file} has sha256 ${actual} but its manifest says ${manifest.sha256}: the file is corrupt or not the model the manifest describes (regenerate it with npm run models, or correct sha256)`,
-      );
-    }
-    let session: OrtWorkerSession;
-    try {
-      session = await OrtWorkerSession.create(bytes, {
-        executionProviders: [
-          options.provider.kind === 'cuda' ? { name: 'cuda', deviceId: options.provider.deviceId } : 'cpu',
-        ],
-        intraOpNumThreads: options.intraOpThreads,
-        interOpNumThreads: 1,
-        logSeverityLevel: 4,
-        graphOptimizationLevel: 'all',
-        enableMemPattern: options.memoryPattern ?? false,
-      });
-    } catch (e) {
-      const msg = (e as Error).message.split('\n')[0] ?? '';
-      if (options.provider.kind === 'cuda') {
-        throw new ModelLoadError(
-          `CUDA was asked for (device ${options.provider.deviceId}) but ONNX Runtime cannot use it here (${msg}); on a GPU node install onnxruntime-node with its CUDA libraries (no onnxruntime-node-install=skip), or set VIGIL_VISION_PROVIDER=cpu`,
-        );
-      }
-      throw new ModelLoadError(
-        `ONNX Runtime cannot load ${file} (${msg}); the file is not a valid ONNX model`,
-      );
-    }
+    const { file, session } = await openVerifiedSession(
+      manifestPath,
+      manifest,
+      options,
+      'model',
+      'run npm run models for the shipped models, or put the ONNX file there',
+    );
     const model = new VisionModel(manifest, file, session, options.provider);
     try {
       model.checkSignature();
