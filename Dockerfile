@@ -19,7 +19,9 @@ WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund --onnxruntime-node-install=${ORT_INSTALL}
 COPY . .
+# the trained detector is converted from its npm package (a dev dependency) before the dev deps go
 RUN npm run build \
+ && node dist/tools/scripts/convert-detectors.js \
  && npm prune --omit=dev --no-audit --no-fund \
  && rm -rf dist/test dist/tools
 

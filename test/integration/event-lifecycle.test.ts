@@ -6,6 +6,7 @@ import { GroundedDecoder } from '@vigil/decoders';
 import { Logger } from '@vigil/observability';
 import { FrameAnalysisService } from '../../apps/analyzer/src/frame-analysis.service.js';
 import { VisionEncoderService } from '../../apps/analyzer/src/vision-encoder.service.js';
+import { ObjectDetectorService } from '../../apps/analyzer/src/object-detector.service.js';
 import { AnalyzerMetrics } from '../../apps/analyzer/src/analyzer-metrics.js';
 import { type SceneFrame, sceneJpeg } from '@vigil/testing';
 
@@ -15,6 +16,7 @@ import { type SceneFrame, sceneJpeg } from '@vigil/testing';
 const WARMUP = 50;
 const log = new Logger('lifecycle', { level: 'error' });
 let encoder: VisionEncoderService;
+let detector: ObjectDetectorService;
 let analysis: FrameAnalysisService;
 
 before(async () => {
@@ -23,12 +25,16 @@ before(async () => {
     VIGIL_ANALYZER_WARMUP_SAMPLES: String(WARMUP),
     VIGIL_SUMMARY_INTERVAL_S: '3600',
   });
-  encoder = new VisionEncoderService(config, log, new AnalyzerMetrics());
+  const metrics = new AnalyzerMetrics();
+  encoder = new VisionEncoderService(config, log, metrics);
   await encoder.onModuleInit();
-  analysis = new FrameAnalysisService(config, new GroundedDecoder(), log, encoder);
+  detector = new ObjectDetectorService(config, log, metrics);
+  await detector.onModuleInit();
+  analysis = new FrameAnalysisService(config, new GroundedDecoder(), log, encoder, detector);
 });
 after(async () => {
   await encoder.onApplicationShutdown();
+  await detector.onApplicationShutdown();
 });
 
 test('a 20 s anomaly yields exactly one start, some updates and one end, though frames are redelivered', async () => {

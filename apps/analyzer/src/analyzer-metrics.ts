@@ -53,6 +53,17 @@ export class AnalyzerMetrics {
     help: 'Frames encoded (frames / batches = mean batch size)',
     registers: [this.registry],
   });
+  readonly detected = new Counter({
+    name: 'vigil_analyzer_detector_frames_total',
+    help: 'Frames the object detector ran on',
+    registers: [this.registry],
+  });
+  readonly detectorBatchSeconds = new Histogram({
+    name: 'vigil_analyzer_detector_batch_seconds',
+    help: 'Time the object detector took per batch (decode, resize, model run)',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
   readonly skipRatio = new Gauge({
     name: 'vigil_analyzer_gate_skip_ratio',
     help: 'Fraction of a stream’s frames that reused tokens instead of being encoded',

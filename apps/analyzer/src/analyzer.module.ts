@@ -10,6 +10,7 @@ import { AnalyzerService } from './analyzer.service.js';
 import { FrameAnalysisService } from './frame-analysis.service.js';
 import { AnalyzerMetrics } from './analyzer-metrics.js';
 import { VisionEncoderService } from './vision-encoder.service.js';
+import { ObjectDetectorService } from './object-detector.service.js';
 import { ANALYZER_CONFIG, ANALYZER_KAFKA, DECODER, ROOT_LOGGER } from './analyzer.tokens.js';
 
 @Module({})
@@ -38,6 +39,7 @@ export class AnalyzerModule {
         },
         { provide: AnalyzerMetrics, useValue: new AnalyzerMetrics() },
         VisionEncoderService,
+        ObjectDetectorService,
         FrameAnalysisService,
         AnalyzerService,
       ],

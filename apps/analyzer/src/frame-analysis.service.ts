@@ -12,13 +12,16 @@ import {
   closeUnvouched,
   eventStateOf,
   heldElsewhere,
+  MOBILE_LABELS,
   letterboxContent,
   patchChange,
   restoreScene,
   takeOver,
+  trackedObject,
+  type Track,
 } from '@vigil/anomaly';
 import { type Decoder } from '@vigil/decoders';
-import { evidenceThumbnail, grayThumbnail } from '@vigil/vision';
+import { type Detection, evidenceThumbnail, grayThumbnail } from '@vigil/vision';
 import { type ClosedWindow } from '@vigil/windows';
 import { Logger } from '@vigil/observability';
 import { ANALYZER_CONFIG, DECODER, ROOT_LOGGER } from './analyzer.tokens.js';
@@ -26,6 +29,7 @@ import { type NarrationOutput, Narrator } from './narrator.js';
 import { type StreamState, newStreamState, sceneOptionsFrom } from './stream-state.js';
 import type { Analysis, AnalysisContext, AnalysisOutput, EventHousekeeping } from './analysis.types.js';
 import { VisionEncoderService } from './vision-encoder.service.js';
+import { ObjectDetectorService } from './object-detector.service.js';
 
 export type { NarrationOutput } from './narrator.js';
 export type { Analysis, AnalysisContext, AnalysisOutput, EventHousekeeping } from './analysis.types.js';
@@ -63,6 +67,7 @@ export class FrameAnalysisService {
     @Inject(DECODER) private readonly decoder: Decoder,
     @Inject(ROOT_LOGGER) root: Logger,
     private readonly encoder: VisionEncoderService,
+    private readonly detector: ObjectDetectorService,
   ) {
     this.log = root.child('analysis');
     this.sceneOptions = sceneOptionsFrom(config);
@@ -134,12 +139,28 @@ export class FrameAnalysisService {
         events: rec.open.length,
       });
     }
-    // a scene with parts that always move (a belt) is encoded every time: stillness there is news
-    const { tokens } = await this.encoder.tokens(meta.streamId, jpeg, thumb, at, !st.scene.hasBusyParts);
+    // a scene with parts that always move (a belt) is encoded every time: stillness there is news; the
+    // detector runs beside the encoder, on a stream at most every VIGIL_DETECT_EVERY_MS
+    const [{ tokens }, detections] = await Promise.all([
+      this.encoder.tokens(meta.streamId, jpeg, thumb, at, !st.scene.hasBusyParts),
+      this.detections(meta.streamId, st, jpeg, at),
+    ]);
     const m = this.encoder.manifest;
     const settings = this.context.settings(meta.streamId);
     this.grids ??= new PatchGridCache(m.output.tokenGrid, m.input.width, m.input.height);
     const grid = this.grids.get(meta.width, meta.height, settings?.ignore ?? []);
+    const tracks: Track[] | undefined = !this.detector.enabled
+      ? undefined
+      : detections
+        ? st.objects.tracker.update(
+            detections.map((d) => ({
+              label: d.label,
+              score: d.score,
+              box: { x: d.box[0], y: d.box[1], w: d.box[2], h: d.box[3] },
+            })),
+            at,
+          )
+        : st.objects.tracker.current(at);
     st.scene.sensitivity = settings?.sensitivity ?? this.config.sensitivity;
 
     // activity for the summaries: the share of patches that changed since the previous sample of this run
@@ -157,7 +178,10 @@ export class FrameAnalysisService {
         ).fraction
       : 0;
 
-    const r = st.scene.observe(tokens, m.output.tokenDims, thumb.pixels, at, grid);
+    // what the tracked objects cover is explained: not something new, not a machine's motion
+    const explained =
+      tracks && grid.covered(tracks.filter((t) => MOBILE_LABELS.has(t.label)).map((t) => t.box));
+    const r = st.scene.observe(tokens, m.output.tokenDims, thumb.pixels, at, grid, explained);
     for (const e of r.events) {
       const evidence = e.phase === 'start' ? await evidenceThumbnail(jpeg) : undefined;
       const msg = st.events.sceneEvent(e, r, meta.capturedAt, evidence);
@@ -165,7 +189,23 @@ export class FrameAnalysisService {
         st.narration.noteAnomaly({ at: e.startedAt, kind: e.kind, score: e.peak, eventId: msg.eventId });
       out.anomalies.push(msg);
     }
-    const started = r.events.some((e) => e.phase === 'start');
+    // the camera's zone rules, judged at each detection round
+    const zoneEvents = st.events.zones.configure(settings?.zones ?? [], at, meta.capturedAt);
+    if (tracks && detections) zoneEvents.push(...st.events.zones.observe(tracks, at, meta.capturedAt));
+    for (const msg of zoneEvents) {
+      if (msg.phase !== 'start') {
+        out.anomalies.push(msg);
+        continue;
+      }
+      st.narration.noteAnomaly({
+        at: Date.parse(msg.startedAt),
+        kind: msg.kind,
+        score: msg.peakScore,
+        eventId: msg.eventId,
+      });
+      out.anomalies.push({ ...msg, evidence: await evidenceThumbnail(jpeg) });
+    }
+    const started = r.events.some((e) => e.phase === 'start') || zoneEvents.some((e) => e.phase === 'start');
     const top = (Object.entries(r.scores) as [SceneKind, number][]).sort((a, b) => b[1] - a[1])[0]!;
     out.score = {
       streamId: meta.streamId,
@@ -174,6 +214,14 @@ export class FrameAnalysisService {
       score: Math.round(r.frameScore * 1000) / 1000,
       ...(r.learning || top[1] <= 0 ? {} : { kind: top[0] }),
       novelFraction: Math.round(r.novelFraction * 1000) / 1000,
+      ...(tracks
+        ? {
+            objects: tracks
+              .filter((t) => t.confirmed)
+              .slice(0, 100)
+              .map((t) => trackedObject(t, at)),
+          }
+        : {}),
     };
     if (r.rising && at - st.frames.lastBurstAt >= BURST_EVERY_MS) {
       st.frames.lastBurstAt = at;
@@ -267,6 +315,30 @@ export class FrameAnalysisService {
     out.closed.push(...janitor.closed);
     out.states.push(...janitor.states);
     return out;
+  }
+
+  /**
+   * The frame's detections when the stream is due a detection round (undefined otherwise, or when the
+   * detector's queue for the stream is full: the next frame tries again).
+   */
+  private async detections(
+    streamId: string,
+    st: StreamState,
+    jpeg: Buffer,
+    at: number,
+  ): Promise<Detection[] | undefined> {
+    const o = st.objects;
+    // samples a second apart come a few ms early or late
+    if (!this.detector.enabled || at - o.lastDetectAt < this.detector.everyMs * 0.9) return undefined;
+    const last = o.lastDetectAt;
+    o.lastDetectAt = at;
+    try {
+      return await this.detector.detect(streamId, jpeg);
+    } catch (e) {
+      o.lastDetectAt = last;
+      this.log.debug(`no detection round: ${(e as Error).message}`, { streamId });
+      return undefined;
+    }
   }
 
   private submit(streamId: string, st: StreamState, w: ClosedWindow): void {

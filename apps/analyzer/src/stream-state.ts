@@ -3,6 +3,7 @@ import { type AnalyzerConfig } from '@vigil/config';
 import {
   BaselineCadence,
   DEFAULT_SCENE_OPTIONS,
+  ObjectTracker,
   OpenEvents,
   type SceneAnomalyModel,
   type SceneOptions,
@@ -40,13 +41,21 @@ export class FrameCursor {
   }
 }
 
+/** What the detector found on a stream: its tracked objects and when it last ran. */
+export interface StreamObjects {
+  readonly tracker: ObjectTracker;
+  lastDetectAt: number;
+}
+
 /** One stream's state on this analyzer, split by the stage that owns each part. */
 export interface StreamState {
   readonly frames: FrameCursor;
   /** The learned normal and the detectors' lifecycles. */
   readonly scene: SceneAnomalyModel;
-  /** Open events and their messages. */
+  /** Open events and their messages (the detectors', the zone rules', the model's). */
   readonly events: OpenEvents;
+  /** Tracked objects (when the object detector is on). */
+  readonly objects: StreamObjects;
   /** When the normal is saved. */
   readonly baseline: BaselineCadence;
   /** Sliding windows and rollups. */
@@ -82,7 +91,13 @@ export function newStreamState(
   return {
     frames: new FrameCursor(now),
     scene,
-    events: new OpenEvents(streamId),
+    events: new OpenEvents(streamId, {
+      minDurationMs: c.eventMinDurationMs,
+      exitHoldMs: c.eventExitHoldMs,
+      cooldownMs: c.eventCooldownS * 1000,
+      updateEveryMs: c.eventUpdateS * 1000,
+    }),
+    objects: { tracker: new ObjectTracker(), lastDetectAt: -Infinity },
     // a restored normal is saved again only after baselineSaveS
     baseline: new BaselineCadence(c.baselineSaveS * 1000, scene.learning, now),
     narration: new StreamNarration({ minuteMs: c.rollupMinuteS * 1000, hourMs: c.rollupHourS * 1000 }),

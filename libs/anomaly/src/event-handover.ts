@@ -3,6 +3,7 @@ import { type Box } from './geometry.js';
 import { LABEL, closedMessage, eventMessage, isSceneKind } from './event-messages.js';
 import { type OpenEvents } from './open-events.js';
 import { type SceneKind } from './scene-scorer.js';
+import { isZoneKind } from './zone-events.js';
 
 // Open events change hands with their stream: the analyzer holding a stream publishes its open events
 // (EventState, compacted vigil.event-state.v1) when they change and as a heartbeat; the next holder resumes
@@ -66,7 +67,9 @@ export function takeOver(
     } else {
       const why = detector
         ? 'handed over to an analyzer that is learning this camera’s normal again'
-        : 'handed over to another analyzer; the next narrated window raises it again if it persists';
+        : isZoneKind(e.kind)
+          ? 'handed over to another analyzer; its tracker raises it again if the objects are still there'
+          : 'handed over to another analyzer; the next narrated window raises it again if it persists';
       out.push(
         eventMessage(facts, {
           phase: 'end',

@@ -73,6 +73,9 @@ export interface EventFacts {
   readonly startedAt: number | string;
   readonly peak: number;
   readonly region?: Box | AnomalyEvent['region'];
+  /** Zone events: the zone and the tracked objects behind it. */
+  readonly zone?: string;
+  readonly objects?: AnomalyEvent['objects'];
 }
 
 /** What one message of the event says. */
@@ -102,6 +105,8 @@ export function eventMessage(f: EventFacts, n: EventNews): AnomalyEvent {
     ...(n.endedAt !== undefined ? { endedAt: time(n.endedAt) } : {}),
     ...(n.endReason !== undefined ? { endReason: n.endReason } : {}),
     ...(f.region ? { region: f.region } : {}),
+    ...(f.zone !== undefined ? { zone: f.zone } : {}),
+    ...(f.objects?.length ? { objects: f.objects.slice(0, 50) } : {}),
     description: n.description.slice(0, 1000),
     ...(n.evidence ? { evidence: n.evidence } : {}),
     ...(n.finding ? { finding: n.finding } : {}),

@@ -54,6 +54,34 @@ export class PatchGrid {
     return this.rows * this.cols;
   }
 
+  /**
+   * 1 for each scored patch that the boxes (normalized frame boxes, grown by `margin` of their size on each
+   * side) cover by at least `minShare` of its area: the patches that what the detector found explains.
+   */
+  covered(boxes: readonly Box[], margin = 0.15, minShare = 0.25): Uint8Array {
+    const out = new Uint8Array(this.rows * this.cols);
+    const { content } = this;
+    for (const b of boxes) {
+      const x0 = content.x + (b.x - margin * b.w) * content.w;
+      const x1 = content.x + (b.x + b.w * (1 + margin)) * content.w;
+      const y0 = content.y + (b.y - margin * b.h) * content.h;
+      const y1 = content.y + (b.y + b.h * (1 + margin)) * content.h;
+      const c0 = Math.max(0, Math.floor(x0 / this.pw));
+      const c1 = Math.min(this.cols - 1, Math.floor(x1 / this.pw));
+      const r0 = Math.max(0, Math.floor(y0 / this.ph));
+      const r1 = Math.min(this.rows - 1, Math.floor(y1 / this.ph));
+      for (let r = r0; r <= r1; r++)
+        for (let c = c0; c <= c1; c++) {
+          const p = r * this.cols + c;
+          if (!this.mask[p] || out[p]) continue;
+          const ox = Math.min(x1, (c + 1) * this.pw) - Math.max(x0, c * this.pw);
+          const oy = Math.min(y1, (r + 1) * this.ph) - Math.max(y0, r * this.ph);
+          if (ox > 0 && oy > 0 && ox * oy >= minShare * this.pw * this.ph) out[p] = 1;
+        }
+    }
+    return out;
+  }
+
   /** The normalized frame box around the given patches, or undefined when there are none. */
   region(patches: readonly number[]): Box | undefined {
     if (patches.length === 0) return undefined;

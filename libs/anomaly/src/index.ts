@@ -9,3 +9,5 @@ export * from './event-messages.js';
 export * from './open-events.js';
 export * from './event-handover.js';
 export * from './baseline-keeping.js';
+export * from './object-tracker.js';
+export * from './zone-events.js';

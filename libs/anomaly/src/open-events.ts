@@ -12,6 +12,15 @@ import {
   isSceneKind,
   severityOf,
 } from './event-messages.js';
+import { ZoneEvents, type ZoneEventOptions } from './zone-events.js';
+
+/** Zone events' lifecycle when the analyzer gives none (its defaults). */
+export const DEFAULT_ZONE_EVENT_OPTIONS: ZoneEventOptions = {
+  minDurationMs: 1000,
+  exitHoldMs: 2000,
+  cooldownMs: 10_000,
+  updateEveryMs: 10_000,
+};
 
 /** A detector's open event, as its messages describe it. */
 interface OpenEvent {
@@ -66,10 +75,18 @@ export class OpenEvents {
   /** The newest window whose findings were applied (results can come back out of order). */
   private flagsUntil = -Infinity;
 
-  constructor(readonly streamId: string) {}
+  /** The zone rules' events (zone_entered, loitering, crowding), one per rule of each zone. */
+  readonly zones: ZoneEvents;
+
+  constructor(
+    readonly streamId: string,
+    zoneOptions: ZoneEventOptions = DEFAULT_ZONE_EVENT_OPTIONS,
+  ) {
+    this.zones = new ZoneEvents(streamId, zoneOptions);
+  }
 
   get size(): number {
-    return this.open.size + this.flagged.size;
+    return this.open.size + this.flagged.size + this.zones.size;
   }
 
   has(kind: SceneKind): boolean {
@@ -225,6 +242,7 @@ export class OpenEvents {
     const ids: string[] = [];
     for (const o of this.open.values()) if (o.startedAt < end) ids.push(o.eventId);
     for (const f of this.flagged.values()) if (f.startedAt < end) ids.push(f.eventId);
+    ids.push(...this.zones.idsBefore(end));
     return ids;
   }
 
@@ -245,6 +263,7 @@ export class OpenEvents {
       this.flagged.delete(k);
       out.push(closedMessage({ ...this.flaggedFacts(f), description: f.description }, now, now, why));
     }
+    out.push(...this.zones.closeAll(now, why));
     return out;
   }
 
@@ -268,6 +287,7 @@ export class OpenEvents {
         peakScore: f.peak,
         description: f.description.slice(0, 1000),
       })),
+      ...this.zones.entries(),
     ];
   }
 

@@ -136,6 +136,9 @@ export class SceneAnomalyModel {
   private lastChangeAt = -Infinity;
   private activitySamples = 0;
   private novelSince: Float64Array | null = null;
+  /** The previous sample's explained patches: a person who walked out of a patch moved it too. */
+  private prevExplained: Uint8Array | null = null;
+  private lastObservedAt = -Infinity;
 
   private constructor(
     private readonly opts: SceneOptions,
@@ -222,7 +225,19 @@ export class SceneAnomalyModel {
     };
   }
 
-  observe(tokens: Float32Array, dims: number, thumb: Uint8Array, at: number, grid: PatchGrid): SceneResult {
+  /**
+   * One sample. `explained` marks the patches that tracked objects cover (PatchGrid.covered): a person or
+   * vehicle the detector knows is not "something new in view", does not make a patch look busy, and a
+   * crowd filling the view is not the camera turning.
+   */
+  observe(
+    tokens: Float32Array,
+    dims: number,
+    thumb: Uint8Array,
+    at: number,
+    grid: PatchGrid,
+    explained?: Uint8Array,
+  ): SceneResult {
     const patches = grid.patches;
     this.baseline ??= new PatchBaseline(patches, dims, this.opts);
     if (this.baseline.patches !== patches || this.baseline.dims !== dims) {
@@ -232,6 +247,13 @@ export class SceneAnomalyModel {
       this.patchNorms = null;
       this.prevTokens = null;
     }
+    // a patch a tracked object stood in at this sample or the last one: its change is that object's
+    const moverAt = explained && new Uint8Array(patches);
+    if (moverAt)
+      for (let p = 0; p < patches; p++) moverAt[p] = explained[p]! | (this.prevExplained?.[p] ?? 0);
+    this.prevExplained = explained ?? null;
+    const sinceLast = this.lastObservedAt;
+    this.lastObservedAt = at;
     const health = frameHealth(
       tokens,
       grid.mask,
@@ -258,6 +280,8 @@ export class SceneAnomalyModel {
       this.activitySamples++;
       const a = Math.max(1 / Math.max(1, this.baseline!.samples - 1), 0.02);
       for (let p = 0; p < patches; p++) {
+        // a person walking by is not a machine's motion
+        if (moverAt?.[p]) continue;
         usual[p]! += a * (moved[p]! - usual[p]!);
         usual[patches + p]! += a * (health.spreads[p]! - usual[patches + p]!);
       }
@@ -288,7 +312,7 @@ export class SceneAnomalyModel {
     let still = 0;
     let stillSince = Infinity;
     for (let p = 0; p < patches; p++) {
-      if (!grid.mask[p] || usual[p]! < BUSY) continue;
+      if (!grid.mask[p] || usual[p]! < BUSY || moverAt?.[p]) continue;
       busy++;
       if (at - lastMoved[p]! >= STILL_MS * JITTER) {
         still++;
@@ -301,18 +325,31 @@ export class SceneAnomalyModel {
     for (const p of nov.novel) isNovel[p] = 1;
     const staying: number[] = [];
     const stayingRatios: number[] = [];
+    let unexplained = 0;
+    let unexplainedNovel = 0;
     for (let p = 0; p < patches; p++) {
+      if (grid.mask[p] && !explained?.[p]) {
+        unexplained++;
+        if (isNovel[p]) unexplainedNovel++;
+      }
       if (!isNovel[p]) {
         this.novelSince[p] = NaN;
         continue;
       }
       if (Number.isNaN(this.novelSince[p]!)) this.novelSince[p] = at;
+      if (explained?.[p]) {
+        // a tracked object in front of it: its clock stops (a passer-by neither makes nor resets it)
+        if (Number.isFinite(sinceLast)) this.novelSince[p]! += Math.max(0, at - sinceLast);
+        continue;
+      }
       if (at - this.novelSince[p]! >= this.opts.persistMs * JITTER) {
         staying.push(p);
         stayingRatios.push(nov.ratio[p]!);
       }
     }
     stayingRatios.sort((a, b) => b - a);
+    // the share of what the detector does not explain that is new (all of it when nothing is tracked)
+    const newFraction = explained ? unexplainedNovel / Math.max(1, unexplained) : nov.fraction;
     const stayingSince = staying.length ? Math.min(...staying.map((p) => this.novelSince![p]!)) : undefined;
     const top = stayingRatios.slice(0, 3);
     const novelty = this.opts.novelRatio / this.sensitivity;
@@ -328,8 +365,8 @@ export class SceneAnomalyModel {
         busy >= 2 && comparable && this.activitySamples >= ACTIVITY_SAMPLES
           ? Math.min(4, still / busy / 0.75)
           : 0,
-      camera_moved: Math.min(4, nov.fraction / 0.5),
-      object_appeared: nov.fraction < 0.5 ? Math.min(4, stayScore) : 0,
+      camera_moved: Math.min(4, newFraction / 0.5),
+      object_appeared: newFraction < 0.5 ? Math.min(4, stayScore) : 0,
     };
     // a frozen feed has no motion at all; do not also call it stopped activity
     if (health.motion !== null && health.motion <= FROZEN_MOTION) scores.activity_stopped = 0;

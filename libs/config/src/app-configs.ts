@@ -237,6 +237,9 @@ export const AnalyzerConfigSchema = z
     visionMaxBatch: z.number().int().min(1).max(256).default(8),
     visionMaxWaitMs: z.number().int().min(0).max(1000).default(20),
     visionQueueFrames: z.number().int().min(1).max(100).default(4),
+    detector: z.string().default('nanodet-coco'),
+    detectEveryMs: z.number().int().min(0).max(60_000).default(1000),
+    detectMinScore: z.number().min(0.05).max(0.95).default(0.2),
     gateThreshold: z.number().min(0).lt(1).default(0.004),
     gateMaxReuseS: z.number().min(0).max(3600).default(10),
     httpPort: z.number().int().min(0).max(65535).default(9465),
@@ -447,6 +450,20 @@ const analyzerBindings = {
     env: 'VIGIL_VISION_QUEUE_FRAMES',
     parse: 'number',
     hint: 'frames queued per stream for the encoder, 1-100',
+  },
+  detector: {
+    env: 'VIGIL_DETECTOR',
+    hint: 'the object detector: nanodet-coco (shipped), off, or the path of a detector model.json',
+  },
+  detectEveryMs: {
+    env: 'VIGIL_DETECT_EVERY_MS',
+    parse: 'number',
+    hint: 'run the detector on a stream at most this often, ms (0: every sample), 0-60000',
+  },
+  detectMinScore: {
+    env: 'VIGIL_DETECT_MIN_SCORE',
+    parse: 'number',
+    hint: 'lowest detection score the tracker uses (it starts tracks at 0.35), 0.05-0.95',
   },
   gateThreshold: {
     env: 'VIGIL_VISION_GATE_THRESHOLD',

@@ -30,6 +30,146 @@ export const RegionSchema = z
   .strict()
   .describe('Normalized box, origin top-left');
 
+/** The classes the shipped detector (NanoDet, COCO) names; zone rules pick from these or "vehicle". */
+export const DETECTOR_LABELS = [
+  'person',
+  'bicycle',
+  'car',
+  'motorcycle',
+  'airplane',
+  'bus',
+  'train',
+  'truck',
+  'boat',
+  'traffic light',
+  'fire hydrant',
+  'stop sign',
+  'parking meter',
+  'bench',
+  'bird',
+  'cat',
+  'dog',
+  'horse',
+  'sheep',
+  'cow',
+  'elephant',
+  'bear',
+  'zebra',
+  'giraffe',
+  'backpack',
+  'umbrella',
+  'handbag',
+  'tie',
+  'suitcase',
+  'frisbee',
+  'skis',
+  'snowboard',
+  'sports ball',
+  'kite',
+  'baseball bat',
+  'baseball glove',
+  'skateboard',
+  'surfboard',
+  'tennis racket',
+  'bottle',
+  'wine glass',
+  'cup',
+  'fork',
+  'knife',
+  'spoon',
+  'bowl',
+  'banana',
+  'apple',
+  'sandwich',
+  'orange',
+  'broccoli',
+  'carrot',
+  'hot dog',
+  'pizza',
+  'donut',
+  'cake',
+  'chair',
+  'couch',
+  'potted plant',
+  'bed',
+  'dining table',
+  'toilet',
+  'tv',
+  'laptop',
+  'mouse',
+  'remote',
+  'keyboard',
+  'cell phone',
+  'microwave',
+  'oven',
+  'toaster',
+  'sink',
+  'refrigerator',
+  'book',
+  'clock',
+  'vase',
+  'scissors',
+  'teddy bear',
+  'hair drier',
+  'toothbrush',
+] as const;
+/** "vehicle" in a zone's classes stands for all of these. */
+export const VEHICLE_CLASSES = ['car', 'truck', 'bus', 'motorcycle', 'bicycle'] as const;
+
+export const ZoneSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be 1-63 lowercase letters, digits, ".", "_" or "-"')
+      .describe('Names the zone in events ("loading-bay")'),
+    polygon: z
+      .array(z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]))
+      .min(3)
+      .max(32)
+      .describe(
+        'Corners [x, y] as fractions of the picture (origin top-left); an object is in the zone when the bottom centre of its box (where it stands) is',
+      ),
+    classes: z
+      .array(
+        z.string().refine((c) => c === 'vehicle' || (DETECTOR_LABELS as readonly string[]).includes(c), {
+          message: `must be "vehicle" or a detector class: ${DETECTOR_LABELS.join(', ')}`,
+        }),
+      )
+      .min(1)
+      .max(80)
+      .default(['person'])
+      .describe(
+        'What the rules count: detector classes, or "vehicle" for car, truck, bus, motorcycle, bicycle',
+      ),
+    forbidden: z
+      .boolean()
+      .default(false)
+      .describe('Any of `classes` entering the zone is an anomaly (zone_entered)'),
+    maxDwellS: z
+      .number()
+      .min(1)
+      .max(86_400)
+      .optional()
+      .describe(
+        'One of `classes` staying in the zone longer is an anomaly (loitering; a parked vehicle, a bag left behind)',
+      ),
+    maxCount: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .optional()
+      .describe('More of `classes` in the zone at once is an anomaly (crowding)'),
+    severity: z.enum(['info', 'warning', 'critical']).default('warning'),
+  })
+  .strict()
+  .refine((zone) => zone.forbidden || zone.maxDwellS !== undefined || zone.maxCount !== undefined, {
+    message: 'a zone needs a rule: forbidden: true, maxDwellS or maxCount',
+    path: ['forbidden'],
+  })
+  .describe('A part of the picture and what is an anomaly there');
+export type Zone = z.output<typeof ZoneSchema>;
+
 export const StreamSpecSchema = z
   .object({
     id: StreamIdSchema,
@@ -81,13 +221,21 @@ export const StreamSpecSchema = z
           .max(7200)
           .optional()
           .describe('Seconds a summary window covers, at least summaryIntervalS (default: twice it)'),
+        zones: z
+          .array(ZoneSchema)
+          .max(16)
+          .default([])
+          .refine((zs) => new Set(zs.map((zone) => zone.name)).size === zs.length, {
+            message: 'zone names must be unique',
+          })
+          .describe('Zones and their rules, checked against the tracked objects the detector finds'),
       })
       .strict()
       .refine((a) => a.windowS === undefined || a.windowS >= (a.summaryIntervalS ?? 1), {
         message: 'windowS must be at least summaryIntervalS',
         path: ['windowS'],
       })
-      .default({ sensitivity: 1, ignore: [] }),
+      .default({ sensitivity: 1, ignore: [], zones: [] }),
     credentials: z
       .object({
         secret: z
@@ -167,9 +315,24 @@ export const AnomalyKindSchema = z.enum([
   'too_dark',
   'overexposed',
   'activity_stopped',
+  'zone_entered',
+  'loitering',
+  'crowding',
   'model.flagged',
 ]);
 export type AnomalyKind = z.output<typeof AnomalyKindSchema>;
+
+export const TrackedObjectSchema = z
+  .object({
+    trackId: z.string().min(1).max(32).describe('Stable while the tracker follows the object on this camera'),
+    label: z.string().min(1).max(50).describe('The detector class ("person", "car")'),
+    score: z.number().min(0).max(1),
+    box: RegionSchema,
+    dwellS: z.number().min(0).describe('Seconds since the tracker first saw it'),
+  })
+  .strict()
+  .describe('An object the detector found and the tracker follows');
+export type TrackedObject = z.output<typeof TrackedObjectSchema>;
 
 export const AnomalyEventSchema = z
   .object({
@@ -184,6 +347,16 @@ export const AnomalyEventSchema = z
     observedAt: isoTime,
     endedAt: isoTime.optional(),
     region: RegionSchema.optional(),
+    zone: z
+      .string()
+      .max(63)
+      .optional()
+      .describe('The zone whose rule raised it (zone_entered, loitering, crowding)'),
+    objects: z
+      .array(TrackedObjectSchema)
+      .max(50)
+      .optional()
+      .describe('The tracked objects behind a zone event, with their track ids'),
     description: z.string().min(1).max(1000),
     endReason: z.string().max(200).optional(),
     evidence: z
@@ -436,6 +609,11 @@ export const ScoreSampleSchema = z
     score: z.number().min(0).describe('Highest detector score of the sample; 1 is the alarm threshold'),
     kind: AnomalyKindSchema.optional().describe('The detector with the highest score'),
     novelFraction: z.number().min(0).max(1).describe('Share of the picture unlike its usual look'),
+    objects: z
+      .array(TrackedObjectSchema)
+      .max(100)
+      .optional()
+      .describe('What the detector and tracker see in the sample (absent when detection is off)'),
   })
   .strict()
   .meta({

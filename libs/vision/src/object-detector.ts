@@ -1,4 +1,5 @@
 import { type DetectorManifest, DetectorManifestSchema } from '@vigil/contracts';
+import { DynamicBatcher } from './dynamic-batcher.js';
 import { type OrtOutput, type OrtWorkerSession } from './ort-session.js';
 import { decodeRgb } from './preprocess.js';
 import {
@@ -173,4 +174,41 @@ export class ObjectDetector {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+export interface DetectPathOptions extends DetectOptions {
+  readonly maxBatch: number;
+  readonly maxWaitMs: number;
+  readonly maxQueuePerStream: number;
+  /** Called after every batch (metrics): when it started and ended, how many frames. */
+  readonly onBatch?: (startMs: number, endMs: number, frames: number) => void;
+}
+
+/**
+ * JPEG frames of many streams → detections: the same dynamic batcher as the encoder's, in front of the
+ * detector (one batch in the model at a time). A frame that cannot be decoded is rejected alone.
+ */
+export function createDetectPath(
+  detector: ObjectDetector,
+  opts: DetectPathOptions,
+): DynamicBatcher<Buffer, Detection[]> {
+  const { width, height } = detector.manifest.input;
+  const pixels = new Float32Array(new SharedArrayBuffer(opts.maxBatch * 3 * width * height * 4));
+  return new DynamicBatcher<Buffer, Detection[]>(
+    { maxBatch: opts.maxBatch, maxWaitMs: opts.maxWaitMs, maxQueuePerStream: opts.maxQueuePerStream },
+    async (images) => {
+      const start = performance.now();
+      const failures = await Promise.all(
+        images.map((img, i) =>
+          detector.pixels(img, pixels, i).then(
+            () => null,
+            (e: Error) => e,
+          ),
+        ),
+      );
+      const out = await detector.run(pixels, images.length);
+      opts.onBatch?.(start, performance.now(), images.length);
+      return images.map((_, i) => failures[i] ?? decodeGfl(detector.manifest, out, i, opts));
+    },
+  );
 }
