@@ -28,7 +28,7 @@ before(async () => {
   const metrics = new AnalyzerMetrics();
   encoder = new VisionEncoderService(config, log, metrics);
   await encoder.onModuleInit();
-  detector = new ObjectDetectorService(config, log, metrics);
+  detector = new ObjectDetectorService(config, log, metrics, encoder);
   await detector.onModuleInit();
   analysis = new FrameAnalysisService(config, new GroundedDecoder(), log, encoder, detector);
 });

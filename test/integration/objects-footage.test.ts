@@ -194,7 +194,7 @@ async function analyze(detector: 'nanodet-coco' | 'off'): Promise<AnomalyEvent[]
   });
   const metrics = new AnalyzerMetrics();
   const encoder = new VisionEncoderService(config, log, metrics);
-  const det = new ObjectDetectorService(config, log, metrics);
+  const det = new ObjectDetectorService(config, log, metrics, encoder);
   await encoder.onModuleInit();
   await det.onModuleInit();
   const analysis = new FrameAnalysisService(config, new GroundedDecoder(), log, encoder, det);

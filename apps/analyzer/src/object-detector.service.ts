@@ -12,6 +12,7 @@ import {
 import { Logger } from '@vigil/observability';
 import { AnalyzerMetrics } from './analyzer-metrics.js';
 import { ANALYZER_CONFIG, ROOT_LOGGER } from './analyzer.tokens.js';
+import { VisionEncoderService } from './vision-encoder.service.js';
 
 /**
  * Frames → detections (class, score, box) from the trained detector (NanoDet, COCO), loaded and warmed up
@@ -28,6 +29,7 @@ export class ObjectDetectorService implements OnModuleInit, OnApplicationShutdow
     @Inject(ANALYZER_CONFIG) private readonly config: AnalyzerConfig,
     @Inject(ROOT_LOGGER) root: Logger,
     private readonly metrics: AnalyzerMetrics,
+    private readonly encoder: VisionEncoderService,
   ) {
     this.log = root.child('detector');
   }
@@ -45,6 +47,9 @@ export class ObjectDetectorService implements OnModuleInit, OnApplicationShutdow
       this.log.info('object detector off (VIGIL_DETECTOR=off)');
       return;
     }
+    // one model at a time on the device: an encoder that cannot load (no GPU) stops the analyzer with its
+    // own error before a second session is opened beside it
+    if (!(await this.encoder.ready)) return;
     const c = this.config;
     const path = c.detector.endsWith('.json') ? resolve(c.detector) : shippedModel(c.detector);
     const detector = await ObjectDetector.load(path, {

@@ -27,6 +27,9 @@ export class VisionEncoderService implements OnModuleInit, OnApplicationShutdown
   private batcher!: DynamicBatcher<Buffer, Float32Array>;
   private readonly gate: NearDuplicateGate<Float32Array>;
   private readonly streams = new Set<string>();
+  private loaded!: (ok: boolean) => void;
+  /** Settles once the encoder has loaded (true) or failed to (false): the detector loads after it. */
+  readonly ready = new Promise<boolean>((resolve) => (this.loaded = resolve));
 
   constructor(
     @Inject(ANALYZER_CONFIG) private readonly config: AnalyzerConfig,
@@ -48,7 +51,13 @@ export class VisionEncoderService implements OnModuleInit, OnApplicationShutdown
 
   async onModuleInit(): Promise<void> {
     const path = this.config.visionModel || shippedModel('vigil-patch-v1');
-    this.model = await this.pool.get(path);
+    try {
+      this.model = await this.pool.get(path);
+    } catch (e) {
+      this.loaded(false);
+      throw e;
+    }
+    this.loaded(true);
     this.batcher = createEncodePath(this.model, {
       maxBatch: this.config.visionMaxBatch,
       maxWaitMs: this.config.visionMaxWaitMs,

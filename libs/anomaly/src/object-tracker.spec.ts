@@ -83,3 +83,12 @@ test('a blip seen once is dropped at its first miss; classes do not swap ids', (
   assert.equal(new Set(both.map((k) => k.id)).size, 2);
   assert.equal(both.find((k) => k.label === 'car')!.id, c1);
 });
+
+test('a track that walks out of the picture is not kept on a prediction outside it', () => {
+  const t = new ObjectTracker();
+  // walks left at 0.04 a second, last seen with its box at 0.02-0.07
+  for (let i = 0; i < 4; i++) t.update([person(0.14 - 0.04 * i, 0.4)], i * 1000);
+  assert.equal(t.update([], 4000).length, 1, 'a second later it is still partly in the picture');
+  t.update([], 5000);
+  assert.equal(t.update([], 6000).length, 0, 'gone out of the picture, though missed for only 3 s');
+});

@@ -200,6 +200,9 @@ class TrackState {
   }
 }
 
+/** Some of the box is in the picture. */
+const inside = (b: Box) => b.x < 1 && b.y < 1 && b.x + b.w > 0 && b.y + b.h > 0;
+
 /**
  * How alike a track's predicted box and a detection are: their IoU, or, for an object that moved further
  * than its own size between two detection rounds (a walker at one detection a second), a proximity score
@@ -293,7 +296,10 @@ export class ObjectTracker {
     const matched = new Set([...first.pairs, ...second.pairs].map(([t]) => t));
     for (const t of this.tracks) if (!matched.has(t)) t.missed = true;
     this.tracks = this.tracks.filter(
-      (t) => !t.missed || (t.hits >= o.confirmHits && at - t.lastSeenAt <= o.maxMissMs),
+      (t) =>
+        !t.missed ||
+        // a missed track is kept on its prediction for a while, unless that took it out of the picture
+        (t.hits >= o.confirmHits && at - t.lastSeenAt <= o.maxMissMs && inside(t.shownAt(at))),
     );
     for (const d of first.dets)
       this.tracks.push(new TrackState(String(this.nextId++), d.label, d.score, d.box, at, at, at));

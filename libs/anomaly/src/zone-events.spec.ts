@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type AnomalyEvent, type Zone, ZoneSchema } from '@vigil/contracts';
 import { ObjectTracker, type TrackInput } from './object-tracker.js';
-import { ZoneEvents, inPolygon } from './zone-events.js';
+import { ZoneEvents, inPolygon, trackedObject } from './zone-events.js';
 import { OpenEvents } from './open-events.js';
 
 const opts = { minDurationMs: 1000, exitHoldMs: 2000, cooldownMs: 10_000, updateEveryMs: 10_000 };
@@ -174,4 +174,29 @@ test('changing a zone ends its open event; a zone needs a rule and known classes
   });
   assert.ok(!badClass.success);
   assert.match(badClass.error.issues[0]!.message, /must be "vehicle" or a detector class: person, /);
+});
+
+test('an object listed in a message has its box cut to the picture', () => {
+  const o = trackedObject(
+    {
+      id: '4',
+      label: 'person',
+      score: 0.81234,
+      box: { x: -0.05, y: 0.9, w: 0.1, h: 0.2 },
+      firstSeenAt: 0,
+      lastSeenAt: 1000,
+      confirmed: true,
+      missed: false,
+      from: { x: 0, y: 0 },
+      to: { x: 0, y: 0 },
+    },
+    2500,
+  );
+  assert.deepEqual(o, {
+    trackId: '4',
+    label: 'person',
+    score: 0.812,
+    box: { x: 0, y: 0.9, w: 0.05, h: 0.1 },
+    dwellS: 2.5,
+  });
 });

@@ -39,13 +39,23 @@ const plural = (n: number, label: string) =>
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
-/** A track as the messages list it (box and dwell rounded). */
+const clamp01 = (v: number) => Math.min(1, Math.max(0, v));
+
+/** The part of a box inside the picture (a track carried along its motion can reach past an edge). */
+export function inPicture(b: Box): Box {
+  const x = clamp01(b.x);
+  const y = clamp01(b.y);
+  return { x, y, w: clamp01(b.x + b.w) - x, h: clamp01(b.y + b.h) - y };
+}
+
+/** A track as the messages list it (box inside the picture, rounded; dwell in tenths of a second). */
 export function trackedObject(t: Track, at: number): TrackedObject {
+  const b = inPicture(t.box);
   return {
     trackId: t.id,
     label: t.label,
     score: round(t.score),
-    box: { x: round(t.box.x), y: round(t.box.y), w: round(t.box.w), h: round(t.box.h) },
+    box: { x: round(b.x), y: round(b.y), w: round(b.w), h: round(b.h) },
     dwellS: Math.round((at - t.firstSeenAt) / 100) / 10,
   };
 }
@@ -221,7 +231,7 @@ export class ZoneEvents {
               ? this.describe(r, open)
               : d.phase === 'update'
                 ? `${this.describe(r, open)} Continues after ${lasted.toFixed(0)} s.`
-                : `${this.title(r)} ended after ${lasted.toFixed(1)} s.`,
+                : `${cap(this.title(r))} ended after ${lasted.toFixed(1)} s ${tracksOf(open.objects)}.`,
           ...(d.phase === 'end' ? { endedAt: d.endedAt, endReason: 'condition cleared' } : {}),
         }),
       );
@@ -291,10 +301,9 @@ export class ZoneEvents {
   }
 
   private describe(r: Rule, { objects, longestS }: OpenZoneEvent): string {
-    const ids = objects.map((o) => o.trackId).join(', ');
     const labels = [...new Set(objects.map((o) => o.label))];
     const who = labels.map((l) => plural(objects.filter((o) => o.label === l).length, l)).join(' and ');
-    const tracks = `(track${objects.length === 1 ? '' : 's'} ${ids})`;
+    const tracks = tracksOf(objects);
     if (r.kind === 'zone_entered') return `${cap(who)} entered forbidden zone "${r.zone.name}" ${tracks}.`;
     if (r.kind === 'loitering')
       return `${cap(who)} in zone "${r.zone.name}" for ${longestS.toFixed(0)} s, over its ${r.zone.maxDwellS} s limit ${tracks}.`;
@@ -303,3 +312,5 @@ export class ZoneEvents {
 }
 
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+const tracksOf = (objects: readonly TrackedObject[]) =>
+  `(track${objects.length === 1 ? '' : 's'} ${objects.map((o) => o.trackId).join(', ')})`;

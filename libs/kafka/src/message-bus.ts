@@ -1,5 +1,6 @@
 import {
   type Consumer,
+  type ConsumerRunConfig,
   type EachBatchPayload,
   type Kafka,
   type Producer,
@@ -117,6 +118,8 @@ export class KafkaSubscriber {
   /** When the broker last answered this member (a fetch, a heartbeat, a join). */
   private lastContactAt = 0;
   private joined: Promise<void>;
+  /** What run() was given, for starting again after a crash kafkajs does not restart from. */
+  private runConfig?: ConsumerRunConfig;
   private markJoined!: () => void;
 
   constructor(
@@ -166,7 +169,28 @@ export class KafkaSubscriber {
       this.logger.error(`consumer crashed: ${kafkaErrorReason(e.payload.error)}`, {
         restart: e.payload.restart,
       });
+      // kafkajs gives up for good on errors it calls non-retriable, some of which a broker that is away
+      // long enough causes ("Failed to find group coordinator" once its retries ran out): a running
+      // subscriber starts its consumer again itself, as kafkajs does for retriable ones
+      if (!e.payload.restart && this.running) this.revive(1000);
     });
+  }
+
+  private revive(delayMs: number): void {
+    const timer = setTimeout(() => {
+      if (!this.running || !this.runConfig) return;
+      this.consumer
+        .connect()
+        .then(() => this.consumer.run(this.runConfig))
+        .then(() => this.logger.info('consumer started again after its crash'))
+        .catch((err: unknown) => {
+          this.logger.warn(
+            `consumer could not start again: ${kafkaErrorReason(err)}; next try in ${Math.min(delayMs * 2, 5000)} ms`,
+          );
+          this.revive(Math.min(delayMs * 2, 5000));
+        });
+    }, delayMs);
+    timer.unref();
   }
 
   async start(handler: (messages: IncomingMessage[]) => Promise<void>): Promise<void> {
@@ -186,7 +210,7 @@ export class KafkaSubscriber {
       throw new KafkaUnavailableError(this.conn.brokers, kafkaErrorReason(err));
     }
     this.running = true;
-    await this.consumer.run({
+    this.runConfig = {
       autoCommit: this.options.commitOffsets ?? true,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
       eachBatchAutoResolve: true,
@@ -207,7 +231,8 @@ export class KafkaSubscriber {
         this.options.onLag?.(batch.topic, batch.partition, Number(batch.offsetLag()));
         await payload.heartbeat();
       },
-    });
+    };
+    await this.consumer.run(this.runConfig);
   }
 
   /** Milliseconds since the broker last answered this member; null before the first answer. */
