@@ -17,6 +17,7 @@ import {
   patchChange,
   restoreScene,
   takeOver,
+  inPicture,
   trackedObject,
   type Track,
 } from '@vigil/anomaly';
@@ -252,7 +253,12 @@ export class FrameAnalysisService {
       ...(inputs.jpeg ? { jpeg: Buffer.from(jpeg) } : {}),
       ...(inputs.tokens ? { tokens } : {}),
     };
-    for (const closed of st.narration.add({ at, change }, payload)) this.submit(meta.streamId, st, closed);
+    const objects = tracks
+      ?.filter((t) => t.confirmed)
+      .slice(0, 50)
+      .map((t) => ({ id: t.id, label: t.label, box: inPicture(t.box) }));
+    for (const closed of st.narration.add({ at, change, ...(objects ? { objects } : {}) }, payload))
+      this.submit(meta.streamId, st, closed);
     // an anomaly's start is narrated at once, with the window that led up to it
     if (started) {
       const cut = st.narration.cut('anomaly', at);

@@ -1,5 +1,6 @@
 import { type RollupChild } from '@vigil/windows';
 import { type DecodeRequest, type DecodeResult, type Decoder } from './decoder.js';
+import { objectStory } from './object-story.js';
 
 function hms(ms: number): string {
   return new Date(ms).toISOString().slice(11, 19);
@@ -18,8 +19,8 @@ export function activityLevel(meanChange: number): 'still' | 'low' | 'moderate' 
 }
 
 /**
- * Narration built only from measured signals: how many samples arrived, how much the scene changed, and
- * which anomalies fired when. It never claims what it did not measure. Pure apart from being async to fit
+ * Narration built only from measured signals: how many samples arrived, how much the scene changed, what
+ * the tracker followed (who moved which way, what stayed where) and which anomalies fired when. It never claims what it did not measure. Pure apart from being async to fit
  * the Decoder interface.
  */
 export class GroundedDecoder implements Decoder {
@@ -42,6 +43,8 @@ export class GroundedDecoder implements Decoder {
       `${who}, ${hms(window.start)}–${hms(window.end)} UTC${why}: ${n} frame${n === 1 ? '' : 's'} sampled (${(n / seconds).toFixed(1)} fps).`,
       `Scene activity ${activityLevel(mean)} (on average ${pct(mean)} of the picture changing between samples, peak ${pct(peak)}).`,
     ];
+    const story = objectStory(window.samples, window.start);
+    if (story) parts.push(story);
     const anomalies = window.anomalies;
     if (anomalies.length === 0) {
       parts.push('No anomalies.');

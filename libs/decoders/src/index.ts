@@ -10,3 +10,4 @@ export * from './onnx/tokenizer.js';
 export * from './onnx/decoder-runtime.js';
 export * from './onnx/onnx-decoder.js';
 export * from './narration.js';
+export * from './object-story.js';

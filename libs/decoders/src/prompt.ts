@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type DecodeRequest } from './decoder.js';
+import { objectList, objectStory } from './object-story.js';
 
 /** What a model must answer: the JSON schema (sent as response_format where the server takes one), and its checker. */
 export const DECODER_ANSWER_SCHEMA = z
@@ -33,7 +34,9 @@ const hms = (ms: number) => new Date(ms).toISOString().slice(11, 19);
 /** The window's measured signals as the prompt states them (every model backend sends the same facts). */
 export function windowText(request: DecodeRequest, frames: number, withCamera = true): string {
   const { window } = request;
-  const frameTimes = window.frames.slice(-frames).map((f) => hms(f.at));
+  const sent = frames > 0 ? window.frames.slice(-frames) : [];
+  const frameTimes = sent.map((f) => hms(f.at));
+  const story = objectStory(window.samples, window.start);
   const anomalies = window.anomalies.map((a) => `${a.kind} at ${hms(a.at)} (score ${a.score.toFixed(2)})`);
   const mean = window.samples.reduce((s, x) => s + x.change, 0) / Math.max(1, window.samples.length);
   return [
@@ -48,7 +51,16 @@ export function windowText(request: DecodeRequest, frames: number, withCamera = 
       : window.trigger === 'request'
         ? 'An operator asked for this window now.'
         : '',
+    story ? `Tracked objects in the window: ${story}` : '',
     frames > 0 ? `${frames} frames follow, oldest first, at ${frameTimes.join(', ')}.` : '',
+    ...(story
+      ? sent.map((f) => {
+          const objects = window.samples.find((x) => x.at === f.at)?.objects;
+          return objects
+            ? `Objects at ${hms(f.at)} (track id, class, box [x, y, width, height] as fractions of the picture): ${objectList(objects)}.`
+            : '';
+        })
+      : []),
   ]
     .filter(Boolean)
     .join('\n');

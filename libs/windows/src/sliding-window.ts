@@ -1,7 +1,16 @@
+/** A tracked object in a sample: its track id, detector class and box (fractions of the frame). */
+export interface SampleObject {
+  readonly id: string;
+  readonly label: string;
+  readonly box: { readonly x: number; readonly y: number; readonly w: number; readonly h: number };
+}
+
 /** One analyzed sample: when it was captured and the share of the picture that changed since the previous one. */
 export interface WindowSample {
   readonly at: number;
   readonly change: number;
+  /** What the detector and tracker saw in it (absent when detection is off). */
+  readonly objects?: readonly SampleObject[];
 }
 
 /** What a decoder may look at for a sample: the JPEG and/or its vision tokens [T × D]. */
