@@ -3,6 +3,7 @@
 # everything is already there. Called by `npm start` and `npm test`.
 #   apt: ffmpeg, Java 17, Maven, GStreamer RTSP server + plugins, python3-gi (sudo when not root)
 #   npm ci when package-lock.json changed; Kafka broker jars via Maven (cached in tools/kafka/lib); build
+#   real footage (.cache/footage/vtest.avi, from Debian's opencv-doc) for the demo and the tests
 #   --test: also Chromium, for the dashboard's browser test
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,9 +68,10 @@ if [ ! -f models/nanodet-coco/model.onnx ]; then
   node dist/tools/scripts/convert-detectors.js
 fi
 
-# Real footage for the detector's tests: OpenCV's vtest.avi (people crossing a courtyard, a parked van), as
-# Debian ships it in opencv-doc. Only the one file is taken out of the package; nothing is installed.
-if [ "${1:-}" = "--test" ] && [ ! -f .cache/footage/vtest.avi ]; then
+# Real footage for the demo's courtyard camera and the detector's tests: OpenCV's vtest.avi (people crossing
+# a courtyard, a parked van), as Debian ships it in opencv-doc (a 96 MB package, fetched once). Only the one
+# file is taken out of the package; nothing is installed.
+if [ ! -f .cache/footage/vtest.avi ]; then
   say "fetching real footage (vtest.avi from Debian's opencv-doc) into .cache/footage"
   tmp=$(mktemp -d)
   chmod 755 "$tmp"

@@ -8,8 +8,9 @@ import { findProcesses, repoRoot } from '@vigil/testing';
 import { helpers, startUp, waitFor } from './up-process.js';
 
 // The dashboard in real headless Chromium (Debian's, driven by playwright-core) against `vigil up`: it
-// shows the demo cameras with their frames, an event after the yard's scheduled box appears, and a live
-// view that starts with its viewer and stops when the viewer leaves. The screenshot goes to docs/.
+// shows the demo cameras with their frames, an event after the yard's scheduled box appears, the
+// courtyard's tracked people as boxes and a zone event, and a live view that starts with its viewer and
+// stops when the viewer leaves. The screenshot goes to docs/.
 
 const CHROMIUM_FLAGS = [
   '--headless',
@@ -36,7 +37,7 @@ test('the dashboard shows the demo cameras, an event after the scheduled anomaly
     await page.goto(url);
     // the key moved from the address to this tab's storage: the address no longer shows it
     assert.equal(new URL(page.url()).hash, '');
-    for (const id of ['demo-yard', 'demo-line'])
+    for (const id of ['demo-yard', 'demo-line', 'demo-courtyard'])
       await page.waitForSelector(`[data-stream-id="${id}"] img.frame[data-loaded="true"]`, {
         timeout: 60_000,
       });
@@ -57,6 +58,27 @@ test('the dashboard shows the demo cameras, an event after the scheduled anomaly
       undefined,
       { timeout: 10_000 },
     );
+    // the courtyard's real footage: its tracked people drawn over its frame, with their track ids, and
+    // someone walking into its forbidden right third
+    const box = page.locator('[data-stream-id="demo-courtyard"] .boxes .box[data-label="person"]').first();
+    await box.waitFor({ timeout: 60_000 });
+    assert.match((await box.textContent()) ?? '', /^person #\d+$/);
+    const b = (await box.boundingBox())!;
+    const f = (await page.locator('[data-stream-id="demo-courtyard"] img.frame').boundingBox())!;
+    const drawn = { b, f };
+    assert.ok(
+      b.x >= f.x - 1 &&
+        b.x + b.width <= f.x + f.width + 1 &&
+        b.y >= f.y - 1 &&
+        b.height > 5 &&
+        b.height < f.height,
+      `a person's box within the frame: ${JSON.stringify(drawn)}`,
+    );
+    const entered = page
+      .locator('#events li[data-kind="zone_entered"]', { hasText: 'Demo courtyard' })
+      .first();
+    await entered.waitFor({ timeout: 90_000 });
+    assert.match((await entered.textContent()) ?? '', /forbidden zone "right-third".*\(tracks? \d+/);
     await page.waitForSelector('#summaries li', { timeout: 60_000 });
     await page.waitForSelector('[data-stream-id="demo-yard"] .sparkwrap svg polyline', { timeout: 30_000 });
     assert.equal(await page.textContent('#conn'), 'live', 'following GET /events');

@@ -23,7 +23,9 @@ test('`vigil up` prints a summary within 30 s of being up, rolls them up by minu
     }
     assert.match(
       up.output.stderr,
-      new RegExp(`Vigil is up: cameras demo-yard, demo-line; Kafka at 127\\.0\\.0\\.1:${up.kafkaPort}`),
+      new RegExp(
+        `Vigil is up: cameras demo-yard, demo-line, demo-courtyard; Kafka at 127\\.0\\.0\\.1:${up.kafkaPort}`,
+      ),
     );
     const ms = await waitFor(up, SUMMARY, Date.now(), 30_000);
     assert.ok(ms <= 30_000);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomInt, randomUUID } from 'node:crypto';
@@ -690,6 +691,52 @@ test('the latest frame and the score sparkline of a camera', async () => {
     ((await call('GET', `/api/streams/${OTHER}/scores?since=${now - 2500}`)).json.items as unknown[]).length,
     2,
   );
+
+  // the tracked objects of the newest scored sample, for the boxes over the frame; an older one after it
+  // does not replace them
+  const person = {
+    trackId: '7',
+    label: 'person',
+    score: 0.8,
+    box: { x: 0.1, y: 0.2, w: 0.05, h: 0.2 },
+    dwellS: 3,
+  };
+  assert.deepEqual((await call('GET', `/api/streams/${OTHER}/objects`)).json, {
+    streamId: OTHER,
+    capturedAt: null,
+    items: [],
+  });
+  await pub.publish(TOPICS.scores.name, [
+    json(CE_TYPES.score, {
+      streamId: OTHER,
+      capturedAt: iso(now),
+      learning: false,
+      score: 0.1,
+      novelFraction: 0,
+      objects: [person],
+    } as { streamId: string }),
+    json(CE_TYPES.score, {
+      streamId: OTHER,
+      capturedAt: iso(now - 500),
+      learning: false,
+      score: 0.1,
+      novelFraction: 0,
+      objects: [],
+    } as { streamId: string }),
+  ]);
+  const objects = await waitFor(
+    'objects',
+    async () => {
+      const r = await call('GET', `/api/streams/${OTHER}/objects`);
+      return r.json.capturedAt ? r.json : undefined;
+    },
+    15_000,
+  );
+  assert.deepEqual(objects, { streamId: OTHER, capturedAt: iso(now), items: [person] });
+  await sleep(1000);
+  assert.deepEqual((await call('GET', `/api/streams/${OTHER}/objects`)).json, objects);
+  assert.equal((await call('GET', `/api/streams/nope-${OTHER}/objects`)).status, 404);
+  assert.equal((await fetch(`${base()}/api/streams/${OTHER}/objects`)).status, 401, 'a key is needed');
 });
 
 test('GET /events streams new anomalies and summaries as they are stored, filtered by type and camera', async () => {

@@ -13,7 +13,7 @@ import {
 import { StreamSpecSchema, TOPICS, type StreamSpecInput } from '@vigil/contracts';
 import { KafkaPublisher, StreamRegistry, createKafka, ensureTopics } from '@vigil/kafka';
 import { type Logger } from '@vigil/observability';
-import { LocalKafka, RtspTestServer, generateClip } from '@vigil/testing';
+import { LocalKafka, RtspTestServer, footageClip, generateClip, repoRoot } from '@vigil/testing';
 import { startAnalyzer } from '../../analyzer/src/index.js';
 import { startIngest } from '../../ingest/src/index.js';
 import { startGateway } from '../../gateway/src/index.js';
@@ -61,10 +61,16 @@ export async function runUp(
       height: 360,
       changeAt: 10,
     });
+    // real footage, where setup fetched it: OpenCV's courtyard clip (people crossing, a van parked)
+    const footage = join(repoRoot(), '.cache/footage/vtest.avi');
+    const courtyard = existsSync(footage)
+      ? footageClip(join(clips, 'demo-courtyard-vtest.mp4'), footage, { width: 640, height: 480, fps: 10 })
+      : undefined;
     const rtsp = new RtspTestServer(
       [
         { name: 'yard', file: yard },
         { name: 'line', pattern: 'ball', width: 640, height: 360, fps: 10 },
+        ...(courtyard ? [{ name: 'courtyard', file: courtyard }] : []),
       ],
       cfg.rtspPort,
     );
@@ -87,6 +93,31 @@ export async function runUp(
         url: rtsp.url('line'),
         sampling: { mode: 'fps', fps: 2 },
       },
+      ...(courtyard
+        ? [
+            {
+              id: 'demo-courtyard',
+              name: 'Demo courtyard (real footage: people crossing; the right third is off limits)',
+              url: rtsp.url('courtyard'),
+              sampling: { mode: 'fps' as const, fps: 2 },
+              output: { width: 640, height: 480 },
+              analysis: {
+                zones: [
+                  {
+                    name: 'right-third',
+                    polygon: [
+                      [0.67, 0.3],
+                      [1, 0.3],
+                      [1, 1],
+                      [0.67, 1],
+                    ] as [number, number][],
+                    forbidden: true,
+                  },
+                ],
+              },
+            },
+          ]
+        : []),
     ];
     const shared = { ...env, VIGIL_KAFKA_BROKERS: brokers.join(',') };
     const analyzerCfg = loadAnalyzerConfig({

@@ -77,6 +77,7 @@ function renderCamera(spec) {
   if (!cam) {
     const parts = {
       img: el('img', { class: 'frame', alt: `latest frame of ${spec.id}` }),
+      boxes: el('div', { class: 'boxes', 'aria-label': `tracked objects of ${spec.id}` }),
       title: el('strong'),
       badge: el('span'),
       meta: el('div', { class: 'meta' }),
@@ -88,7 +89,7 @@ function renderCamera(spec) {
     const card = el(
       'article',
       { class: 'card', 'data-stream-id': spec.id },
-      parts.img,
+      el('div', { class: 'framewrap' }, parts.img, parts.boxes),
       el(
         'div',
         { class: 'body' },
@@ -131,10 +132,35 @@ async function refreshFrames() {
       cam.parts.img.dataset.loaded = 'true';
       if (cam.frameUrl) URL.revokeObjectURL(cam.frameUrl);
       cam.frameUrl = url;
+      drawObjects(cam, (await (await api(`/api/streams/${cam.spec.id}/objects`)).json()).items);
     } catch (err) {
       if (err instanceof Unauthorized) throw err;
     }
   }
+}
+
+/** The tracked objects as boxes over the frame (positions in % of it), each with its class and track id. */
+function drawObjects(cam, items) {
+  const img = cam.parts.img;
+  // the frame is shown whole at its own shape, so the boxes' fractions are fractions of what is seen
+  if (img.naturalWidth) img.parentElement.style.aspectRatio = `${img.naturalWidth} / ${img.naturalHeight}`;
+  const pct = (v) => `${(v * 100).toFixed(2)}%`;
+  cam.parts.boxes.replaceChildren(
+    ...items.map((o) =>
+      el(
+        'div',
+        {
+          class: `box ${o.label === 'person' ? 'person' : 'thing'}`,
+          'data-track-id': o.trackId,
+          'data-label': o.label,
+          title: `${o.label} #${o.trackId}, score ${o.score.toFixed(2)}, seen ${o.dwellS.toFixed(0)} s`,
+          style: `left:${pct(o.box.x)};top:${pct(o.box.y)};width:${pct(o.box.w)};height:${pct(o.box.h)}`,
+        },
+        el('span', {}, `${o.label} #${o.trackId}`),
+      ),
+    ),
+  );
+  cam.parts.boxes.dataset.count = String(items.length);
 }
 
 async function refreshScores() {

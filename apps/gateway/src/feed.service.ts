@@ -4,6 +4,7 @@ import {
   AnomalyEventSchema,
   CE_TYPES,
   ScoreSampleSchema,
+  type TrackedObject,
   StreamSpecSchema,
   StreamStatusSchema,
   SummarySchema,
@@ -54,6 +55,11 @@ export interface LatestFrame {
   capturedAt: string;
 }
 
+export interface LatestObjects {
+  capturedAt: string;
+  items: TrackedObject[];
+}
+
 /**
  * The gateway's view of Kafka: the camera table (vigil.streams.v1, read whole at start), the anomalies,
  * summaries, statuses and scores materialized into the local store (committed after they are stored, so a
@@ -71,6 +77,7 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
   private readonly publisher: KafkaPublisher;
   private readonly deadLetters: DeadLetters;
   private readonly latest = new Map<string, LatestFrame>();
+  private readonly objects = new Map<string, LatestObjects>();
   private readonly specWaiters = new Set<() => void>();
   private joined = false;
   private pruneTimer: NodeJS.Timeout | null = null;
@@ -197,6 +204,8 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
       ),
       [TOPICS.scores.name]: stored(scoreRow, (x) => {
         this.store.putScore(x);
+        if (x.objects && x.capturedAt >= (this.objects.get(x.streamId)?.capturedAt ?? ''))
+          this.objects.set(x.streamId, { capturedAt: x.capturedAt, items: x.objects });
         return null;
       }),
     };
@@ -258,6 +267,11 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
 
   latestFrame(streamId: string): LatestFrame | undefined {
     return this.latest.get(streamId);
+  }
+
+  /** What the analyzer's detector and tracker saw in the camera's latest scored sample. */
+  latestObjects(streamId: string): LatestObjects | undefined {
+    return this.objects.get(streamId);
   }
 
   spec(id: string): StreamSpec | undefined {

@@ -35,6 +35,7 @@ test('the document lists every route the controllers serve, and no other', () =>
     'GET /api/streams/{id}',
     'GET /api/streams/{id}/frame.jpg',
     'GET /api/streams/{id}/live',
+    'GET /api/streams/{id}/objects',
     'GET /api/streams/{id}/scores',
     'GET /api/summaries',
     'GET /events',

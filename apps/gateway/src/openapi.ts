@@ -7,6 +7,7 @@ import {
   StreamSpecSchema,
   StreamStatusSchema,
   SummarySchema,
+  TrackedObjectSchema,
 } from '@vigil/contracts';
 import { type RouteMeta, routeMeta } from './route-meta.js';
 
@@ -196,6 +197,15 @@ export function openApiDocument(controllers: readonly Type[]) {
           properties: {
             path: { type: 'string', description: 'WebSocket path to open, with its one-use ticket' },
             expiresInS: { type: 'integer' },
+          },
+        },
+        Objects: {
+          type: 'object',
+          required: ['streamId', 'capturedAt', 'items'],
+          properties: {
+            streamId: { type: 'string' },
+            capturedAt: { type: ['string', 'null'], description: 'The sample they were seen in' },
+            items: { type: 'array', items: schema(TrackedObjectSchema) },
           },
         },
         Scores: {

@@ -110,6 +110,16 @@ export class StreamsController {
       .send(f.jpeg);
   }
 
+  /** What the analyzer's detector and tracker saw in the latest scored sample (boxes over the frame). */
+  @Get(':id/objects')
+  @Route({
+    summary: 'The tracked objects of the latest scored sample: track id, class, score, box, dwell',
+    responses: { '200': { description: 'Objects', ref: 'Objects' }, '404': noCamera },
+  })
+  objects(@ValidParam('id', StreamIdSchema) id: string) {
+    return this.streams.objects(id);
+  }
+
   /** A ticket for the camera's live view: open a WebSocket to `path` within 30 s (JSMpeg plays it). */
   @Get(':id/live')
   @Route({

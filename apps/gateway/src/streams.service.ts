@@ -81,6 +81,13 @@ export class StreamsService {
     return this.live.ticket(spec.id);
   }
 
+  /** The tracked objects of the camera's latest scored sample (none when detection is off or not yet). */
+  objects(id: string) {
+    const spec = this.existing(id);
+    const o = this.feed.latestObjects(spec.id);
+    return { streamId: spec.id, capturedAt: o?.capturedAt ?? null, items: o?.items ?? [] };
+  }
+
   scores(id: string, sinceMs: number | undefined) {
     const spec = this.existing(id);
     return { streamId: spec.id, items: this.repo.scores(spec.id, sinceMs ?? Date.now() - 600_000) };

@@ -112,3 +112,56 @@ export function generateClip(path: string, o: ClipOptions, ffmpegPath = 'ffmpeg'
   if (mv.status !== 0) throw new Error(`cannot move clip into ${path}`);
   return path;
 }
+
+/**
+ * Real footage as a demo or test camera: `src` (any file ffmpeg reads) played forwards then backwards, so
+ * the RTSP server's loop has no jump cut, as H.264 (GOP 1 s) at `width`×`height` and `fps`; cached in
+ * `path`. The reversal holds the clip's frames in memory: fine for a clip of a minute or two.
+ */
+export function footageClip(
+  path: string,
+  src: string,
+  o: { readonly width: number; readonly height: number; readonly fps: number },
+  ffmpegPath = 'ffmpeg',
+): string {
+  if (existsSync(path)) return path;
+  mkdirSync(dirname(path), { recursive: true });
+  const r = spawnSync(
+    ffmpegPath,
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      '-i',
+      src,
+      '-filter_complex',
+      `[0:v]fps=${o.fps},scale=${o.width}:${o.height},setsar=1,split[a][b];[b]reverse[r];[a][r]concat=n=2:v=1[v]`,
+      '-map',
+      '[v]',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-pix_fmt',
+      'yuv420p',
+      '-g',
+      String(o.fps),
+      '-keyint_min',
+      String(o.fps),
+      '-sc_threshold',
+      '0',
+      '-movflags',
+      '+faststart',
+      `${path}.tmp.mp4`,
+    ],
+    { encoding: 'utf8' },
+  );
+  if (r.error || r.status !== 0)
+    throw new Error(
+      `cannot make a clip of ${src}: ${r.error?.message ?? r.stderr.trim()}; is ffmpeg installed?`,
+    );
+  const mv = spawnSync('mv', [`${path}.tmp.mp4`, path]);
+  if (mv.status !== 0) throw new Error(`cannot move clip into ${path}`);
+  return path;
+}
