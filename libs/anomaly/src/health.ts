@@ -151,6 +151,9 @@ export type HealthKind = Extract<
   'lens_covered' | 'too_dark' | 'overexposed' | 'blur' | 'frozen'
 >;
 
+/** Under this correlation with the usual per-patch structure, the scene's layout is gone (see healthScores). */
+export const LAYOUT_GONE = 0.3;
+
 /** Motion at or under this between two samples means the picture did not change at all (a frozen feed). */
 export const FROZEN_MOTION = 0.0004;
 /** A picture identical for this long is frozen (a camera whose own frame rate is low repeats for less). */
@@ -170,9 +173,14 @@ export function healthScores(
 ): Record<HealthKind, number> {
   const clip = (v: number) => Math.max(0, Math.min(4, v));
   // most of the picture flat where the scene normally has structure
-  const lensCovered = n.spread > 0.02 && structureKept < 0.5 ? clip(h.flat / 0.7) : 0;
+  const flatCover = n.spread > 0.02 && structureKept < 0.5 ? clip(h.flat / 0.7) : 0;
   // brightness fell to under half of usual, and is dark in absolute terms
-  const tooDark = h.luma < 0.25 && n.luma > 0.1 ? clip((n.luma - h.luma) / (0.5 * n.luma)) : 0;
+  const dark = h.luma < 0.25 && n.luma > 0.1 ? clip((n.luma - h.luma) / (0.5 * n.luma)) : 0;
+  // dark with the usual layout gone is something in front of the lens (a hand, light leaking past its
+  // edge), not a lamp that went out: a darkened scene keeps where its structure is
+  const layoutGone = n.spread > 0.02 && structureKept < LAYOUT_GONE;
+  const lensCovered = Math.max(flatCover, layoutGone ? dark : 0);
+  const tooDark = layoutGone ? 0 : dark;
   // half of the picture more blown out than usual
   const overexposed = clip((h.bright - n.bright) / 0.5);
   // fine detail lost while coarse structure stays (a covered lens loses both)
