@@ -108,6 +108,21 @@ if (chosen.includes('vision')) {
     })),
   );
   console.log(`memoryEndRatio=${r.memoryEndRatio} memoryFpsRatio=${r.memoryFpsRatio} (shipped / before)`);
+  console.log(
+    `\nvision — object detector nanodet-coco (416×416, 1 intra-op thread) on ${r.detectorFrames}, 16 streams`,
+  );
+  console.table(
+    r.detector.map((d) => ({
+      batch: d.batch,
+      frames: d.frames,
+      'frames/s': d.fps,
+      'CPU ms/frame': d.cpuMsPerFrame,
+      'encoder CPU ms/frame (same frames)': d.encoderCpuMsPerFrame,
+    })),
+  );
+  console.log(
+    `detectorCamerasPer2Cores=${r.detectorCamerasPer2Cores} (at 1 detection/s, detector alone) detectorVsEncoderCpu=${r.detectorVsEncoderCpu}`,
+  );
   console.log(`wrote ${file}`);
 }
 

@@ -5,8 +5,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import {
   NearDuplicateGate,
+  ObjectDetector,
   Preprocessor,
   VisionModel,
+  createDetectPath,
   createEncodePath,
   grayThumbnail,
   shippedModel,
@@ -86,6 +88,82 @@ async function throughput(
     cpuMsPerFrame: round((cpu.user + cpu.system) / 1000 / n),
     meanBatch: round(n / batches),
   };
+}
+
+interface DetectorRow {
+  readonly batch: number;
+  readonly frames: number;
+  readonly fps: number;
+  readonly cpuMsPerFrame: number;
+  /** The encoder (vigil-patch-v1) on the same frames, same batch, side by side. */
+  readonly encoderCpuMsPerFrame: number;
+}
+
+/**
+ * The object detector's cost in the analyzer's own path (createDetectPath: decode, resize to 416×416, model,
+ * box decoding), 1 intra-op thread, on real 640×480 footage where setup fetched it, beside the encoder's
+ * cost on the same frames.
+ */
+async function detectorCost(frames: Buffer[], perStream: number): Promise<DetectorRow[]> {
+  const det = await ObjectDetector.load(shippedModel('nanodet-coco'), {
+    provider: { kind: 'cpu' },
+    intraOpThreads: 1,
+  });
+  const enc = await VisionModel.load(shippedModel('vigil-patch-v1'), {
+    provider: { kind: 'cpu' },
+    intraOpThreads: 1,
+  });
+  const rows: DetectorRow[] = [];
+  try {
+    for (const batch of [1, 8]) {
+      const path = createDetectPath(det, { maxBatch: batch, maxWaitMs: 20, maxQueuePerStream: 1000 });
+      await Promise.all(frames.slice(0, batch).map((f, i) => path.submit(`w${i}`, f)));
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      await Promise.all(
+        frames.flatMap((f, s) => Array.from({ length: perStream }, () => path.submit(`s${s}`, f))),
+      );
+      const wall = (performance.now() - t0) / 1000;
+      const cpu = process.cpuUsage(cpu0);
+      await path.close();
+      const n = frames.length * perStream;
+      const encoder = await throughput(enc, 'vigil-patch-v1', batch, frames, perStream);
+      rows.push({
+        batch,
+        frames: n,
+        fps: round(n / wall),
+        cpuMsPerFrame: round((cpu.user + cpu.system) / 1000 / n),
+        encoderCpuMsPerFrame: encoder.cpuMsPerFrame,
+      });
+    }
+  } finally {
+    await det.release();
+    await enc.release();
+  }
+  return rows;
+}
+
+/** 16 frames of the real courtyard footage at 640×480 (the synthetic camera frames where it is missing). */
+function footageFrames(dir: string): Buffer[] | null {
+  const src = join(repoRoot(), '.cache/footage/vtest.avi');
+  const r = spawnSync('ffmpeg', [
+    '-v',
+    'error',
+    '-i',
+    src,
+    '-vf',
+    'fps=0.2,scale=640:480',
+    '-frames:v',
+    '16',
+    '-q:v',
+    '3',
+    join(dir, 'd%02d.jpg'),
+  ]);
+  if (r.status !== 0) return null;
+  return readdirSync(dir)
+    .filter((f) => f.startsWith('d') && f.endsWith('.jpg'))
+    .sort()
+    .map((f) => readFileSync(join(dir, f)));
 }
 
 interface BreakdownRow {
@@ -290,7 +368,18 @@ export async function visionBench(quick: boolean, log: (l: string) => void) {
   };
   const staticRun = await gateRun(sampleClip(steady, sub('steady')), []);
   const changeRun = await gateRun(sampleClip(small, sub('small')), [10, 20]);
+
+  log('vision: object detector (nanodet-coco, 416×416) beside the encoder, 16 streams');
+  const footage = footageFrames(sub('footage'));
+  const detector = await detectorCost(footage ?? frames, quick ? 2 : 6);
+  const best = Math.min(...detector.map((d) => d.cpuMsPerFrame));
   return {
+    detector,
+    detectorFrames: footage ? 'vtest.avi at 640×480' : 'synthetic 640×360',
+    /** cameras one 2-core node can detect at one frame a second, the detector alone on both cores */
+    detectorCamerasPer2Cores: Math.floor(2000 / best),
+    /** the detector's CPU per frame over the encoder's, at the detector's best batch */
+    detectorVsEncoderCpu: round(best / detector.find((d) => d.cpuMsPerFrame === best)!.encoderCpuMsPerFrame),
     throughput: rows,
     breakdown: parts,
     speedupBatched,

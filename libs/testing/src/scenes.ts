@@ -49,6 +49,21 @@ function timecodeStrip(n: number): Buffer {
   return strip;
 }
 
+/** Burns the timecode `n` into any JPEG frame at the scene's size (W × H), where readTimecode reads it. */
+export async function withTimecode(jpeg: Buffer, n: number): Promise<Buffer> {
+  return sharp(jpeg)
+    .composite([
+      {
+        input: timecodeStrip(n),
+        raw: { width: TC_BITS * TC_BLOCK, height: TC_BLOCK, channels: 3 },
+        left: TC_X,
+        top: TC_Y,
+      },
+    ])
+    .jpeg({ quality: 85 })
+    .toBuffer();
+}
+
 /** Reads the timecode burnt in by sceneJpeg from a frame at the scene's size (JPEG or H.264 artefacts are fine). */
 export async function readTimecode(jpeg: Buffer): Promise<number> {
   const { data, info } = await sharp(jpeg)
