@@ -114,6 +114,8 @@ const ACTIVE_CHANGE = 0.3;
 const BUSY = 0.7;
 /** A busy patch still for this long has stopped (a pause between two strokes is shorter). */
 const STILL_MS = 1500;
+/** The share of the (unexplained) picture that must be new for the camera to count as moved. */
+const MOVED_FRACTION = 0.33;
 /** Normal samples compared before a patch's usual activity is trusted. */
 const ACTIVITY_SAMPLES = 20;
 
@@ -365,8 +367,10 @@ export class SceneAnomalyModel {
         busy >= 2 && comparable && this.activitySamples >= ACTIVITY_SAMPLES
           ? Math.min(4, still / busy / 0.75)
           : 0,
-      camera_moved: Math.min(4, newFraction / 0.5),
-      object_appeared: newFraction < 0.5 ? Math.min(4, stayScore) : 0,
+      // a third of what no tracked object explains no longer looks like itself: the view changed (on
+      // real footage a camera turned by a quarter of the width leaves about a third of it new)
+      camera_moved: Math.min(4, newFraction / MOVED_FRACTION),
+      object_appeared: newFraction < MOVED_FRACTION ? Math.min(4, stayScore) : 0,
     };
     // a frozen feed has no motion at all; do not also call it stopped activity
     if (health.motion !== null && health.motion <= FROZEN_MOTION) scores.activity_stopped = 0;
