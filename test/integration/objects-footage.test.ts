@@ -5,8 +5,6 @@
 import { before, test } from 'node:test';
 import sharp from 'sharp';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AnomalyEvent, type FrameMeta, type Zone, ZoneSchema } from '@vigil/contracts';
 import { loadAnalyzerConfig } from '@vigil/config';
@@ -14,13 +12,13 @@ import { GroundedDecoder } from '@vigil/decoders';
 import { Logger } from '@vigil/observability';
 import { ObjectTracker, type Track, ZoneEvents } from '@vigil/anomaly';
 import { type Detection, ObjectDetector } from '@vigil/vision';
-import { repoRoot, testDir } from '@vigil/testing';
+import { FOOTAGE, repoRoot, videoJpegs } from '@vigil/testing';
 import { FrameAnalysisService } from '../../apps/analyzer/src/frame-analysis.service.js';
 import { VisionEncoderService } from '../../apps/analyzer/src/vision-encoder.service.js';
 import { ObjectDetectorService } from '../../apps/analyzer/src/object-detector.service.js';
 import { AnalyzerMetrics } from '../../apps/analyzer/src/analyzer-metrics.js';
 
-const footage = join(repoRoot(), '.cache/footage/vtest.avi');
+const footage = join(repoRoot(), FOOTAGE);
 const FPS = 2;
 const T0 = Date.parse('2026-12-05T09:00:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -30,26 +28,24 @@ const log = new Logger('footage', { level: 'error' });
 let frames: Buffer[] = [];
 /** The detector's findings on every second frame (one detection round a second), as the analyzer runs it. */
 const rounds: { at: number; detections: Detection[] }[] = [];
+/** The same, with the van gone from 40 s on (its place painted over in the frames the detector gets). */
+const vanGoneRounds: { at: number; detections: Detection[] }[] = [];
+const VAN_GONE_S = 40;
+/** The van's place (hand-labelled 652,44 71×54 px) painted the grey of the wall behind it. */
+const vanGone = (jpeg: Buffer) =>
+  sharp(jpeg)
+    .composite([
+      {
+        input: { create: { width: 84, height: 64, channels: 3, background: '#7d7b78' } },
+        left: 645,
+        top: 38,
+      },
+    ])
+    .jpeg({ quality: 85 })
+    .toBuffer();
 
 before(async () => {
-  assert.ok(existsSync(footage), `${footage} is missing: run bash tools/setup.sh --test (it fetches it)`);
-  const dir = testDir('footage');
-  const r = spawnSync('ffmpeg', [
-    '-v',
-    'error',
-    '-i',
-    footage,
-    '-vf',
-    `fps=${FPS}`,
-    '-q:v',
-    '3',
-    join(dir, 'f%04d.jpg'),
-  ]);
-  assert.equal(r.status, 0, `ffmpeg: ${r.stderr.toString()}`);
-  frames = readdirSync(dir)
-    .filter((f) => f.endsWith('.jpg'))
-    .sort()
-    .map((f) => readFileSync(join(dir, f)));
+  frames = videoJpegs(footage, `fps=${FPS}`);
   assert.ok(frames.length >= 150, `${frames.length} frames`);
   const det = await ObjectDetector.load(join(repoRoot(), 'models/nanodet-coco/model.json'), {
     provider: { kind: 'cpu' },
@@ -64,6 +60,11 @@ before(async () => {
         { minScore: 0.2 },
       );
       batch.forEach((b, j) => rounds.push({ at: T0 + (b.i * 1000) / FPS, detections: found[j]! }));
+      const painted = await Promise.all(
+        batch.map((b) => (b.i >= VAN_GONE_S * FPS ? vanGone(b.f) : Promise.resolve(b.f))),
+      );
+      const gone = await det.detect(painted, { minScore: 0.2 });
+      batch.forEach((b, j) => vanGoneRounds.push({ at: T0 + (b.i * 1000) / FPS, detections: gone[j]! }));
     }
   } finally {
     await det.release();
@@ -78,7 +79,7 @@ const asInputs = (ds: Detection[]) =>
   }));
 
 /** Every round through a tracker and the zones: the tracks of each round and every zone message. */
-function judge(zones: Zone[]): { tracks: Track[][]; events: AnomalyEvent[] } {
+function judge(zones: Zone[], of = rounds): { tracks: Track[][]; events: AnomalyEvent[] } {
   const tracker = new ObjectTracker();
   const z = new ZoneEvents('vtest', {
     minDurationMs: 1000,
@@ -89,7 +90,7 @@ function judge(zones: Zone[]): { tracks: Track[][]; events: AnomalyEvent[] } {
   z.configure(zones, T0, iso(T0));
   const tracks: Track[][] = [];
   const events: AnomalyEvent[] = [];
-  for (const r of rounds) {
+  for (const r of of) {
     const t = tracker.update(asInputs(r.detections), r.at);
     tracks.push(t);
     events.push(...z.observe(t, r.at, iso(r.at)));
@@ -181,6 +182,28 @@ test('the van parked over the dwell limit starts loitering; the same zone with a
   assert.ok(onset >= 10 && onset <= 14, `loitering at ${onset} s`);
   const long = judge([zone({ name: 'van', polygon: VAN, classes: ['vehicle'], maxDwellS: 600 })]).events;
   assert.deepEqual(long, []);
+});
+
+test('the van taken away (its place painted over from 40 s) is object_removed, naming its track; left there, nothing', () => {
+  const guard = zone({ name: 'van', polygon: VAN, classes: ['vehicle'], guardAfterS: 20 });
+  const { tracks, events } = judge([guard], vanGoneRounds);
+  const starts = events.filter((e) => e.phase === 'start');
+  assert.deepEqual(
+    starts.map((e) => e.kind),
+    ['object_removed'],
+    JSON.stringify(events.map((e) => [e.kind, e.phase, e.description])),
+  );
+  const s = starts[0]!;
+  // last seen just before 40 s, taken once gone for 10 s
+  const lastSeen = (Date.parse(s.startedAt) - T0) / 1000;
+  assert.ok(lastSeen >= VAN_GONE_S - 2 && lastSeen < VAN_GONE_S, `last seen at ${lastSeen} s`);
+  assert.equal((Date.parse(s.observedAt) - T0) / 1000, VAN_GONE_S + 9);
+  assert.match(s.description, /taken from zone "van" \(track (\d+)\), where it had stood for 3\d s/);
+  const id = s.objects![0]!.trackId;
+  // the track it names was the van: the box at the top right, before it went
+  const before = tracks[VAN_GONE_S - 2]!.find((t) => t.id === id)!;
+  assert.ok(before.box.x > 0.8 && before.box.y < 0.12, JSON.stringify(before.box));
+  assert.deepEqual(judge([guard]).events, [], 'the van left where it is: nothing taken');
 });
 
 /** The whole frame path on the clip: real encoder, the detector on or off, the learned normal. */

@@ -4,8 +4,6 @@
 // part of the picture is not flat; a darkened scene, even a noisy one, is `too_dark`.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import {
@@ -22,9 +20,9 @@ import {
   grayThumbnail,
   shippedModel,
 } from '@vigil/vision';
-import { repoRoot, testDir } from '@vigil/testing';
+import { FOOTAGE, repoRoot, videoJpegs } from '@vigil/testing';
 
-const footage = join(repoRoot(), '.cache/footage/vtest.avi');
+const footage = join(repoRoot(), FOOTAGE);
 const WARMUP = 50;
 let frames: Buffer[] = [];
 let pool: VisionSessionPool;
@@ -33,23 +31,7 @@ let pre: Preprocessor;
 let grid: PatchGrid;
 
 before(async () => {
-  assert.ok(existsSync(footage), `${footage} is missing: run bash tools/setup.sh (it fetches it)`);
-  const dir = testDir('tampering');
-  const r = spawnSync('ffmpeg', [
-    '-v',
-    'error',
-    '-i',
-    footage,
-    '-vf',
-    'fps=1',
-    '-q:v',
-    '3',
-    join(dir, 'f%04d.jpg'),
-  ]);
-  assert.equal(r.status, 0, r.stderr?.toString());
-  frames = readdirSync(dir)
-    .sort()
-    .map((f) => readFileSync(join(dir, f)));
+  frames = videoJpegs(footage, 'fps=1');
   pool = new VisionSessionPool({ provider: { kind: 'cpu' }, intraOpThreads: 1 });
   model = await pool.get(shippedModel('vigil-patch-v1'));
   pre = new Preprocessor(model.manifest, 1);

@@ -13,7 +13,7 @@ import {
   grayThumbnail,
   shippedModel,
 } from '@vigil/vision';
-import { generateClip, repoRoot, testDir } from '@vigil/testing';
+import { FOOTAGE, generateClip, repoRoot, testDir, videoJpegs } from '@vigil/testing';
 import { runBenchWorker } from './up-env.js';
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
@@ -143,27 +143,13 @@ async function detectorCost(frames: Buffer[], perStream: number): Promise<Detect
   return rows;
 }
 
-/** 16 frames of the real courtyard footage at 640×480 (the synthetic camera frames where it is missing). */
-function footageFrames(dir: string): Buffer[] | null {
-  const src = join(repoRoot(), '.cache/footage/vtest.avi');
-  const r = spawnSync('ffmpeg', [
-    '-v',
-    'error',
-    '-i',
-    src,
-    '-vf',
-    'fps=0.2,scale=640:480',
-    '-frames:v',
-    '16',
-    '-q:v',
-    '3',
-    join(dir, 'd%02d.jpg'),
-  ]);
-  if (r.status !== 0) return null;
-  return readdirSync(dir)
-    .filter((f) => f.startsWith('d') && f.endsWith('.jpg'))
-    .sort()
-    .map((f) => readFileSync(join(dir, f)));
+/** 16 frames of the real courtyard footage at 640×480 (null where setup has not fetched it). */
+function footageFrames(): Buffer[] | null {
+  try {
+    return videoJpegs(join(repoRoot(), FOOTAGE), 'fps=0.2,scale=640:480').slice(0, 16);
+  } catch {
+    return null;
+  }
 }
 
 interface BreakdownRow {
@@ -370,7 +356,7 @@ export async function visionBench(quick: boolean, log: (l: string) => void) {
   const changeRun = await gateRun(sampleClip(small, sub('small')), [10, 20]);
 
   log('vision: object detector (nanodet-coco, 416×416) beside the encoder, 16 streams');
-  const footage = footageFrames(sub('footage'));
+  const footage = footageFrames();
   const detector = await detectorCost(footage ?? frames, quick ? 2 : 6);
   const best = Math.min(...detector.map((d) => d.cpuMsPerFrame));
   return {

@@ -10,8 +10,7 @@
 // RTSP server to ingest and the analyzer, exactly as cameras are; the anomaly events and the per-sample
 // scores are read back from Kafka. The timecode in each sampled frame ties every sample to clip time, so
 // ground truth needs no clock guessing. Writes bench-results/eval.json.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +39,8 @@ import {
   sceneClip,
   sceneJpeg,
   withTimecode,
+  FOOTAGE,
+  videoJpegs,
 } from '@vigil/testing';
 import { type SceneKind, SCENE_KINDS } from '@vigil/anomaly';
 import { startAnalyzer } from '../../apps/analyzer/src/index.js';
@@ -84,24 +85,7 @@ interface StreamPlan {
 
 /** The footage at FPS, cropped to 16:9 and scaled to the scene's size, forwards then backwards. */
 function loadFootage(): Buffer[] {
-  const src = join(repoRoot(), '.cache/footage/vtest.avi');
-  if (!existsSync(src)) throw new Error(`${src} is missing: run bash tools/setup.sh (it fetches it)`);
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-eval-footage-'));
-  const r = spawnSync('ffmpeg', [
-    '-v',
-    'error',
-    '-i',
-    src,
-    '-vf',
-    `fps=${FPS},crop=768:432:0:72,scale=640:360`,
-    '-q:v',
-    '3',
-    join(dir, 'f%04d.jpg'),
-  ]);
-  if (r.status !== 0) throw new Error(`ffmpeg could not read ${src}: ${r.stderr.toString()}`);
-  const forward = readdirSync(dir)
-    .sort()
-    .map((f) => readFileSync(join(dir, f)));
+  const forward = videoJpegs(join(repoRoot(), FOOTAGE), `fps=${FPS},crop=768:432:0:72,scale=640:360`);
   return [...forward, ...[...forward].reverse()];
 }
 let footage: Buffer[] = [];

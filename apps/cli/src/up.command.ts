@@ -13,7 +13,7 @@ import {
 import { StreamSpecSchema, TOPICS, type StreamSpecInput } from '@vigil/contracts';
 import { KafkaPublisher, StreamRegistry, createKafka, ensureTopics } from '@vigil/kafka';
 import { type Logger } from '@vigil/observability';
-import { LocalKafka, RtspTestServer, footageClip, generateClip, repoRoot } from '@vigil/testing';
+import { FOOTAGE, LocalKafka, RtspTestServer, footageClip, generateClip, repoRoot } from '@vigil/testing';
 import { startAnalyzer } from '../../analyzer/src/index.js';
 import { startIngest } from '../../ingest/src/index.js';
 import { startGateway } from '../../gateway/src/index.js';
@@ -62,7 +62,7 @@ export async function runUp(
       changeAt: 10,
     });
     // real footage, where setup fetched it: OpenCV's courtyard clip (people crossing, a van parked)
-    const footage = join(repoRoot(), '.cache/footage/vtest.avi');
+    const footage = join(repoRoot(), FOOTAGE);
     const courtyard = existsSync(footage)
       ? footageClip(join(clips, 'demo-courtyard-vtest.mp4'), footage, { width: 640, height: 480, fps: 10 })
       : undefined;

@@ -71,7 +71,8 @@ export const MOBILE_LABELS: ReadonlySet<string> = new Set([
   'sheep',
   'cow',
 ]);
-const family = (label: string) => (VEHICLE_LABELS.has(label) ? 'vehicle' : label);
+/** The coarse class: a detector may call one van a car in one frame and a truck the next. */
+export const family = (label: string) => (VEHICLE_LABELS.has(label) ? 'vehicle' : label);
 
 export const boxIou = (a: Box, b: Box): number => {
   const ix = Math.max(0, Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x));

@@ -200,3 +200,49 @@ test('an object listed in a message has its box cut to the picture', () => {
     dwellS: 2.5,
   });
 });
+
+test('a guarded bag taken away is object_removed until it is back; a short gap or a bag never guarded is nothing', () => {
+  const bag: TrackInput = { label: 'backpack', score: 0.6, box: { x: 0.7, y: 0.6, w: 0.05, h: 0.08 } };
+  const guardZone = zone({ name: 'desk', classes: ['backpack', 'suitcase'], guardAfterS: 30 });
+  // there from 0 s, hidden 45–50 s (a person in front), taken at 60 s, back (a new track) at 90 s
+  const rounds = Array.from({ length: 110 }, (_, i) =>
+    (i >= 45 && i < 50) || (i >= 60 && i < 90) ? [] : [bag],
+  );
+  const msgs = run([guardZone], rounds);
+  assert.deepEqual(
+    msgs.map((m) => [m.kind, m.phase, m.startedAt, m.observedAt]),
+    [
+      // last seen at 59 s, taken once gone for 10 s; back at 90 s (a new track, confirmed at 91 s), ended
+      // after the 2 s hold
+      ['object_removed', 'start', iso(59_000), iso(69_000)],
+      ['object_removed', 'update', iso(59_000), iso(79_000)],
+      ['object_removed', 'update', iso(59_000), iso(89_000)],
+      ['object_removed', 'end', iso(59_000), iso(93_000)],
+    ],
+  );
+  assert.match(
+    msgs[0]!.description,
+    /^A backpack taken from zone "desk" \(track \d+\), where it had stood for 59 s\.$/,
+  );
+  assert.equal(msgs[0]!.zone, 'desk');
+  assert.equal(msgs[0]!.objects?.[0]?.label, 'backpack');
+  // a bag there for less than guardAfterS, then gone: never guarded
+  const brief = Array.from({ length: 60 }, (_, i) => (i < 20 ? [bag] : []));
+  assert.deepEqual(run([guardZone], brief), []);
+  // taken for good: let go after a minute
+  const gone = run(
+    [guardZone],
+    Array.from({ length: 140 }, (_, i) => (i < 40 ? [bag] : [])),
+  );
+  assert.deepEqual(
+    gone.map((m) => [m.phase, m.observedAt]),
+    [
+      ['start', iso(49_000)],
+      ['update', iso(59_000)],
+      ['update', iso(69_000)],
+      ['update', iso(79_000)],
+      ['update', iso(89_000)],
+      ['end', iso(101_000)],
+    ],
+  );
+});

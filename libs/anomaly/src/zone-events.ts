@@ -8,10 +8,25 @@ import {
 import { EventTracker, type EventTrackerOptions } from './event-tracker.js';
 import { type EventFacts, closedMessage, eventMessage } from './event-messages.js';
 import { type Box } from './geometry.js';
-import { type Track } from './object-tracker.js';
+import { type Track, boxIou, family } from './object-tracker.js';
 
-export type ZoneKind = 'zone_entered' | 'loitering' | 'crowding';
-export const ZONE_KINDS: readonly ZoneKind[] = ['zone_entered', 'loitering', 'crowding'];
+export type ZoneKind = 'zone_entered' | 'loitering' | 'crowding' | 'object_removed';
+export const ZONE_KINDS: readonly ZoneKind[] = ['zone_entered', 'loitering', 'crowding', 'object_removed'];
+
+/** A guarded object gone this long is taken away (a missed detection or two is not). */
+export const REMOVED_AFTER_MS = 10_000;
+/** A taken object not back within this is let go: the zone's new state is accepted and the event ends. */
+export const REMOVED_FORGET_MS = 60_000;
+
+/** An object a guarding rule watches: where it stood, and since when it is gone (if it is). */
+interface Guarded {
+  trackId: string;
+  readonly label: string;
+  box: Box;
+  score: number;
+  readonly since: number;
+  lastSeenAt: number;
+}
 export const isZoneKind = (kind: string): kind is ZoneKind =>
   (ZONE_KINDS as readonly string[]).includes(kind);
 
@@ -86,6 +101,8 @@ interface Rule {
   readonly matches: (label: string) => boolean;
   readonly tracker: EventTracker;
   open?: OpenZoneEvent;
+  /** object_removed: the objects it guards. */
+  readonly guarded: Map<string, Guarded>;
 }
 
 /** What the zone events take from the analyzer's event settings. */
@@ -131,6 +148,7 @@ export class ZoneEvents {
         ...(zone.forbidden ? (['zone_entered'] as const) : []),
         ...(zone.maxDwellS !== undefined ? (['loitering'] as const) : []),
         ...(zone.maxCount !== undefined ? (['crowding'] as const) : []),
+        ...(zone.guardAfterS !== undefined ? (['object_removed'] as const) : []),
       ];
       for (const kind of kinds) {
         const id = `${zone.name}/${kind}/${JSON.stringify(zone)}`;
@@ -141,6 +159,7 @@ export class ZoneEvents {
             zone,
             kind,
             matches: classMatcher(zone),
+            guarded: new Map(),
             tracker: new EventTracker({
               enter: 1,
               exit: 0.5,
@@ -181,6 +200,10 @@ export class ZoneEvents {
         (t) => r.matches(t.label) && this.inSince.has(`${r.zone.name}\u0000${t.id}`),
       );
       const dwell = (t: Track) => at - this.inSince.get(`${r.zone.name}\u0000${t.id}`)!;
+      if (r.kind === 'object_removed') {
+        out.push(...this.guard(r, inside, dwell, at, observedAt));
+        continue;
+      }
       let score = 0;
       let involved = inside;
       if (r.kind === 'zone_entered') score = inside.length ? 1 : 0;
@@ -240,6 +263,93 @@ export class ZoneEvents {
     return out;
   }
 
+  /**
+   * object_removed: objects of the zone's classes that stood in it for guardAfterS are guarded; one whose
+   * track is gone, with no object of its kind back where it stood (IoU ≥ 0.3: a new track of the same
+   * thing after a gap), is taken once gone for REMOVED_AFTER_MS; it is back when such an object stands
+   * there again, and let go after REMOVED_FORGET_MS. The event is open while something guarded is taken.
+   */
+  private guard(
+    r: Rule,
+    inside: readonly Track[],
+    dwell: (t: Track) => number,
+    at: number,
+    observedAt: string,
+  ): AnomalyEvent[] {
+    const present = new Map(inside.filter((t) => !t.missed).map((t) => [t.id, t]));
+    for (const g of r.guarded.values()) {
+      let t = present.get(g.trackId);
+      // the same thing under a new track id (the tracker lost it for a while)
+      t ??= [...present.values()].find(
+        (p) => family(p.label) === family(g.label) && boxIou(p.box, g.box) >= 0.3,
+      );
+      if (t) {
+        r.guarded.delete(g.trackId);
+        g.trackId = t.id;
+        g.box = t.box;
+        g.score = t.score;
+        g.lastSeenAt = at;
+        r.guarded.set(t.id, g);
+        present.delete(t.id);
+      } else if (at - g.lastSeenAt >= REMOVED_FORGET_MS) r.guarded.delete(g.trackId);
+    }
+    for (const t of present.values())
+      if (!r.guarded.has(t.id) && dwell(t) >= r.zone.guardAfterS! * 1000)
+        r.guarded.set(t.id, {
+          trackId: t.id,
+          label: t.label,
+          box: t.box,
+          score: t.score,
+          since: at - dwell(t),
+          lastSeenAt: at,
+        });
+    const taken = [...r.guarded.values()].filter((g) => at - g.lastSeenAt >= REMOVED_AFTER_MS);
+    const since = taken.length ? Math.min(...taken.map((g) => g.lastSeenAt)) : undefined;
+    const d = r.tracker.observe(taken.length ? 1 : 0, at, since);
+    const objects = taken.map((g) => ({
+      trackId: g.trackId,
+      label: g.label,
+      score: round(g.score),
+      box: inPicture(g.box),
+      dwellS: Math.round((g.lastSeenAt - g.since) / 100) / 10,
+    }));
+    if (d.phase === 'none') {
+      if (r.open && objects.length) r.open.objects = objects;
+      return [];
+    }
+    if (d.phase === 'start')
+      r.open = {
+        eventId: anomalyEventId(
+          this.streamId,
+          `${r.kind}/${r.zone.name}`,
+          new Date(d.startedAt).toISOString(),
+        ),
+        startedAt: d.startedAt,
+        peak: 1,
+        longestS: 0,
+        objects,
+        region: union(objects.map((o) => o.box)),
+      };
+    const open = r.open!;
+    if (objects.length) {
+      open.objects = objects;
+      open.region = union(objects.map((o) => o.box));
+    }
+    const lasted = ((d.phase === 'end' ? d.endedAt : at) - open.startedAt) / 1000;
+    const msg = eventMessage(this.facts(r, open), {
+      phase: d.phase,
+      score: d.score,
+      observedAt,
+      description:
+        d.phase === 'end'
+          ? `${cap(this.title(r))}: ended after ${lasted.toFixed(1)} s (back in place, or let go after ${REMOVED_FORGET_MS / 1000} s) ${tracksOf(open.objects)}.`
+          : `${this.describe(r, open)}${d.phase === 'update' ? ` Still gone after ${lasted.toFixed(0)} s.` : ''}`,
+      ...(d.phase === 'end' ? { endedAt: d.endedAt, endReason: 'condition cleared' } : {}),
+    });
+    if (d.phase === 'end') r.open = undefined;
+    return [msg];
+  }
+
   /** Closes every open zone event from outside (the stream went silent). */
   closeAll(now: number, why: string): AnomalyEvent[] {
     const out: AnomalyEvent[] = [];
@@ -297,7 +407,9 @@ export class ZoneEvents {
       ? `${what} in forbidden zone "${r.zone.name}"`
       : r.kind === 'loitering'
         ? `${what} staying over ${r.zone.maxDwellS} s in zone "${r.zone.name}"`
-        : `more than ${r.zone.maxCount} ${what} in zone "${r.zone.name}"`;
+        : r.kind === 'crowding'
+          ? `more than ${r.zone.maxCount} ${what} in zone "${r.zone.name}"`
+          : `${what} taken from zone "${r.zone.name}"`;
   }
 
   private describe(r: Rule, { objects, longestS }: OpenZoneEvent): string {
@@ -307,7 +419,9 @@ export class ZoneEvents {
     if (r.kind === 'zone_entered') return `${cap(who)} entered forbidden zone "${r.zone.name}" ${tracks}.`;
     if (r.kind === 'loitering')
       return `${cap(who)} in zone "${r.zone.name}" for ${longestS.toFixed(0)} s, over its ${r.zone.maxDwellS} s limit ${tracks}.`;
-    return `${cap(who)} in zone "${r.zone.name}", over its limit of ${r.zone.maxCount} ${tracks}.`;
+    if (r.kind === 'crowding')
+      return `${cap(who)} in zone "${r.zone.name}", over its limit of ${r.zone.maxCount} ${tracks}.`;
+    return `${cap(who)} taken from zone "${r.zone.name}" ${tracks}, where ${objects.length === 1 ? 'it' : 'they'} had stood for ${Math.max(...objects.map((o) => o.dwellS)).toFixed(0)} s.`;
   }
 }
 

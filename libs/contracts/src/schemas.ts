@@ -160,13 +160,28 @@ export const ZoneSchema = z
       .max(1000)
       .optional()
       .describe('More of `classes` in the zone at once is an anomaly (crowding)'),
+    guardAfterS: z
+      .number()
+      .min(5)
+      .max(86_400)
+      .optional()
+      .describe(
+        'One of `classes` that has stood in the zone this long is guarded: taken away (gone for 10 s) it is an anomaly (object_removed), which ends when it is back or after a minute',
+      ),
     severity: z.enum(['info', 'warning', 'critical']).default('warning'),
   })
   .strict()
-  .refine((zone) => zone.forbidden || zone.maxDwellS !== undefined || zone.maxCount !== undefined, {
-    message: 'a zone needs a rule: forbidden: true, maxDwellS or maxCount',
-    path: ['forbidden'],
-  })
+  .refine(
+    (zone) =>
+      zone.forbidden ||
+      zone.maxDwellS !== undefined ||
+      zone.maxCount !== undefined ||
+      zone.guardAfterS !== undefined,
+    {
+      message: 'a zone needs a rule: forbidden: true, maxDwellS, maxCount or guardAfterS',
+      path: ['forbidden'],
+    },
+  )
   .describe('A part of the picture and what is an anomaly there');
 export type Zone = z.output<typeof ZoneSchema>;
 
@@ -318,6 +333,7 @@ export const AnomalyKindSchema = z.enum([
   'zone_entered',
   'loitering',
   'crowding',
+  'object_removed',
   'model.flagged',
 ]);
 export type AnomalyKind = z.output<typeof AnomalyKindSchema>;

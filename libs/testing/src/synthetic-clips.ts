@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 
 /**
  * Camera-like scenes from ffmpeg's lavfi sources:
@@ -66,51 +67,41 @@ export function clipFilter(o: ClipOptions): { source: string; filters: string[] 
   }
 }
 
+/**
+ * Runs ffmpeg with `input` (its input and filter arguments) into an H.264 MP4 at `path` (yuv420p, a
+ * keyframe every `gop` frames, faststart), through a temporary file so a half-written clip is never used.
+ */
+function encodeClip(path: string, input: string[], gop: number, what: string, ffmpegPath: string): string {
+  const r = spawnSync(
+    ffmpegPath,
+    [
+      ...['-hide_banner', '-loglevel', 'error', '-y', ...input],
+      ...['-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p'],
+      ...['-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0', '-movflags', '+faststart'],
+      `${path}.tmp.mp4`,
+    ],
+    { encoding: 'utf8' },
+  );
+  if (r.error || r.status !== 0)
+    throw new Error(`cannot make ${what}: ${r.error?.message ?? r.stderr.trim()}; is ffmpeg installed?`);
+  const mv = spawnSync('mv', [`${path}.tmp.mp4`, path]);
+  if (mv.status !== 0) throw new Error(`cannot move clip into ${path}`);
+  return path;
+}
+
 /** Writes an H.264 MP4 clip (yuv420p, fixed GOP) unless it already exists; returns its path. */
 export function generateClip(path: string, o: ClipOptions, ffmpegPath = 'ffmpeg'): string {
   if (existsSync(path)) return path;
   mkdirSync(dirname(path), { recursive: true });
   const fps = o.fps ?? 10;
-  const gop = o.gop ?? fps;
   const { source, filters } = clipFilter(o);
-  const args = [
-    '-hide_banner',
-    '-loglevel',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    source,
-    '-vf',
-    filters.join(','),
-    '-t',
-    String(o.seconds),
-    '-c:v',
-    'libx264',
-    '-preset',
-    'veryfast',
-    '-pix_fmt',
-    'yuv420p',
-    '-g',
-    String(gop),
-    '-keyint_min',
-    String(gop),
-    '-sc_threshold',
-    '0',
-    '-movflags',
-    '+faststart',
-    `${path}.tmp.mp4`,
-  ];
-  const r = spawnSync(ffmpegPath, args, { encoding: 'utf8' });
-  if (r.error || r.status !== 0) {
-    throw new Error(
-      `cannot generate clip ${path}: ${r.error?.message ?? r.stderr.trim()}; is ffmpeg installed?`,
-    );
-  }
-  const mv = spawnSync('mv', [`${path}.tmp.mp4`, path]);
-  if (mv.status !== 0) throw new Error(`cannot move clip into ${path}`);
-  return path;
+  return encodeClip(
+    path,
+    ['-f', 'lavfi', '-i', source, '-vf', filters.join(','), '-t', String(o.seconds)],
+    o.gop ?? fps,
+    `clip ${path}`,
+    ffmpegPath,
+  );
 }
 
 /**
@@ -126,42 +117,41 @@ export function footageClip(
 ): string {
   if (existsSync(path)) return path;
   mkdirSync(dirname(path), { recursive: true });
-  const r = spawnSync(
+  const graph = `[0:v]fps=${o.fps},scale=${o.width}:${o.height},setsar=1,split[a][b];[b]reverse[r];[a][r]concat=n=2:v=1[v]`;
+  return encodeClip(
+    path,
+    ['-i', src, '-filter_complex', graph, '-map', '[v]'],
+    o.fps,
+    `a clip of ${src}`,
     ffmpegPath,
-    [
-      '-hide_banner',
-      '-loglevel',
-      'error',
-      '-y',
-      '-i',
-      src,
-      '-filter_complex',
-      `[0:v]fps=${o.fps},scale=${o.width}:${o.height},setsar=1,split[a][b];[b]reverse[r];[a][r]concat=n=2:v=1[v]`,
-      '-map',
-      '[v]',
-      '-c:v',
-      'libx264',
-      '-preset',
-      'veryfast',
-      '-pix_fmt',
-      'yuv420p',
-      '-g',
-      String(o.fps),
-      '-keyint_min',
-      String(o.fps),
-      '-sc_threshold',
-      '0',
-      '-movflags',
-      '+faststart',
-      `${path}.tmp.mp4`,
-    ],
-    { encoding: 'utf8' },
   );
-  if (r.error || r.status !== 0)
-    throw new Error(
-      `cannot make a clip of ${src}: ${r.error?.message ?? r.stderr.trim()}; is ffmpeg installed?`,
+}
+
+/** Where tools/setup.sh puts the real footage (OpenCV's vtest.avi, from Debian's opencv-doc). */
+export const FOOTAGE = '.cache/footage/vtest.avi';
+
+/**
+ * Frames of a video file as JPEGs, cut by real ffmpeg with the filter `vf` (e.g. "fps=2"), in order.
+ * Throws a readable error when the file is missing (tools/setup.sh fetches the footage) or unreadable.
+ */
+export function videoJpegs(src: string, vf: string, ffmpegPath = 'ffmpeg'): Buffer[] {
+  if (!existsSync(src))
+    throw new Error(`${src} is missing: run bash tools/setup.sh (it fetches the footage)`);
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-frames-'));
+  try {
+    const r = spawnSync(
+      ffmpegPath,
+      ['-v', 'error', '-i', src, '-vf', vf, '-q:v', '3', join(dir, 'f%05d.jpg')],
+      {
+        encoding: 'utf8',
+      },
     );
-  const mv = spawnSync('mv', [`${path}.tmp.mp4`, path]);
-  if (mv.status !== 0) throw new Error(`cannot move clip into ${path}`);
-  return path;
+    if (r.error || r.status !== 0)
+      throw new Error(`ffmpeg could not read ${src}: ${r.error?.message ?? r.stderr.trim()}`);
+    return readdirSync(dir)
+      .sort()
+      .map((f) => readFileSync(join(dir, f)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
