@@ -182,7 +182,15 @@ export class FrameAnalysisService {
     // what the tracked objects cover is explained: not something new, not a machine's motion
     const explained =
       tracks && grid.covered(tracks.filter((t) => MOBILE_LABELS.has(t.label)).map((t) => t.box));
-    const r = st.scene.observe(tokens, m.output.tokenDims, thumb.pixels, at, grid, explained);
+    const r = st.scene.observe(
+      tokens,
+      m.output.tokenDims,
+      thumb.pixels,
+      at,
+      grid,
+      explained,
+      tracks && st.objects.lastDetectAt,
+    );
     for (const e of r.events) {
       const evidence = e.phase === 'start' ? await evidenceThumbnail(jpeg) : undefined;
       const msg = st.events.sceneEvent(e, r, meta.capturedAt, evidence);
