@@ -12,17 +12,13 @@ import {
   closeUnvouched,
   eventStateOf,
   heldElsewhere,
-  MOBILE_LABELS,
   letterboxContent,
   patchChange,
   restoreScene,
   takeOver,
-  inPicture,
-  trackedObject,
-  type Track,
 } from '@vigil/anomaly';
 import { type Decoder } from '@vigil/decoders';
-import { type Detection, evidenceThumbnail, grayThumbnail } from '@vigil/vision';
+import { evidenceThumbnail, grayThumbnail } from '@vigil/vision';
 import { type ClosedWindow } from '@vigil/windows';
 import { Logger } from '@vigil/observability';
 import { ANALYZER_CONFIG, DECODER, ROOT_LOGGER } from './analyzer.tokens.js';
@@ -31,6 +27,7 @@ import { type StreamState, newStreamState, sceneOptionsFrom } from './stream-sta
 import type { Analysis, AnalysisContext, AnalysisOutput, EventHousekeeping } from './analysis.types.js';
 import { VisionEncoderService } from './vision-encoder.service.js';
 import { ObjectDetectorService } from './object-detector.service.js';
+import { ObjectStage } from './object-stage.js';
 
 export type { NarrationOutput } from './narrator.js';
 export type { Analysis, AnalysisContext, AnalysisOutput, EventHousekeeping } from './analysis.types.js';
@@ -59,6 +56,7 @@ export class FrameAnalysisService {
   /** This analyzer instance, as EventState owner. */
   readonly owner = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   private readonly narrator: Narrator;
+  private readonly objects: ObjectStage;
   private readonly sceneOptions: SceneOptions;
   /** Built at the first frame: the encoder's manifest is known once it started. */
   private grids?: PatchGridCache;
@@ -68,9 +66,10 @@ export class FrameAnalysisService {
     @Inject(DECODER) private readonly decoder: Decoder,
     @Inject(ROOT_LOGGER) root: Logger,
     private readonly encoder: VisionEncoderService,
-    private readonly detector: ObjectDetectorService,
+    detector: ObjectDetectorService,
   ) {
     this.log = root.child('analysis');
+    this.objects = new ObjectStage(detector, this.log);
     this.sceneOptions = sceneOptionsFrom(config);
     this.narrator = new Narrator(decoder, config, this.log, (id) => this.streams.get(id));
   }
@@ -141,27 +140,15 @@ export class FrameAnalysisService {
       });
     }
     // a scene with parts that always move (a belt) is encoded every time: stillness there is news; the
-    // detector runs beside the encoder, on a stream at most every VIGIL_DETECT_EVERY_MS
-    const [{ tokens }, detections] = await Promise.all([
+    // detector runs beside the encoder (ObjectStage)
+    const [{ tokens }, objects] = await Promise.all([
       this.encoder.tokens(meta.streamId, jpeg, thumb, at, !st.scene.hasBusyParts),
-      this.detections(meta.streamId, st, jpeg, at),
+      this.objects.track(meta.streamId, st, jpeg, at),
     ]);
     const m = this.encoder.manifest;
     const settings = this.context.settings(meta.streamId);
     this.grids ??= new PatchGridCache(m.output.tokenGrid, m.input.width, m.input.height);
     const grid = this.grids.get(meta.width, meta.height, settings?.ignore ?? []);
-    const tracks: Track[] | undefined = !this.detector.enabled
-      ? undefined
-      : detections
-        ? st.objects.tracker.update(
-            detections.map((d) => ({
-              label: d.label,
-              score: d.score,
-              box: { x: d.box[0], y: d.box[1], w: d.box[2], h: d.box[3] },
-            })),
-            at,
-          )
-        : st.objects.tracker.current(at);
     st.scene.sensitivity = settings?.sensitivity ?? this.config.sensitivity;
 
     // activity for the summaries: the share of patches that changed since the previous sample of this run
@@ -180,17 +167,8 @@ export class FrameAnalysisService {
       : 0;
 
     // what the tracked objects cover is explained: not something new, not a machine's motion
-    const explained =
-      tracks && grid.covered(tracks.filter((t) => MOBILE_LABELS.has(t.label)).map((t) => t.box));
-    const r = st.scene.observe(
-      tokens,
-      m.output.tokenDims,
-      thumb.pixels,
-      at,
-      grid,
-      explained,
-      tracks && st.objects.lastDetectAt,
-    );
+    const explained = this.objects.explained(grid, objects);
+    const r = st.scene.observe(tokens, m.output.tokenDims, thumb.pixels, at, grid, explained);
     for (const e of r.events) {
       const evidence = e.phase === 'start' ? await evidenceThumbnail(jpeg) : undefined;
       const msg = st.events.sceneEvent(e, r, meta.capturedAt, evidence);
@@ -198,9 +176,7 @@ export class FrameAnalysisService {
         st.narration.noteAnomaly({ at: e.startedAt, kind: e.kind, score: e.peak, eventId: msg.eventId });
       out.anomalies.push(msg);
     }
-    // the camera's zone rules, judged at each detection round
-    const zoneEvents = st.events.zones.configure(settings?.zones ?? [], at, meta.capturedAt);
-    if (tracks && detections) zoneEvents.push(...st.events.zones.observe(tracks, at, meta.capturedAt));
+    const zoneEvents = this.objects.zoneEvents(st, settings?.zones ?? [], objects, at, meta.capturedAt);
     for (const msg of zoneEvents) {
       if (msg.phase !== 'start') {
         out.anomalies.push(msg);
@@ -223,14 +199,7 @@ export class FrameAnalysisService {
       score: Math.round(r.frameScore * 1000) / 1000,
       ...(r.learning || top[1] <= 0 ? {} : { kind: top[0] }),
       novelFraction: Math.round(r.novelFraction * 1000) / 1000,
-      ...(tracks
-        ? {
-            objects: tracks
-              .filter((t) => t.confirmed)
-              .slice(0, 100)
-              .map((t) => trackedObject(t, at)),
-          }
-        : {}),
+      ...this.objects.scoreObjects(objects, at),
     };
     if (r.rising && at - st.frames.lastBurstAt >= BURST_EVERY_MS) {
       st.frames.lastBurstAt = at;
@@ -261,11 +230,7 @@ export class FrameAnalysisService {
       ...(inputs.jpeg ? { jpeg: Buffer.from(jpeg) } : {}),
       ...(inputs.tokens ? { tokens } : {}),
     };
-    const objects = tracks
-      ?.filter((t) => t.confirmed)
-      .slice(0, 50)
-      .map((t) => ({ id: t.id, label: t.label, box: inPicture(t.box) }));
-    for (const closed of st.narration.add({ at, change, ...(objects ? { objects } : {}) }, payload))
+    for (const closed of st.narration.add({ at, change, ...this.objects.windowObjects(objects) }, payload))
       this.submit(meta.streamId, st, closed);
     // an anomaly's start is narrated at once, with the window that led up to it
     if (started) {
@@ -329,30 +294,6 @@ export class FrameAnalysisService {
     out.closed.push(...janitor.closed);
     out.states.push(...janitor.states);
     return out;
-  }
-
-  /**
-   * The frame's detections when the stream is due a detection round (undefined otherwise, or when the
-   * detector's queue for the stream is full: the next frame tries again).
-   */
-  private async detections(
-    streamId: string,
-    st: StreamState,
-    jpeg: Buffer,
-    at: number,
-  ): Promise<Detection[] | undefined> {
-    const o = st.objects;
-    // samples a second apart come a few ms early or late
-    if (!this.detector.enabled || at - o.lastDetectAt < this.detector.everyMs * 0.9) return undefined;
-    const last = o.lastDetectAt;
-    o.lastDetectAt = at;
-    try {
-      return await this.detector.detect(streamId, jpeg);
-    } catch (e) {
-      o.lastDetectAt = last;
-      this.log.debug(`no detection round: ${(e as Error).message}`, { streamId });
-      return undefined;
-    }
   }
 
   private submit(streamId: string, st: StreamState, w: ClosedWindow): void {

@@ -230,9 +230,7 @@ export class SceneAnomalyModel {
   /**
    * One sample. `explained` marks the patches that tracked objects cover (PatchGrid.covered): a person or
    * vehicle the detector knows is not "something new in view", does not make a patch look busy, and a
-   * crowd filling the view is not the camera turning. `lookedAt`, with a detector, is when it last looked
-   * at the picture: a patch is something that stays only if it was already new then (the detector has
-   * seen it and not explained it), so a person walking in between two detection rounds is not one.
+   * crowd filling the view is not the camera turning.
    */
   observe(
     tokens: Float32Array,
@@ -241,7 +239,6 @@ export class SceneAnomalyModel {
     at: number,
     grid: PatchGrid,
     explained?: Uint8Array,
-    lookedAt?: number,
   ): SceneResult {
     const patches = grid.patches;
     this.baseline ??= new PatchBaseline(patches, dims, this.opts);
@@ -347,10 +344,7 @@ export class SceneAnomalyModel {
         if (Number.isFinite(sinceLast)) this.novelSince[p]! += Math.max(0, at - sinceLast);
         continue;
       }
-      if (
-        at - this.novelSince[p]! >= this.opts.persistMs * JITTER &&
-        (lookedAt === undefined || this.novelSince[p]! <= lookedAt)
-      ) {
+      if (at - this.novelSince[p]! >= this.opts.persistMs * JITTER) {
         staying.push(p);
         stayingRatios.push(nov.ratio[p]!);
       }
