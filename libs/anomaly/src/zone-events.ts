@@ -223,19 +223,7 @@ export class ZoneEvents {
         continue;
       }
       const objects = involved.map((t) => trackedObject(t, at));
-      if (d.phase === 'start')
-        r.open = {
-          eventId: anomalyEventId(
-            this.streamId,
-            `${r.kind}/${r.zone.name}`,
-            new Date(d.startedAt).toISOString(),
-          ),
-          startedAt: d.startedAt,
-          peak: d.peak,
-          longestS,
-          objects,
-          region: union(objects.map((o) => o.box)),
-        };
+      if (d.phase === 'start') r.open = this.opened(r, d.startedAt, d.peak, longestS, objects);
       const open = r.open!;
       open.peak = Math.max(open.peak, d.peak);
       if (objects.length) {
@@ -317,19 +305,7 @@ export class ZoneEvents {
       if (r.open && objects.length) r.open.objects = objects;
       return [];
     }
-    if (d.phase === 'start')
-      r.open = {
-        eventId: anomalyEventId(
-          this.streamId,
-          `${r.kind}/${r.zone.name}`,
-          new Date(d.startedAt).toISOString(),
-        ),
-        startedAt: d.startedAt,
-        peak: 1,
-        longestS: 0,
-        objects,
-        region: union(objects.map((o) => o.box)),
-      };
+    if (d.phase === 'start') r.open = this.opened(r, d.startedAt, 1, 0, objects);
     const open = r.open!;
     if (objects.length) {
       open.objects = objects;
@@ -348,6 +324,24 @@ export class ZoneEvents {
     });
     if (d.phase === 'end') r.open = undefined;
     return [msg];
+  }
+
+  /** A rule's event as it starts: its id from the stream, rule, zone and start time. */
+  private opened(
+    r: Rule,
+    startedAt: number,
+    peak: number,
+    longestS: number,
+    objects: TrackedObject[],
+  ): OpenZoneEvent {
+    return {
+      eventId: anomalyEventId(this.streamId, `${r.kind}/${r.zone.name}`, new Date(startedAt).toISOString()),
+      startedAt,
+      peak,
+      longestS,
+      objects,
+      region: union(objects.map((o) => o.box)),
+    };
   }
 
   /** Closes every open zone event from outside (the stream went silent). */
