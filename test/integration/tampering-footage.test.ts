@@ -20,7 +20,7 @@ import {
   grayThumbnail,
   shippedModel,
 } from '@vigil/vision';
-import { FOOTAGE, repoRoot, videoJpegs } from '@vigil/testing';
+import { FOOTAGE, handOverLens, lightsOut, repoRoot, sensorNoise, videoJpegs } from '@vigil/testing';
 
 const footage = join(repoRoot(), FOOTAGE);
 const WARMUP = 50;
@@ -47,19 +47,7 @@ after(async () => {
   await pool.close();
 });
 
-/** Sensor noise, new every frame (a fixed pattern would look frozen). */
-const noise = (sigma: number, seed: number) =>
-  sharp({
-    create: {
-      width: 768,
-      height: 576,
-      channels: 3,
-      background: { r: 128, g: 128, b: 128 },
-      noise: { type: 'gaussian', mean: 128 + (seed % 3), sigma },
-    },
-  })
-    .png()
-    .toBuffer();
+const noise = (sigma: number, seed: number) => sensorNoise(768, 576, sigma, seed);
 
 /** A hand over the lens with light leaking past its edge: warm, dim, brighter at one side, no layout. */
 const LEAK = Buffer.from(
@@ -68,24 +56,13 @@ const LEAK = Buffer.from(
 
 const TAMPER: Record<string, (jpeg: Buffer, i: number) => Promise<Buffer>> = {
   'a hand over the lens': async (j, i) =>
-    sharp(j)
-      .blur(80)
-      .modulate({ brightness: 0.12 })
-      .tint({ r: 180, g: 110, b: 90 })
-      .composite([{ input: await noise(60, i), blend: 'overlay' }])
-      .jpeg({ quality: 85 })
-      .toBuffer(),
+    (await handOverLens(j, 768, 576, i)).jpeg({ quality: 85 }).toBuffer(),
   'a hand over the lens, light leaking past it': async (_, i) =>
     sharp(LEAK)
       .composite([{ input: await noise(60, i), blend: 'overlay' }])
       .jpeg({ quality: 80 })
       .toBuffer(),
-  'the lights out': async (j, i) =>
-    sharp(j)
-      .linear(0.14, 0)
-      .composite([{ input: await noise(30, i), blend: 'soft-light' }])
-      .jpeg({ quality: 85 })
-      .toBuffer(),
+  'the lights out': async (j, i) => (await lightsOut(j, 768, 576, i)).jpeg({ quality: 85 }).toBuffer(),
   'the lights out, a noisy sensor': async (j, i) =>
     sharp(j)
       .linear(0.1, 0)

@@ -40,6 +40,8 @@ import {
   sceneJpeg,
   withTimecode,
   FOOTAGE,
+  handOverLens,
+  lightsOut,
   videoJpegs,
 } from '@vigil/testing';
 import { type SceneKind, SCENE_KINDS } from '@vigil/anomaly';
@@ -91,18 +93,6 @@ function loadFootage(): Buffer[] {
 let footage: Buffer[] = [];
 const footageFrame = (i: number, phase: number) => footage[(i + phase) % footage.length]!;
 
-const noise = (sigma: number, seed: number) =>
-  sharp({
-    create: {
-      width: 640,
-      height: 360,
-      channels: 3,
-      background: { r: 128, g: 128, b: 128 },
-      noise: { type: 'gaussian', mean: 128 + (seed % 3), sigma },
-    },
-  })
-    .png()
-    .toBuffer();
 const CRATE = Buffer.from(
   '<svg xmlns="http://www.w3.org/2000/svg" width="125" height="92"><rect width="125" height="92" fill="#8a5a2b"/><path d="M0 0 L125 92 M125 0 L0 92" stroke="#4a2f12" stroke-width="6"/></svg>',
 );
@@ -118,21 +108,11 @@ async function footageAnomaly(
   const img = sharp(base);
   let out: Buffer;
   switch (kind) {
-    case 'lens_covered': // a hand over the lens
-      out = await img
-        .blur(80)
-        .modulate({ brightness: 0.12 })
-        .tint({ r: 180, g: 110, b: 90 })
-        .composite([{ input: await noise(60, i), blend: 'overlay' }])
-        .jpeg()
-        .toBuffer();
+    case 'lens_covered':
+      out = await (await handOverLens(base, 640, 360, i)).jpeg().toBuffer();
       break;
-    case 'too_dark': // the lights out
-      out = await img
-        .linear(0.14, 0)
-        .composite([{ input: await noise(30, i), blend: 'soft-light' }])
-        .jpeg()
-        .toBuffer();
+    case 'too_dark':
+      out = await (await lightsOut(base, 640, 360, i)).jpeg().toBuffer();
       break;
     case 'overexposed':
       out = await img.linear(3.5, 0).jpeg().toBuffer();

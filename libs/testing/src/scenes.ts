@@ -175,3 +175,31 @@ export async function sceneClip(
   renameSync(`${file}.part.mp4`, file);
   return file;
 }
+
+/** Gaussian sensor noise as a PNG of `width`×`height`, mean grey; `seed` varies it from frame to frame. */
+export const sensorNoise = (width: number, height: number, sigma: number, seed: number): Promise<Buffer> =>
+  sharp({
+    create: {
+      width,
+      height,
+      channels: 3,
+      background: { r: 128, g: 128, b: 128 },
+      noise: { type: 'gaussian', mean: 128 + (seed % 3), sigma },
+    },
+  })
+    .png()
+    .toBuffer();
+
+/** A real frame (`width`×`height`) with a hand over the lens: no layout, warm, dim, noisy. Not yet encoded. */
+export const handOverLens = async (frame: Buffer, width: number, height: number, seed: number) =>
+  sharp(frame)
+    .blur(80)
+    .modulate({ brightness: 0.12 })
+    .tint({ r: 180, g: 110, b: 90 })
+    .composite([{ input: await sensorNoise(width, height, 60, seed), blend: 'overlay' }]);
+
+/** A real frame (`width`×`height`) with the lights out: the layout kept, dim, noisy. Not yet encoded. */
+export const lightsOut = async (frame: Buffer, width: number, height: number, seed: number) =>
+  sharp(frame)
+    .linear(0.14, 0)
+    .composite([{ input: await sensorNoise(width, height, 30, seed), blend: 'soft-light' }]);
