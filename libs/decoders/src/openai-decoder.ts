@@ -40,15 +40,7 @@ export class OpenAiDecoder implements Decoder {
   private readonly url: string;
 
   constructor(private readonly opts: OpenAiDecoderOptions) {
-    let base: URL;
-    try {
-      base = new URL(opts.baseUrl);
-    } catch {
-      throw new RangeError(`decoder URL "${opts.baseUrl}" is not a URL; give e.g. http://vllm:8000`);
-    }
-    if (base.protocol !== 'http:' && base.protocol !== 'https:')
-      throw new RangeError(`decoder URL must be http or https, not ${base.protocol}`);
-    this.url = new URL('v1/chat/completions', base.href.endsWith('/') ? base.href : `${base.href}/`).href;
+    this.url = chatCompletionsUrl(opts.baseUrl);
   }
 
   /** The request body for a window (exported for tests and for logging its shape). */
@@ -89,35 +81,12 @@ export class OpenAiDecoder implements Decoder {
   }
 
   async decode(request: DecodeRequest, signal?: AbortSignal): Promise<DecodeResult> {
-    let res: Response;
-    try {
-      res = await fetch(this.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          ...(this.opts.apiKey ? { authorization: `Bearer ${this.opts.apiKey}` } : {}),
-        },
-        body: JSON.stringify(this.body(request)),
-        ...(signal ? { signal } : {}),
-      });
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new DecoderError(
-        `cannot reach the decoder at ${this.url} (${cause?.code ?? cause?.message ?? (err as Error).message})`,
-        true,
-      );
-    }
-    if (!res.ok) {
-      const detail = (await res.text().catch(() => '')).slice(0, 200).replace(/\s+/g, ' ');
-      const retryAfter = Number(res.headers.get('retry-after'));
-      const retriable = res.status === 429 || res.status >= 500;
-      throw new DecoderError(
-        `decoder answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`,
-        retriable,
-        res.status === 429 && Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined,
-      );
-    }
-    const { content, usage } = this.opts.stream ? await streamedContent(res) : await messageContent(res);
+    const { content, usage } = await chatCompletion(
+      this.url,
+      this.body(request),
+      { apiKey: this.opts.apiKey, stream: this.opts.stream ?? false },
+      signal,
+    );
     let json: unknown;
     try {
       json = JSON.parse(content);
@@ -140,6 +109,62 @@ export class OpenAiDecoder implements Decoder {
 }
 
 type Usage = { prompt: number; completion: number } | undefined;
+
+/** `<base>/v1/chat/completions` of an OpenAI-compatible server's base URL; a RangeError names what is wrong. */
+export function chatCompletionsUrl(baseUrl: string, what = 'decoder'): string {
+  let base: URL;
+  try {
+    base = new URL(baseUrl);
+  } catch {
+    throw new RangeError(`${what} URL "${baseUrl}" is not a URL; give e.g. http://vllm:8000`);
+  }
+  if (base.protocol !== 'http:' && base.protocol !== 'https:')
+    throw new RangeError(`${what} URL must be http or https, not ${base.protocol}`);
+  return new URL('v1/chat/completions', base.href.endsWith('/') ? base.href : `${base.href}/`).href;
+}
+
+/**
+ * One chat completion: POSTs `body` and returns the answer's text (assembled from server-sent events when
+ * `stream`). 429 and 5xx answers and network errors are retriable DecoderErrors (429 with its Retry-After);
+ * other 4xx and answers without content are not.
+ */
+export async function chatCompletion(
+  url: string,
+  body: Record<string, unknown>,
+  opts: { apiKey?: string | undefined; stream?: boolean; what?: string },
+  signal?: AbortSignal,
+): Promise<{ content: string; usage: Usage }> {
+  const what = opts.what ?? 'decoder';
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}),
+      },
+      body: JSON.stringify(body),
+      ...(signal ? { signal } : {}),
+    });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    throw new DecoderError(
+      `cannot reach the ${what} at ${url} (${cause?.code ?? cause?.message ?? (err as Error).message})`,
+      true,
+    );
+  }
+  if (!res.ok) {
+    const detail = (await res.text().catch(() => '')).slice(0, 200).replace(/\s+/g, ' ');
+    const retryAfter = Number(res.headers.get('retry-after'));
+    const retriable = res.status === 429 || res.status >= 500;
+    throw new DecoderError(
+      `${what} answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`,
+      retriable,
+      res.status === 429 && Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined,
+    );
+  }
+  return opts.stream ? streamedContent(res) : messageContent(res);
+}
 
 /** The `usage` object of an answer (or of a stream's last chunk), when the server sent one. */
 function usageOf(body: { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null }): Usage {
