@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Prometheus metrics of the gateway; one registry per app instance. */
 export class GatewayMetrics {
@@ -40,6 +40,26 @@ export class GatewayMetrics {
   readonly liveViewers = new Gauge({
     name: 'vigil_gateway_live_viewers',
     help: 'Open live-view connections, all cameras',
+    registers: [this.registry],
+  });
+
+  readonly searchSeconds = new Histogram({
+    name: 'vigil_gateway_search_seconds',
+    help: 'Time of one search, from the query text to ranked hits (embedding, index scan, re-rank), by route',
+    labelNames: ['route'] as const,
+    buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly searchRows = new Gauge({
+    name: 'vigil_gateway_search_rows',
+    help: 'Summaries and events in the search index, by state (indexed, pending: stored, not yet embedded)',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+  readonly askAnswers = new Counter({
+    name: 'vigil_gateway_ask_answers_total',
+    help: 'POST /api/ask answers, by how they were made (model, hits: no model configured, fallback: the model failed)',
+    labelNames: ['by'] as const,
     registers: [this.registry],
   });
 

@@ -12,6 +12,8 @@ import { HealthController } from './health.controller.js';
 import { LiveViewHub } from './live-view.js';
 import { RecordsController } from './records.controller.js';
 import { RecordsService } from './records.service.js';
+import { SearchController } from './search.controller.js';
+import { SearchService } from './search.service.js';
 import { GatewayRepository } from './repository.js';
 import { StreamsController } from './streams.controller.js';
 import { StreamsService } from './streams.service.js';
@@ -19,7 +21,13 @@ import { UnmatchedController } from './unmatched.controller.js';
 import { API_KEYS, GATEWAY_CONFIG, ROOT_LOGGER } from './gateway.tokens.js';
 
 /** The documented controllers, in the order the OpenAPI document lists their routes. */
-export const API_CONTROLLERS = [StreamsController, RecordsController, EventsController, HealthController];
+export const API_CONTROLLERS = [
+  StreamsController,
+  RecordsController,
+  SearchController,
+  EventsController,
+  HealthController,
+];
 
 @Module({})
 export class GatewayModule {
@@ -39,6 +47,7 @@ export class GatewayModule {
         GatewayMetrics,
         FeedService,
         RecordsService,
+        SearchService,
         StreamsService,
         {
           provide: LiveViewHub,

@@ -4,7 +4,7 @@ import { Controller, Get, Post } from '@nestjs/common';
 import { z } from 'zod';
 import { API_CONTROLLERS } from './gateway.module.js';
 import { documentedPaths, openApiDocument } from './openapi.js';
-import { AnomalyQuerySchema, SummaryQuerySchema } from './query-schemas.js';
+import { AnomalyQuerySchema, SearchQuerySchema, SummaryQuerySchema } from './query-schemas.js';
 import { Route, ValidBody, ValidQuery } from './route-meta.js';
 
 type Op = {
@@ -31,6 +31,7 @@ test('the document lists every route the controllers serve, and no other', () =>
     'GET /api/anomalies',
     'GET /api/anomalies/{eventId}',
     'GET /api/anomalies/{eventId}/evidence.jpg',
+    'GET /api/search',
     'GET /api/streams',
     'GET /api/streams/{id}',
     'GET /api/streams/{id}/frame.jpg',
@@ -41,6 +42,7 @@ test('the document lists every route the controllers serve, and no other', () =>
     'GET /events',
     'GET /health/live',
     'GET /health/ready',
+    'POST /api/ask',
     'POST /api/streams',
     'POST /api/streams/{id}/summarize',
     'PUT /api/streams/{id}',
@@ -51,12 +53,16 @@ test('query parameters are the keys of the very schema the handler validates wit
   for (const [path, s] of [
     ['/api/anomalies', AnomalyQuerySchema],
     ['/api/summaries', SummaryQuerySchema],
+    ['/api/search', SearchQuerySchema],
   ] as const) {
     const params = op(path, 'get').parameters!.filter((p) => p.in === 'query');
     assert.deepEqual(params.map((p) => p.name).sort(), Object.keys(s.shape).sort());
+    // every parameter optional but the search text
     assert.ok(
-      params.every((p) => !p.required && p.description),
-      `${path}: optional and described`,
+      params.every(
+        (p) => (path === '/api/search' && p.name === 'q') === Boolean(p.required) && p.description,
+      ),
+      `${path}: required only where the schema needs it, and described: ${JSON.stringify(params)}`,
     );
   }
   const limit = op('/api/anomalies', 'get').parameters!.find((p) => p.name === 'limit')!;

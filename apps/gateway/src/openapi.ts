@@ -208,6 +208,65 @@ export function openApiDocument(controllers: readonly Type[]) {
             items: { type: 'array', items: schema(TrackedObjectSchema) },
           },
         },
+        SearchHit: {
+          type: 'object',
+          required: ['id', 'type', 'streamId', 'at', 'text', 'score', 'evidenceUrl'],
+          properties: {
+            id: { type: 'string', description: 'The summaryId or eventId' },
+            type: { enum: ['summary', 'event'] },
+            streamId: { type: 'string' },
+            at: {
+              type: 'string',
+              format: 'date-time',
+              description: 'A summary’s window end, an event’s start',
+            },
+            text: { type: 'string', description: 'What was searched: the narration, or the event in words' },
+            score: { type: 'number', description: 'Cosine similarity to the query, -1 to 1' },
+            evidenceUrl: {
+              type: ['string', 'null'],
+              description: 'A picture of the moment, when there is one',
+            },
+            level: { enum: ['window', 'minute', 'hour'] },
+            windowStart: { type: 'string', format: 'date-time' },
+            windowEnd: { type: 'string', format: 'date-time' },
+            kind: { type: 'string', description: 'Events: the anomaly kind' },
+            severity: { type: 'string' },
+            phase: { type: 'string' },
+          },
+        },
+        SearchResult: {
+          type: 'object',
+          required: ['query', 'hits', 'indexed', 'pending'],
+          properties: {
+            query: { type: 'string' },
+            hits: { type: 'array', items: ref('SearchHit') },
+            indexed: { type: 'integer', description: 'Summaries and events searchable now' },
+            pending: {
+              type: 'integer',
+              description: 'Stored, not embedded yet (searchable within a second or so)',
+            },
+          },
+        },
+        AskAnswer: {
+          type: 'object',
+          required: ['question', 'answer', 'cited', 'hits', 'answeredBy'],
+          properties: {
+            question: { type: 'string' },
+            answer: { type: 'string' },
+            cited: {
+              type: 'array',
+              items: { type: 'string' },
+              description: 'Ids of the hits the answer rests on',
+            },
+            hits: { type: 'array', items: ref('SearchHit') },
+            answeredBy: {
+              enum: ['model', 'hits'],
+              description: 'model: VIGIL_ASK_URL’s model answered; hits: the ranked hits in words',
+            },
+            model: { type: 'string' },
+            fallback: { type: 'string', description: 'Why the configured model did not answer' },
+          },
+        },
         Scores: {
           type: 'object',
           required: ['streamId', 'items'],

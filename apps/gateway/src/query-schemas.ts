@@ -77,3 +77,76 @@ export const SummarizeBodySchema = z
   .default({ reason: 'asked through the API' });
 
 export const EventIdSchema = z.uuid('must be an event id (a UUID)');
+
+/** A question or search text: something to embed, and no more than a few paragraphs. */
+const questionText = z
+  .string({ message: 'must be text' })
+  .transform((s) => s.trim())
+  .pipe(
+    z
+      .string()
+      .min(1, 'must not be empty: say what to look for, e.g. "a truck at dock 3"')
+      .max(1000, 'must be at most 1000 characters: ask a shorter question'),
+  );
+
+/** Comma-separated camera ids in a query string. */
+const streamList = z
+  .string()
+  .max(2000)
+  .transform((s) => s.split(',').filter(Boolean))
+  .pipe(z.array(StreamIdSchema).min(1, 'must name at least one camera').max(100, 'at most 100 cameras'));
+
+const hitLimit = z
+  .string()
+  .regex(/^\d{1,3}$/, 'must be a whole number from 1 to 50')
+  .transform(Number)
+  .pipe(z.number().int().min(1, 'must be at least 1').max(50, 'must be at most 50'))
+  .default(10);
+
+/** `from` before `to`, when both are given. */
+const ordered = <T extends { from?: number | undefined; to?: number | undefined }>(
+  q: T,
+  ctx: z.RefinementCtx,
+) => {
+  if (q.from !== undefined && q.to !== undefined && q.from >= q.to)
+    ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be later than from' });
+};
+
+export const SearchQuerySchema = z
+  .object({
+    q: questionText.describe('What to look for, in words (1-1000 characters)'),
+    stream: streamList.optional().describe('Only these cameras (comma-separated ids)'),
+    from: timeParam.optional().describe('RFC 3339 time or epoch ms (inclusive)'),
+    to: timeParam.optional().describe('RFC 3339 time or epoch ms (exclusive)'),
+    limit: hitLimit.describe('1-50, default 10'),
+  })
+  .strict()
+  .superRefine(ordered);
+
+/** A time in a JSON body: RFC 3339 text or epoch milliseconds. */
+const bodyTime = z
+  .union([z.string().max(40), z.number().int().nonnegative()], {
+    message: 'must be an RFC 3339 time (2026-11-29T10:00:00Z) or milliseconds since the epoch',
+  })
+  .transform((v, ctx) => {
+    const t = typeof v === 'number' ? v : /^\d{1,15}$/.test(v) ? Number(v) : Date.parse(v);
+    if (Number.isNaN(t)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be an RFC 3339 time (2026-11-29T10:00:00Z) or milliseconds since the epoch',
+      });
+      return z.NEVER;
+    }
+    return t;
+  });
+
+export const AskBodySchema = z
+  .object({
+    question: questionText.describe('The question, in words (1-1000 characters)'),
+    streams: z.array(StreamIdSchema).min(1).max(100).optional().describe('Only these cameras'),
+    from: bodyTime.optional().describe('RFC 3339 time or epoch ms (inclusive)'),
+    to: bodyTime.optional().describe('RFC 3339 time or epoch ms (exclusive)'),
+    limit: z.number().int().min(1).max(20).default(8).describe('Records retrieved as context, 1-20'),
+  })
+  .strict()
+  .superRefine(ordered);

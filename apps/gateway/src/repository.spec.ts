@@ -18,6 +18,7 @@ const summary = (i: number, level: Summary['level'] = 'window') =>
     windowStart: iso(T0 + i * 5000 - 5000),
     windowEnd: iso(T0 + i * 5000),
     text: narrative,
+    findings: [],
   }) as unknown as Summary;
 
 const event = (i: number, phase: AnomalyEvent['phase']) =>

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { type AnomalyEvent, type ScoreSample, type StreamStatus, type Summary } from '@vigil/contracts';
+import { SearchDocs } from './search-docs.js';
 
 /** An anomaly event as the API shows it: its latest message, evidence as a link instead of inline. */
 export type StoredAnomaly = Omit<AnomalyEvent, 'evidence'> & { evidenceUrl: string | null };
@@ -97,6 +98,8 @@ export interface Trimmed {
 export class GatewayRepository {
   private readonly db: Database.Database;
   private readonly stmts;
+  /** The searchable rows of the summaries and events, written with them. */
+  readonly search: SearchDocs;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -121,6 +124,7 @@ export class GatewayRepository {
         stream_id TEXT NOT NULL, at_ms INTEGER NOT NULL, score REAL NOT NULL, PRIMARY KEY (stream_id, at_ms))
         WITHOUT ROWID;
     `);
+    this.search = new SearchDocs(this.db);
     this.stmts = {
       meta: this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
@@ -163,6 +167,10 @@ export class GatewayRepository {
       evidence: this.db.prepare<[string], { evidence: Buffer | null }>(
         'SELECT evidence FROM anomalies WHERE event_id = ?',
       ),
+      summary: this.db.prepare<[string], { body: string }>('SELECT body FROM summaries WHERE summary_id = ?'),
+      hasEvidence: this.db.prepare<[string], { ok: number }>(
+        'SELECT evidence IS NOT NULL AS ok FROM anomalies WHERE event_id = ?',
+      ),
     };
   }
 
@@ -197,6 +205,7 @@ export class GatewayRepository {
       body: JSON.stringify(rest),
       evidence: evidence ? Buffer.from(evidence.base64, 'base64') : (have?.evidence ?? null),
     });
+    this.search.putEvent(e);
     return true;
   }
 
@@ -208,6 +217,7 @@ export class GatewayRepository {
       endMs: Date.parse(s.windowEnd),
       body: JSON.stringify(s),
     });
+    this.search.putSummary(s);
   }
 
   /** Keeps the newest status of each camera. */
@@ -293,6 +303,17 @@ export class GatewayRepository {
 
   evidence(eventId: string): Buffer | null {
     return this.stmts.evidence.get(eventId)?.evidence ?? null;
+  }
+
+  summary(summaryId: string): Summary | null {
+    const r = this.stmts.summary.get(summaryId);
+    return r ? (JSON.parse(r.body) as Summary) : null;
+  }
+
+  /** The evidence link of the first of these events that has a picture. */
+  firstEvidenceUrl(eventIds: readonly string[]): string | null {
+    const id = eventIds.find((e) => this.stmts.hasEvidence.get(e)?.ok === 1);
+    return id ? `/api/anomalies/${id}/evidence.jpg` : null;
   }
 
   summaries(q: SummaryQuery): Page<Summary> {

@@ -521,9 +521,26 @@ export const GatewayConfigSchema = z
     ffmpegPath: z.string().min(1).default('ffmpeg'),
     secretsDir: z.string().min(1).default('/run/secrets/vigil'),
     liveMaxViewers: z.number().int().min(0).max(1000).default(16),
+    embedder: z.string().min(1).default('all-minilm-l6-v2'),
+    askUrl: z
+      .string()
+      .regex(/^(https?:\/\/[^\s]+)?$/, 'must be the http(s) URL of an OpenAI-compatible server, or empty')
+      .default(''),
+    askModel: z.string().default(''),
+    askApiKeyFile: z.string().default(''),
+    askTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
   })
   .strict()
-  .superRefine(refineKafkaSecurity);
+  .superRefine((c, ctx) => {
+    refineKafkaSecurity(c, ctx);
+    if (c.askUrl && !c.askModel)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['askModel'],
+        message:
+          'answering questions with a model server needs the served model name, e.g. Qwen/Qwen3-30B-A3B-Instruct-2507',
+      });
+  });
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
 
 const gatewayBindings = {
@@ -577,6 +594,27 @@ const gatewayBindings = {
     env: 'VIGIL_GATEWAY_LIVE_MAX_VIEWERS',
     parse: 'number',
     hint: 'live-view connections at once across all cameras (0 turns live view off)',
+  },
+  embedder: {
+    env: 'VIGIL_EMBEDDER',
+    hint: 'text embedding model of search and ask: all-minilm-l6-v2 (shipped), off, or the path of a model.json',
+  },
+  askUrl: {
+    env: 'VIGIL_ASK_URL',
+    hint: 'base URL of an OpenAI-compatible server that answers POST /api/ask from the retrieved history (empty: the answer is the ranked hits)',
+  },
+  askModel: {
+    env: 'VIGIL_ASK_MODEL',
+    hint: 'served model name for answers, e.g. Qwen/Qwen3-30B-A3B-Instruct-2507',
+  },
+  askApiKeyFile: {
+    env: 'VIGIL_ASK_API_KEY_FILE',
+    hint: 'file holding the answer server’s API key (a mounted secret)',
+  },
+  askTimeoutMs: {
+    env: 'VIGIL_ASK_TIMEOUT_MS',
+    parse: 'number',
+    hint: 'time limit of one answer from the model server, 100-600000 ms',
   },
 } as const satisfies Record<keyof z.input<typeof GatewayConfigSchema>, EnvBinding>;
 
