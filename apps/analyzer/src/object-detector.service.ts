@@ -19,6 +19,18 @@ import { VisionEncoderService } from './vision-encoder.service.js';
  * at boot like the encoder, behind the same kind of dynamic batcher. Each stream is detected at most every
  * VIGIL_DETECT_EVERY_MS; `VIGIL_DETECTOR=off` turns it off (the scene model then explains nothing).
  */
+/**
+ * The least score of a person, vehicle or animal that still explains the patches it covers, though no track
+ * starts under VIGIL_DETECT_MIN_SCORE: NanoDet scores people partly hidden, or walking as a pair, 0.15-0.3
+ * (eval --footage: a couple side by side 0.20, two people overlapping 0.24 and 0.31)...
+ */
+export const SEEN_MIN_SCORE = 0.15;
+/**
+ * ...and someone cut off by the picture's edge lower still (a head at the bottom edge: 0.15; someone half in
+ * at the right: 0.22). See ObjectStage.
+ */
+export const CUT_OFF_MIN_SCORE = 0.1;
+
 @Injectable()
 export class ObjectDetectorService implements OnModuleInit, OnApplicationShutdown {
   private readonly log: Logger;
@@ -40,6 +52,11 @@ export class ObjectDetectorService implements OnModuleInit, OnApplicationShutdow
 
   get everyMs(): number {
     return this.config.detectEveryMs;
+  }
+
+  /** Detections at or above this score are tracked (VIGIL_DETECT_MIN_SCORE). */
+  get minScore(): number {
+    return this.config.detectMinScore;
   }
 
   async onModuleInit(): Promise<void> {
@@ -65,7 +82,8 @@ export class ObjectDetectorService implements OnModuleInit, OnApplicationShutdow
       maxBatch: c.visionMaxBatch,
       maxWaitMs: c.visionMaxWaitMs,
       maxQueuePerStream: c.visionQueueFrames,
-      minScore: c.detectMinScore,
+      // weaker ones come too: an object cut off by the picture's edge scores lower (ObjectStage)
+      minScore: Math.min(c.detectMinScore, CUT_OFF_MIN_SCORE),
       onBatch: (start, end, frames) => {
         this.metrics.detected.inc(frames);
         this.metrics.detectorBatchSeconds.observe((end - start) / 1000);

@@ -1,16 +1,35 @@
 import { type AnomalyEvent, type ScoreSample, type Zone } from '@vigil/contracts';
-import { MOBILE_LABELS, type PatchGrid, type Track, inPicture, trackedObject } from '@vigil/anomaly';
+import {
+  type Box,
+  MOBILE_LABELS,
+  type PatchGrid,
+  type Track,
+  inPicture,
+  trackedObject,
+} from '@vigil/anomaly';
 import { type SampleObject } from '@vigil/windows';
 import { type Logger } from '@vigil/observability';
-import { type ObjectDetectorService } from './object-detector.service.js';
+import { type ObjectDetectorService, SEEN_MIN_SCORE } from './object-detector.service.js';
 import { type StreamState } from './stream-state.js';
 
 /** A frame's objects: the stream's tracks now, and whether a detection round ran on this frame. */
 export interface FrameObjects {
   readonly tracks: Track[];
+  /**
+   * People, vehicles and animals of the last round that no track may hold yet: a new one's first sighting,
+   * one scored under the tracker's bar, one cut off by the picture's edge (scored lower; see isCutOff).
+   */
+  readonly seen: readonly Box[];
   /** A detection round ran on this frame: the zone rules are judged on it. */
   readonly detected: boolean;
 }
+
+/**
+ * A box the picture's edge cuts off (within 2 % of it), of an object's size (at most 5 % of the picture: a
+ * weak box over half the scene explains nothing).
+ */
+export const isCutOff = ([x, y, w, h]: readonly number[]): boolean =>
+  w! * h! <= 0.05 && (x! <= 0.02 || y! <= 0.02 || x! + w! >= 0.98 || y! + h! >= 0.98);
 
 /**
  * The frame path's detect-and-track stage: the detector runs beside the encoder on a stream at most every
@@ -35,32 +54,47 @@ export class ObjectStage {
     const o = st.objects;
     // samples a second apart come a few ms early or late
     if (at - o.lastDetectAt < this.detector.everyMs * 0.9)
-      return { tracks: o.tracker.current(at), detected: false };
+      return { tracks: o.tracker.current(at), seen: o.seen, detected: false };
     const last = o.lastDetectAt;
     o.lastDetectAt = at;
     try {
       const found = await this.detector.detect(streamId, jpeg);
+      const min = this.detector.minScore;
+      o.seen = found
+        .filter(
+          (d) => MOBILE_LABELS.has(d.label) && (d.score >= Math.min(min, SEEN_MIN_SCORE) || isCutOff(d.box)),
+        )
+        .map((d) => ({ x: d.box[0], y: d.box[1], w: d.box[2], h: d.box[3] }));
       const tracks = o.tracker.update(
-        found.map((d) => ({
-          label: d.label,
-          score: d.score,
-          box: { x: d.box[0], y: d.box[1], w: d.box[2], h: d.box[3] },
-        })),
+        found
+          .filter((d) => d.score >= min)
+          .map((d) => ({
+            label: d.label,
+            score: d.score,
+            box: { x: d.box[0], y: d.box[1], w: d.box[2], h: d.box[3] },
+          })),
         at,
       );
-      return { tracks, detected: true };
+      return { tracks, seen: o.seen, detected: true };
     } catch (e) {
       // the detector's queue for the stream was full: the next frame tries again
       o.lastDetectAt = last;
       this.log.debug(`no detection round: ${(e as Error).message}`, { streamId });
-      return { tracks: o.tracker.current(at), detected: false };
+      return { tracks: o.tracker.current(at), seen: o.seen, detected: false };
     }
   }
 
-  /** The patches tracked people, vehicles and animals cover: what the scene model does not call new. */
+  /**
+   * The patches people, vehicles and animals cover (tracked, or seen in the last round): what the scene
+   * model does not call new.
+   */
   explained(grid: PatchGrid, objects: FrameObjects | undefined): Uint8Array | undefined {
     return (
-      objects && grid.covered(objects.tracks.filter((t) => MOBILE_LABELS.has(t.label)).map((t) => t.box))
+      objects &&
+      grid.covered([
+        ...objects.tracks.filter((t) => MOBILE_LABELS.has(t.label)).map((t) => t.box),
+        ...objects.seen,
+      ])
     );
   }
 

@@ -45,6 +45,8 @@ export class FrameCursor {
 export interface StreamObjects {
   readonly tracker: ObjectTracker;
   lastDetectAt: number;
+  /** Mobile objects of the last detection round that explain patches besides the tracks (ObjectStage). */
+  seen: { x: number; y: number; w: number; h: number }[];
 }
 
 /** One stream's state on this analyzer, split by the stage that owns each part. */
@@ -97,7 +99,7 @@ export function newStreamState(
       cooldownMs: c.eventCooldownS * 1000,
       updateEveryMs: c.eventUpdateS * 1000,
     }),
-    objects: { tracker: new ObjectTracker(), lastDetectAt: -Infinity },
+    objects: { tracker: new ObjectTracker(), lastDetectAt: -Infinity, seen: [] },
     // a restored normal is saved again only after baselineSaveS
     baseline: new BaselineCadence(c.baselineSaveS * 1000, scene.learning, now),
     narration: new StreamNarration({ minuteMs: c.rollupMinuteS * 1000, hourMs: c.rollupHourS * 1000 }),
