@@ -6,12 +6,13 @@ import { repoRoot } from '@vigil/testing';
 import { decodersBench } from './decoders.bench.js';
 import { e2eBench } from './e2e.bench.js';
 import { ingestBench } from './ingest.bench.js';
+import { searchBench } from './search.bench.js';
 import { visionBench } from './vision.bench.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const suites = args.filter((a) => !a.startsWith('--'));
-const known = ['ingest', 'vision', 'decoders', 'e2e'];
+const known = ['ingest', 'vision', 'decoders', 'e2e', 'search'];
 const chosen = suites.length ? suites : known;
 for (const s of chosen) {
   if (!known.includes(s)) {
@@ -174,6 +175,31 @@ if (chosen.includes('e2e')) {
   );
   console.log(
     `pipelineP50Ms=${r.pipelineP50Ms} pipelineP99Ms=${r.pipelineP99Ms} (max ${r.pipelineMaxMs}; targets ≤ 500 / ≤ 1500) onsetP50Ms=${r.onsetP50Ms} onsetP95Ms=${r.onsetP95Ms} (${r.onsetMatched} matched to a scheduled onset)`,
+  );
+  console.log(`wrote ${file}`);
+}
+
+if (chosen.includes('search')) {
+  const r = await searchBench(quick, log);
+  const file = save('search', r);
+  console.log(
+    `\nsearch — ${r.queries} questions over the history (${r.model}; ${r.texts} real texts, the rest noisy copies of their vectors), one query at a time, 1 core`,
+  );
+  console.table(
+    r.table.map((t) => ({
+      rows: t.rows,
+      'vigil p50 ms': t.vigilP50Ms,
+      'vigil p99 ms': t.vigilP99Ms,
+      'one camera p50/p99 ms': `${t.vigilFilteredP50Ms}/${t.vigilFilteredP99Ms}`,
+      'exact p50 ms': t.exactP50Ms,
+      'exact p99 ms': t.exactP99Ms,
+      'exact/vigil': t.speedup,
+      'recall@10': t.recallAt10,
+      'index MB': t.indexMb,
+    })),
+  );
+  console.log(
+    `embedding the question: p50 ${r.embedQueryP50Ms} ms (add it to the figures above for a whole search)`,
   );
   console.log(`wrote ${file}`);
 }

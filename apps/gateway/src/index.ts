@@ -2,3 +2,6 @@
 export { type RunningGateway, startGateway } from './main.js';
 export { ApiKeysError } from './api-keys.js';
 export { GatewayMetrics } from './gateway-metrics.js';
+export { BinaryIndex, binaryCode } from './binary-index.js';
+export { GatewayRepository } from './repository.js';
+export { nearestDocs, packVector } from './search-docs.js';

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { type AnomalyEvent, type Summary } from '@vigil/contracts';
+import { type BinaryIndex, type IndexFilter, binaryCode } from './binary-index.js';
 
 /** What a search finds: a summary (window, minute or hour) or an anomaly event. */
 export type DocKind = 'summary' | 'event';
@@ -229,4 +230,32 @@ export class SearchDocs {
       vec: r.vec,
     }));
   }
+}
+
+/** Candidates the binary index gives per hit asked (recall against exact search: npm run bench -- search). */
+export const CANDIDATES_PER_HIT = 20;
+
+/**
+ * The `limit` stored rows nearest in meaning to the query vector `q`: the binary index's nearest codes
+ * (at least 100, CANDIDATES_PER_HIT per hit asked), re-ranked by cosine on their stored vectors, best first.
+ * Candidates whose rows are gone (deleted since) are dropped from the index.
+ */
+export function nearestDocs(
+  index: BinaryIndex,
+  docs: SearchDocs,
+  q: Float32Array,
+  limit: number,
+  filter: IndexFilter = {},
+): { doc: SearchDoc; score: number }[] {
+  const ids = index.nearest(binaryCode(q), Math.max(100, limit * CANDIDATES_PER_HIT), filter);
+  const rows = docs.docs(ids);
+  if (rows.length < ids.length) {
+    const there = new Set(rows.map((r) => r.docId));
+    for (const id of ids) if (!there.has(id)) index.remove(id);
+  }
+  return rows
+    .filter((r): r is typeof r & { vec: Buffer } => r.vec !== null)
+    .map(({ vec, ...doc }) => ({ doc, score: dotPacked(q, vec) }))
+    .sort((a, b) => b.score - a.score)
+    .slice(0, limit * 2);
 }

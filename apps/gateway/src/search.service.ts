@@ -15,7 +15,7 @@ import { TextEmbedder, shippedModel } from '@vigil/vision';
 import { BinaryIndex, binaryCode } from './binary-index.js';
 import { GatewayMetrics } from './gateway-metrics.js';
 import { GatewayRepository } from './repository.js';
-import { dotPacked, packVector } from './search-docs.js';
+import { nearestDocs, packVector } from './search-docs.js';
 import { GATEWAY_CONFIG, ROOT_LOGGER } from './gateway.tokens.js';
 
 export interface SearchRequest {
@@ -235,20 +235,15 @@ export class SearchService implements OnModuleInit, OnModuleDestroy {
     const { embedder, index } = this.need();
     const stop = this.metrics.searchSeconds.startTimer({ route });
     const [q] = await embedder.embed([req.q]);
-    // the binary codes pick candidates; the stored vectors rank them (20 per hit asked: recall in npm run bench -- search)
-    const ids = index.nearest(binaryCode(q!), Math.max(100, req.limit * 20), {
+    const ranked = nearestDocs(index, this.repo.search, q!, req.limit, {
       ...(req.stream ? { streams: req.stream } : {}),
       ...(req.from !== undefined ? { from: req.from } : {}),
       ...(req.to !== undefined ? { to: req.to } : {}),
     });
-    const docs = this.repo.search.docs(ids);
-    const ranked = docs
-      .filter((d): d is typeof d & { vec: Buffer } => d.vec !== null)
-      .map((d) => ({ d, score: dotPacked(q!, d.vec) }))
-      .sort((a, b) => b.score - a.score);
     const hits: SearchHit[] = [];
-    for (const { d, score } of ranked) {
+    for (const { doc: d, score } of ranked) {
       if (hits.length === req.limit) break;
+      // null: its summary or event was deleted a moment ago
       const h = this.hit(d.kind, d.refId, d.streamId, d.atMs, d.text, score);
       if (h) hits.push(h);
     }
