@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomInt, randomUUID } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -14,7 +15,7 @@ import {
 import { loadGatewayConfig } from '@vigil/config';
 import { KafkaPublisher, createKafka, jsonMessage } from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
-import { FakeChatServer, testDir, useTestKafka, waitFor } from '@vigil/testing';
+import { FakeChatServer, freePort, repoRoot, testDir, useTestKafka, waitFor } from '@vigil/testing';
 import { type RunningGateway, startGateway } from '../../apps/gateway/src/main.js';
 
 // Search and ask over a stored history, with the real all-MiniLM-L6-v2 embeddings: summaries and events go
@@ -290,6 +291,68 @@ test('bad input gets a 400 that names the field; no key gets a 401; a read key m
   }
   const r = await call('POST', '/api/ask', { key: READ, body: { question: 'a van', streams: [GATE] } });
   assert.equal(r.status, 200, r.text);
+});
+
+test('vigil ask: the answer and the records it cites; a missing key and a gateway that is not there are said plainly', async () => {
+  chat.mode = 'ok';
+  // asynchronously: the gateway answering it runs in this process
+  const vigil = (args: string[], extra: Record<string, string> = {}) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [join(repoRoot(), 'bin/vigil.js'), 'ask', ...args],
+        {
+          env: { PATH: process.env.PATH, VIGIL_DATA_DIR: join(dir, 'no-such-dir'), ...extra },
+          timeout: 60_000,
+        },
+        (err, stdout, stderr) =>
+          resolve({ status: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
+      );
+    });
+  const ok = await vigil(
+    ['When', 'was', 'a', 'car', 'by', 'the', 'gate?', '--streams', `${GATE},${LINE},${YARD}`],
+    {
+      VIGIL_API_KEY: READ,
+      VIGIL_GATEWAY_URL: base(),
+    },
+  );
+  assert.equal(ok.status, 0, ok.stderr);
+  const lines = ok.stdout.trim().split('\n');
+  assert.match(lines[0]!, /grey van parked by the gate/);
+  assert.match(ok.stdout, /answered by Qwen\/Qwen3-30B-A3B-Instruct-2507/);
+  // the cited record: its time, camera, kind and text
+  assert.ok(
+    lines.some((l) => l.includes(GATE) && l.includes('window summary') && l.includes(VAN.text)),
+    ok.stdout,
+  );
+  const json = await vigil(['a car by the gate', '--json', '--limit', '3', '--streams', GATE], {
+    VIGIL_API_KEY: READ,
+    VIGIL_GATEWAY_URL: base(),
+  });
+  assert.equal(json.status, 0, json.stderr);
+  assert.equal((JSON.parse(json.stdout) as { hits: unknown[] }).hits.length, 3);
+  const noKey = await vigil(['a car'], { VIGIL_GATEWAY_URL: base() });
+  assert.equal(noKey.status, 2);
+  assert.match(noKey.stderr, /^vigil: vigil ask needs an API key of the gateway: set VIGIL_API_KEY/);
+  const badKey = await vigil(['a car'], { VIGIL_GATEWAY_URL: base(), VIGIL_API_KEY: 'x'.repeat(30) });
+  assert.equal(badKey.status, 2);
+  assert.match(badKey.stderr, /the gateway refused the key \(the API key is not valid\)/);
+  const bad = await vigil(['a car', '--from', 'last tuesday'], {
+    VIGIL_GATEWAY_URL: base(),
+    VIGIL_API_KEY: READ,
+  });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /the gateway refused the question: body\.from: must be an RFC 3339 time/);
+  const port = await freePort();
+  const away = await vigil(['a car'], { VIGIL_GATEWAY_URL: `http://127.0.0.1:${port}`, VIGIL_API_KEY: READ });
+  assert.equal(away.status, 1);
+  assert.match(
+    away.stderr,
+    new RegExp(`cannot reach the gateway at http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`),
+  );
+  assert.ok(
+    ![ok, json, noKey, badKey, bad, away].some((r) => r.stdout.includes(READ) || r.stderr.includes(READ)),
+  );
 });
 
 test('after a restart the index is rebuilt from the file: the van is found at once, nothing re-embedded', async () => {

@@ -14,7 +14,16 @@ export class UsageError extends Error {
   }
 }
 
+/** A call to the gateway's API that could not be made or failed on the gateway's side. */
+export class GatewayCallError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GatewayCallError';
+  }
+}
+
 const KNOWN = [
+  GatewayCallError,
   ConfigError,
   KafkaUnavailableError,
   KafkaTopicMissingError,

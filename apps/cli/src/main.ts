@@ -18,6 +18,7 @@ import { startTail, tailTopic } from './tail.command.js';
 import { runUp } from './up.command.js';
 import { runStreams } from './streams.command.js';
 import { eventTable, runReplay } from './replay.command.js';
+import { runAsk } from './ask.command.js';
 
 const HELP = `vigil — real-time video understanding over Kafka
 
@@ -26,6 +27,7 @@ Usage:
   vigil replay <file> [--fps N]   backtest a recorded clip through the pipeline as fast as the CPU allows
   vigil tail <topic>              pretty-print anomalies, summaries, status, streams or frames as they arrive
   vigil streams add|ls|rm         add, list and remove cameras on vigil.streams.v1
+  vigil ask "<question>"          answer a question from what the cameras saw (the gateway's history)
   vigil ingest                    the ingest role (cameras from vigil.streams.v1 and VIGIL_STREAMS)
   vigil analyzer                  the analyzer role
   vigil gateway                   the REST API, event stream and dashboard (needs VIGIL_GATEWAY_API_KEYS_FILE)
@@ -56,6 +58,12 @@ vigil streams add --id <id> --url <url> [--name <name>] [--fps <n>]
 vigil streams ls                           the cameras with their latest status
 vigil streams rm <id…>                      remove cameras
 Options: --brokers host:port (default VIGIL_KAFKA_BROKERS, or the local broker of vigil up).`,
+  ask: `vigil ask "<question>" [--streams a,b] [--from <time>] [--to <time>] [--limit N] [--gateway URL] [--json]
+
+Asks the gateway (POST /api/ask): the summaries and events nearest in meaning to the question, answered by
+the model at the gateway's VIGIL_ASK_URL citing them, or listed best first without one. Times are RFC 3339
+or epoch ms. The gateway is --gateway, else VIGIL_GATEWAY_URL, else http://127.0.0.1:$VIGIL_GATEWAY_PORT
+(8080); the key is VIGIL_API_KEY, else the one vigil up made in VIGIL_DATA_DIR (.cache/vigil).`,
   ingest: `vigil ingest — the ingest role: runs the cameras of the vigil.streams.v1 partitions it owns (and
 VIGIL_STREAMS), publishes sampled frames and camera status. Environment: see README, "Configuration".`,
   analyzer: `vigil analyzer — the analyzer role: vision tokens, anomaly events, narrated summaries.
@@ -129,6 +137,11 @@ export async function main(argv: string[], env: Env): Promise<number> {
       id: { type: 'string' },
       url: { type: 'string' },
       name: { type: 'string' },
+      streams: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      limit: { type: 'string' },
+      gateway: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -243,6 +256,21 @@ export async function main(argv: string[], env: Env): Promise<number> {
       if (lastSummary) write(`last summary: ${lastSummary.text}`);
       return 0;
     }
+    case 'ask':
+      await runAsk(
+        env,
+        positionals.slice(1).join(' ') || undefined,
+        {
+          gateway: values.gateway,
+          streams: values.streams,
+          from: values.from,
+          to: values.to,
+          limit: values.limit,
+          json: values.json,
+        },
+        write,
+      );
+      return 0;
     default:
       throw new UsageError(`unknown command "${command}"; run vigil --help`);
   }
