@@ -94,7 +94,8 @@ export async function runAsk(
   if (!res.ok) {
     let message = text.slice(0, 300);
     try {
-      message = String((JSON.parse(text) as { message?: unknown }).message ?? message);
+      const m = (JSON.parse(text) as { message?: unknown }).message;
+      if (typeof m === 'string') message = m;
     } catch {
       // not JSON: the text as it came
     }
