@@ -9,8 +9,8 @@ import { helpers, startUp, waitFor } from './up-process.js';
 
 // The dashboard in real headless Chromium (Debian's, driven by playwright-core) against `vigil up`: it
 // shows the demo cameras with their frames, an event after the yard's scheduled box appears, the
-// courtyard's tracked people as boxes and a zone event, and a live view that starts with its viewer and
-// stops when the viewer leaves. The screenshot goes to docs/.
+// courtyard's tracked people as boxes and a zone event, the search box finding that event by meaning, and a
+// live view that starts with its viewer and stops when the viewer leaves. The screenshot goes to docs/.
 
 const CHROMIUM_FLAGS = [
   '--headless',
@@ -84,6 +84,27 @@ test('the dashboard shows the demo cameras, an event after the scheduled anomaly
     assert.equal(await page.textContent('#conn'), 'live', 'following GET /events');
     mkdirSync(join(repoRoot(), 'docs'), { recursive: true });
     await page.screenshot({ path: join(repoRoot(), 'docs', 'dashboard.png') });
+
+    // the search box: the yard's event is found by meaning, with its picture; Ask (no answer model in the
+    // demo) gives the closest records, cited
+    await page.fill('#q', 'something new showed up in the yard');
+    await page.click('#search button[value="search"]');
+    await page.waitForFunction(
+      "[...document.querySelectorAll('#results li')].slice(0, 3).some((li) => li.dataset.kind === 'object_appeared' && li.dataset.streamId === 'demo-yard')",
+      undefined,
+      { timeout: 30_000 },
+    );
+    assert.match((await page.textContent('#answer')) ?? '', /^\d+ closest of \d+ summaries and events/);
+    await page.waitForFunction(
+      '[...document.querySelectorAll(\'#results li[data-kind="object_appeared"] img\')].some((i) => i.naturalWidth > 0)',
+      undefined,
+      { timeout: 10_000 },
+    );
+    await page.click('#search button[value="ask"]');
+    await page.waitForSelector('#answer[data-answered-by="hits"]', { timeout: 30_000 });
+    assert.match((await page.textContent('#answer')) ?? '', /No answer model is set up \(VIGIL_ASK_URL\)/);
+    assert.ok((await page.locator('#results li.cited').count()) > 0, 'the records of the answer are marked');
+    await page.screenshot({ path: join(repoRoot(), 'docs', 'dashboard-search.png') });
 
     // live view: one ffmpeg re-encoding for JSMpeg while the dialog is open, none after
     const liveEncoders = () =>

@@ -320,6 +320,85 @@ $('#live').addEventListener('close', () => {
   player = null;
 });
 
+/** A search hit: its picture when it has one, what it is, where and when, how near, and its text. */
+async function renderHit(h, cited) {
+  const what = h.type === 'summary' ? `${h.level} summary` : (h.kind ?? 'event').replace('_', ' ');
+  return el(
+    'li',
+    {
+      'data-hit-id': h.id,
+      'data-type': h.type,
+      'data-kind': h.kind,
+      'data-stream-id': h.streamId,
+      class: cited ? 'cited' : undefined,
+    },
+    h.evidenceUrl
+      ? await evidenceImg({ kind: what, evidenceUrl: h.evidenceUrl })
+      : el('span', { class: 'noimg' }),
+    el(
+      'div',
+      { class: 'what' },
+      el(
+        'div',
+        {},
+        el('strong', {}, what),
+        ` on ${cameras.get(h.streamId)?.spec.name ?? h.streamId}`,
+        el('span', { class: 'score', title: 'similarity to the question' }, h.score.toFixed(2)),
+      ),
+      el('div', { class: 'text' }, h.text),
+      el('div', { class: 'when' }, new Date(h.at).toLocaleString([], { hour12: false })),
+    ),
+  );
+}
+
+/** Search (GET /api/search) or Ask (POST /api/ask): the answer, then the hits, cited ones marked. */
+async function searchOrAsk(q, mode) {
+  const answer = $('#answer');
+  const list = $('#results');
+  answer.hidden = false;
+  answer.className = 'answer';
+  answer.textContent = mode === 'ask' ? 'asking…' : 'searching…';
+  try {
+    let hits;
+    let cited = new Set();
+    if (mode === 'ask') {
+      const a = await (
+        await api('/api/ask', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ question: q }),
+        })
+      ).json();
+      hits = a.hits;
+      cited = new Set(a.cited);
+      answer.textContent =
+        a.answeredBy === 'model'
+          ? a.answer
+          : `${a.fallback ? `The answer model failed (${a.fallback}). ` : ''}No answer model is set up (VIGIL_ASK_URL): the closest records, best first.`;
+      answer.dataset.answeredBy = a.answeredBy;
+    } else {
+      const r = await (await api(`/api/search?q=${encodeURIComponent(q)}&limit=10`)).json();
+      hits = r.hits;
+      answer.textContent = `${hits.length} closest of ${r.indexed} summaries and events${r.pending ? ` (${r.pending} still being indexed)` : ''}`;
+      delete answer.dataset.answeredBy;
+    }
+    list.replaceChildren(...(await Promise.all(hits.map((h) => renderHit(h, cited.has(h.id))))));
+    list.hidden = hits.length === 0;
+    list.dataset.mode = mode;
+  } catch (err) {
+    if (err instanceof Unauthorized) return showLogin(err.message);
+    answer.className = 'answer error';
+    answer.textContent = err.message;
+    list.hidden = true;
+  }
+}
+
+$('#search').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const q = $('#q').value.trim();
+  if (q) searchOrAsk(q, e.submitter?.value === 'ask' ? 'ask' : 'search');
+});
+
 function showLogin(message) {
   $('#main').hidden = true;
   $('#login').hidden = false;
