@@ -1,21 +1,18 @@
 import { z } from 'zod';
 import { AnomalyKindSchema, StreamIdSchema } from '@vigil/contracts';
 
+const TIME_FORMS = 'must be an RFC 3339 time (2026-11-29T10:00:00Z) or milliseconds since the epoch';
+
+/** RFC 3339 text, digits of epoch ms, or a number of them → milliseconds; an issue when it is neither. */
+const toMs = (v: string | number, ctx: z.RefinementCtx): number => {
+  const t = typeof v === 'number' ? v : /^\d{1,15}$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isNaN(t)) return t;
+  ctx.addIssue({ code: 'custom', message: TIME_FORMS });
+  return z.NEVER;
+};
+
 /** A time in a query: RFC 3339 or milliseconds since the epoch → milliseconds. */
-const timeParam = z
-  .string()
-  .max(40)
-  .transform((s, ctx) => {
-    const t = /^\d{1,15}$/.test(s) ? Number(s) : Date.parse(s);
-    if (Number.isNaN(t)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'must be an RFC 3339 time (2026-11-29T10:00:00Z) or milliseconds since the epoch',
-      });
-      return z.NEVER;
-    }
-    return t;
-  });
+const timeParam = z.string().max(40).transform(toMs);
 
 const limit = z
   .string()
@@ -125,20 +122,8 @@ export const SearchQuerySchema = z
 
 /** A time in a JSON body: RFC 3339 text or epoch milliseconds. */
 const bodyTime = z
-  .union([z.string().max(40), z.number().int().nonnegative()], {
-    message: 'must be an RFC 3339 time (2026-11-29T10:00:00Z) or milliseconds since the epoch',
-  })
-  .transform((v, ctx) => {
-    const t = typeof v === 'number' ? v : /^\d{1,15}$/.test(v) ? Number(v) : Date.parse(v);
-    if (Number.isNaN(t)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'must be an RFC 3339 time (2026-11-29T10:00:00Z) or milliseconds since the epoch',
-      });
-      return z.NEVER;
-    }
-    return t;
-  });
+  .union([z.string().max(40), z.number().int().nonnegative()], { message: TIME_FORMS })
+  .transform(toMs);
 
 export const AskBodySchema = z
   .object({
