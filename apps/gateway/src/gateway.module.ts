@@ -45,9 +45,10 @@ export class GatewayModule {
         { provide: GatewayRepository, useFactory: () => new GatewayRepository(config.dbPath) },
         EventHub,
         GatewayMetrics,
+        // before the feed: its indexer stops before the feed closes the store they share
+        SearchService,
         FeedService,
         RecordsService,
-        SearchService,
         StreamsService,
         {
           provide: LiveViewHub,

@@ -185,7 +185,6 @@ export function healthScores(
   const overexposed = clip((h.bright - n.bright) / 0.5);
   // fine detail lost while coarse structure stays (a covered lens loses both)
   const blur = n.focus > 1e-3 && h.spread >= 0.5 * n.spread ? clip((1 - h.focus / n.focus) / 0.6) : 0;
-  // a feed that normally shows sensor noise or motion now repeats the identical picture
   // a feed that normally shows sensor noise or motion repeats the identical picture for frozenForMs
   const lively = n.motionSamples >= 5 && n.motion > 4 * FROZEN_MOTION;
   const frozen = lively && frozenForMs >= FROZEN_MS * JITTER ? 1.5 : 0;
