@@ -194,7 +194,7 @@ if (chosen.includes('search')) {
       'exact p50 ms': t.exactP50Ms,
       'exact p99 ms': t.exactP99Ms,
       'exact/vigil': t.speedup,
-      'recall@10': t.recallAt10,
+      'recall@10 rows/texts': `${t.recallAt10}/${t.textRecallAt10}`,
       'index MB': t.indexMb,
     })),
   );

@@ -79,3 +79,33 @@ test('remove and replace keep every other row findable', () => {
   assert.equal(index.nearest(fresh, 1)[0], 10);
   assert.throws(() => index.add(1, new Int32Array(3), 'cam', 1), /code of 3 words given to an index of 2/);
 });
+
+test('a large index scans in two stages and still finds the rows near the query', () => {
+  const index = new BinaryIndex(384, 300_000);
+  const q = binaryCode(vec());
+  // 250 000 unrelated rows, and 50 near the query (up to 24 of its 384 bits flipped)
+  for (let id = 1; id <= 250_000; id++) index.add(id, binaryCode(vec()), `cam-${id % 3}`, id);
+  const near = new Map<number, Int32Array>();
+  for (let j = 0; j < 50; j++) {
+    const c = Int32Array.from(q);
+    for (let f = 0; f < Math.floor(rnd() * 25); f++) {
+      const bit = Math.floor(rnd() * 384);
+      c[bit >>> 5]! ^= 1 << (bit & 31);
+    }
+    near.set(300_000 + j, c);
+    index.add(300_000 + j, c, 'cam-0', 1);
+  }
+  const got = index.nearest(q, 50);
+  assert.deepEqual(
+    [...got].sort((a, b) => a - b),
+    [...near.keys()],
+  );
+  // nearest first
+  const d = got.map((id) => hamming(q, near.get(id)!));
+  assert.deepEqual(
+    d,
+    [...d].sort((a, b) => a - b),
+  );
+  // filters hold in both stages
+  assert.ok(index.nearest(q, 20, { streams: ['cam-1'] }).every((id) => id % 3 === 1 && id <= 250_000));
+});

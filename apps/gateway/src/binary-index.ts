@@ -21,6 +21,25 @@ const popcount = (x: number): number => {
   return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 };
 
+/** From this many rows a query scans in two stages (BinaryIndex.nearestTwoStage). */
+const TWO_STAGE_FROM = 200_000;
+/** Rows the first stage keeps for the second, at least. */
+const PREFILTER_ROWS = 5000;
+
+/** The distance at which `k` rows are reached in a histogram of distances, and how many are nearer. */
+function cutFor(hist: Uint32Array, k: number): { at: number; below: number } {
+  let at = 0;
+  let below = 0;
+  while (at < hist.length && below + hist[at]! < k) below += hist[at++]!;
+  return { at: Math.min(at, hist.length - 1), below };
+}
+
+function hammingAt(codes: Int32Array, o: number, query: Int32Array, words: number): number {
+  let d = 0;
+  for (let w = 0; w < words; w++) d += popcount(codes[o + w]! ^ query[w]!);
+  return d;
+}
+
 /**
  * A flat in-memory index of binary codes, one per searchable row (doc id, camera, time): a query's
  * nearest rows by Hamming distance over every row that passes the filter, exactly, in one pass, with no
@@ -115,37 +134,80 @@ export class BinaryIndex {
     const from = filter.from ?? -Infinity;
     const to = filter.to ?? Infinity;
     const timed = filter.from !== undefined || filter.to !== undefined;
+    if (W === 12 && n >= TWO_STAGE_FROM) return this.nearestTwoStage(query, k, allowed, from, to, timed);
     const hist = new Uint32Array(W * 32 + 1);
+    const streams = this.streams;
+    const times = this.times;
     for (let i = 0, o = 0; i < n; i++, o += W) {
-      if (
-        (allowed && allowed[this.streams[i]!] !== 1) ||
-        (timed && (this.times[i]! < from || this.times[i]! >= to))
-      ) {
+      if ((allowed && allowed[streams[i]!] !== 1) || (timed && (times[i]! < from || times[i]! >= to))) {
         dist[i] = NONE;
         continue;
       }
-      let d = 0;
-      for (let w = 0; w < W; w++) d += popcount(codes[o + w]! ^ query[w]!);
+      const d = hammingAt(codes, o, query, W);
       dist[i] = d;
       hist[d]!++;
     }
     // the distance at which k rows are reached: everything nearer, then ties at it in row order
-    let cut = 0;
-    let below = 0;
-    while (cut < hist.length && below + hist[cut]! < k) below += hist[cut++]!;
-    if (cut === hist.length) cut = hist.length - 1;
+    const cut = cutFor(hist, k);
     const near: number[] = [];
-    let ties = k - below;
+    let ties = k - cut.below;
     for (let i = 0; i < n; i++) {
       const d = dist[i]!;
-      if (d < cut) near.push(i);
-      else if (d === cut && ties > 0) {
+      if (d < cut.at) near.push(i);
+      else if (d === cut.at && ties > 0) {
         near.push(i);
         ties--;
       }
     }
     near.sort((a, b) => dist[a]! - dist[b]!);
     return near.map((i) => this.docs[i]!);
+  }
+
+  /**
+   * The same for a large index, in a third of the time: the first 128 bits of every row, then all 384 bits
+   * of the rows nearest on those (at least PREFILTER_ROWS, and 25 per row asked). A row among the k nearest
+   * on all bits is near on its first third too, unless it is one of many at about the same distance
+   * (recall against exact search: npm run bench -- search).
+   */
+  private nearestTwoStage(
+    query: Int32Array,
+    k: number,
+    allowed: Uint8Array | null,
+    from: number,
+    to: number,
+    timed: boolean,
+  ): number[] {
+    const n = this.n;
+    const codes = this.codes;
+    const dist = this.dist;
+    const streams = this.streams;
+    const times = this.times;
+    const [q0, q1, q2, q3] = [query[0]!, query[1]!, query[2]!, query[3]!];
+    const hist = new Uint32Array(129);
+    for (let i = 0, o = 0; i < n; i++, o += 12) {
+      if ((allowed && allowed[streams[i]!] !== 1) || (timed && (times[i]! < from || times[i]! >= to))) {
+        dist[i] = 0xffff;
+        continue;
+      }
+      const d =
+        popcount(codes[o]! ^ q0) +
+        popcount(codes[o + 1]! ^ q1) +
+        popcount(codes[o + 2]! ^ q2) +
+        popcount(codes[o + 3]! ^ q3);
+      dist[i] = d;
+      hist[d]!++;
+    }
+    const first = cutFor(hist, Math.max(PREFILTER_ROWS, k * 25)).at;
+    const rows: number[] = [];
+    const full: number[] = [];
+    const rest = query.subarray(4);
+    for (let i = 0, o = 0; i < n; i++, o += 12) {
+      if (dist[i]! > first) continue;
+      rows.push(i);
+      full.push(dist[i]! + hammingAt(codes, o + 4, rest, 8));
+    }
+    const order = rows.map((_, j) => j).sort((a, b) => full[a]! - full[b]!);
+    return order.slice(0, k).map((j) => this.docs[rows[j]!]!);
   }
 
   private grow(): void {

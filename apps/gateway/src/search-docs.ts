@@ -233,7 +233,7 @@ export class SearchDocs {
 }
 
 /** Candidates the binary index gives per hit asked (recall against exact search: npm run bench -- search). */
-export const CANDIDATES_PER_HIT = 20;
+export const CANDIDATES_PER_HIT = 50;
 
 /**
  * The `limit` stored rows nearest in meaning to the query vector `q`: the binary index's nearest codes
