@@ -10,7 +10,7 @@ import { type AnomalyEvent, type FrameMeta, type Zone, ZoneSchema } from '@vigil
 import { loadAnalyzerConfig } from '@vigil/config';
 import { GroundedDecoder } from '@vigil/decoders';
 import { Logger } from '@vigil/observability';
-import { ObjectTracker, type Track, ZoneEvents } from '@vigil/anomaly';
+import { ObjectTracker, type Track, ZoneEvents, trackInput } from '@vigil/anomaly';
 import { type Detection, ObjectDetector } from '@vigil/vision';
 import { FOOTAGE, repoRoot, videoJpegs } from '@vigil/testing';
 import { FrameAnalysisService } from '../../apps/analyzer/src/frame-analysis.service.js';
@@ -71,12 +71,7 @@ before(async () => {
   }
 });
 
-const asInputs = (ds: Detection[]) =>
-  ds.map((d) => ({
-    label: d.label,
-    score: d.score,
-    box: { x: d.box[0], y: d.box[1], w: d.box[2], h: d.box[3] },
-  }));
+const asInputs = (ds: Detection[]) => ds.map(trackInput);
 
 /** Every round through a tracker and the zones: the tracks of each round and every zone message. */
 function judge(zones: Zone[], of = rounds): { tracks: Track[][]; events: AnomalyEvent[] } {

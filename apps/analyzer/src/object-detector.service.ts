@@ -15,11 +15,6 @@ import { ANALYZER_CONFIG, ROOT_LOGGER } from './analyzer.tokens.js';
 import { VisionEncoderService } from './vision-encoder.service.js';
 
 /**
- * Frames → detections (class, score, box) from the trained detector (NanoDet, COCO), loaded and warmed up
- * at boot like the encoder, behind the same kind of dynamic batcher. Each stream is detected at most every
- * VIGIL_DETECT_EVERY_MS; `VIGIL_DETECTOR=off` turns it off (the scene model then explains nothing).
- */
-/**
  * The least score of a person, vehicle or animal that still explains the patches it covers, though no track
  * starts under VIGIL_DETECT_MIN_SCORE: NanoDet scores people partly hidden, or walking as a pair, 0.15-0.3
  * (eval --footage: a couple side by side 0.20, two people overlapping 0.24 and 0.31)...
@@ -31,6 +26,11 @@ export const SEEN_MIN_SCORE = 0.15;
  */
 export const CUT_OFF_MIN_SCORE = 0.1;
 
+/**
+ * Frames → detections (class, score, box) from the trained detector (NanoDet, COCO), loaded and warmed up
+ * at boot like the encoder, behind the same kind of dynamic batcher. Each stream is detected at most every
+ * VIGIL_DETECT_EVERY_MS; `VIGIL_DETECTOR=off` turns it off (the scene model then explains nothing).
+ */
 @Injectable()
 export class ObjectDetectorService implements OnModuleInit, OnApplicationShutdown {
   private readonly log: Logger;

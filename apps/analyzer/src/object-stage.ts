@@ -5,6 +5,7 @@ import {
   type PatchGrid,
   type Track,
   inPicture,
+  trackInput,
   trackedObject,
 } from '@vigil/anomaly';
 import { type SampleObject } from '@vigil/windows';
@@ -28,8 +29,8 @@ export interface FrameObjects {
  * A box the picture's edge cuts off (within 2 % of it), of an object's size (at most 5 % of the picture: a
  * weak box over half the scene explains nothing).
  */
-export const isCutOff = ([x, y, w, h]: readonly number[]): boolean =>
-  w! * h! <= 0.05 && (x! <= 0.02 || y! <= 0.02 || x! + w! >= 0.98 || y! + h! >= 0.98);
+export const isCutOff = ({ x, y, w, h }: Box): boolean =>
+  w * h <= 0.05 && (x <= 0.02 || y <= 0.02 || x + w >= 0.98 || y + h >= 0.98);
 
 /**
  * The frame path's detect-and-track stage: the detector runs beside the encoder on a stream at most every
@@ -58,21 +59,15 @@ export class ObjectStage {
     const last = o.lastDetectAt;
     o.lastDetectAt = at;
     try {
-      const found = await this.detector.detect(streamId, jpeg);
+      const found = (await this.detector.detect(streamId, jpeg)).map(trackInput);
       const min = this.detector.minScore;
       o.seen = found
         .filter(
           (d) => MOBILE_LABELS.has(d.label) && (d.score >= Math.min(min, SEEN_MIN_SCORE) || isCutOff(d.box)),
         )
-        .map((d) => ({ x: d.box[0], y: d.box[1], w: d.box[2], h: d.box[3] }));
+        .map((d) => d.box);
       const tracks = o.tracker.update(
-        found
-          .filter((d) => d.score >= min)
-          .map((d) => ({
-            label: d.label,
-            score: d.score,
-            box: { x: d.box[0], y: d.box[1], w: d.box[2], h: d.box[3] },
-          })),
+        found.filter((d) => d.score >= min),
         at,
       );
       return { tracks, seen: o.seen, detected: true };

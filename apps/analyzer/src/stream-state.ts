@@ -2,6 +2,7 @@ import { type EventState, type FrameMeta } from '@vigil/contracts';
 import { type AnalyzerConfig } from '@vigil/config';
 import {
   BaselineCadence,
+  type Box,
   DEFAULT_SCENE_OPTIONS,
   ObjectTracker,
   OpenEvents,
@@ -46,7 +47,7 @@ export interface StreamObjects {
   readonly tracker: ObjectTracker;
   lastDetectAt: number;
   /** Mobile objects of the last detection round that explain patches besides the tracks (ObjectStage). */
-  seen: { x: number; y: number; w: number; h: number }[];
+  seen: Box[];
 }
 
 /** One stream's state on this analyzer, split by the stage that owns each part. */

@@ -7,6 +7,13 @@ export interface TrackInput {
   readonly box: Box;
 }
 
+/** A detector's finding, its box given as [x, y, w, h] (as the detector returns it), as tracker input. */
+export const trackInput = (d: { label: string; score: number; box: readonly number[] }): TrackInput => ({
+  label: d.label,
+  score: d.score,
+  box: { x: d.box[0]!, y: d.box[1]!, w: d.box[2]!, h: d.box[3]! },
+});
+
 /** A tracked object as the rest of the analyzer sees it. */
 export interface Track {
   /** Stable for the life of the track on this stream ("3", "4", ...). */
