@@ -130,6 +130,7 @@ const env = () => ({
   VIGIL_GATEWAY_DB: join(dir, 'gateway.db'),
   VIGIL_ASK_URL: chat.url,
   VIGIL_ASK_MODEL: 'Qwen/Qwen3-30B-A3B-Instruct-2507',
+  VIGIL_ASK_TIMEOUT_MS: '3000',
 });
 
 before(async () => {
@@ -253,6 +254,15 @@ test('ask: when the model server fails, the answer is the ranked hits, and says 
   assert.match(a.fallback, /HTTP 500/);
   assert.equal(a.cited[0], VAN.summaryId);
   assert.match(a.answer, /^The closest records to "a car by the gate", best first:\n1\. .*grey van/);
+  // a server that never answers: the ranked hits after the time limit, which the answer names
+  chat.mode = 'hang';
+  const slow = await call('POST', '/api/ask', { body: { question: 'a car by the gate', streams: [GATE] } });
+  chat.mode = 'ok';
+  assert.equal(slow.status, 200, slow.text);
+  const b = slow.json as { answeredBy: string; fallback: string; cited: string[] };
+  assert.equal(b.answeredBy, 'hits');
+  assert.equal(b.fallback, 'no answer within 3000 ms');
+  assert.equal(b.cited[0], VAN.summaryId);
 });
 
 test('bad input gets a 400 that names the field; no key gets a 401; a read key may ask', async () => {

@@ -1,7 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { type AnalyzerConfig, kafkaConnection } from '@vigil/config';
+import { type AnalyzerConfig, kafkaConnection, readKeyFile } from '@vigil/config';
 import { kafkaClients } from '@vigil/kafka';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type DecoderConfig, createDecoder, readDecoderManifest } from '@vigil/decoders';
 import { ConfigError } from '@vigil/config';
@@ -74,16 +73,7 @@ export function decoderConfig(c: AnalyzerConfig): DecoderConfig {
       resilience,
     };
   }
-  let apiKey: string | undefined;
-  if (c.decoderApiKeyFile) {
-    try {
-      apiKey = readFileSync(c.decoderApiKeyFile, 'utf8').trim();
-    } catch (e) {
-      throw new ConfigError([
-        `VIGIL_DECODER_API_KEY_FILE: cannot read ${c.decoderApiKeyFile} (${(e as NodeJS.ErrnoException).code ?? 'error'}); mount the key there or unset it`,
-      ]);
-    }
-  }
+  const apiKey = readKeyFile(c.decoderApiKeyFile, 'VIGIL_DECODER_API_KEY_FILE');
   return {
     type: 'openai',
     url: c.decoderUrl,

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   Inject,
@@ -8,7 +7,7 @@ import {
   ServiceUnavailableException,
 } from '@nestjs/common';
 import { z } from 'zod';
-import { type GatewayConfig } from '@vigil/config';
+import { type GatewayConfig, readKeyFile } from '@vigil/config';
 import { chatCompletion, chatCompletionsUrl } from '@vigil/decoders';
 import { type Logger } from '@vigil/observability';
 import { TextEmbedder, shippedModel } from '@vigil/vision';
@@ -113,8 +112,8 @@ function plainAnswer(question: string, hits: SearchHit[]): string {
  * row in the search table (repository, same transaction); this service embeds the pending rows in the
  * background (all-MiniLM-L6-v2 on ONNX Runtime, batches of 32, within about half a second of arrival),
  * keeps their binary codes in a flat in-memory index, and answers a query by embedding it, taking the
- * nearest codes (Hamming, exact over every row the filter passes) and re-ranking them by cosine on the
- * stored vectors. `ask` retrieves the same way and, with VIGIL_ASK_URL, has the model answer from those
+ * nearest codes (Hamming, over every row the filter passes: BinaryIndex) and re-ranking them by cosine on
+ * the stored vectors (nearestDocs). `ask` retrieves the same way and, with VIGIL_ASK_URL, has the model answer from those
  * records only, citing their ids; without one (or when the model fails) the answer is the ranked hits.
  */
 @Injectable()
@@ -137,19 +136,7 @@ export class SearchService implements OnModuleInit, OnModuleDestroy {
   ) {
     this.log = root.child('search');
     this.askUrl = config.askUrl ? chatCompletionsUrl(config.askUrl, 'VIGIL_ASK_URL') : null;
-    if (config.askApiKeyFile) {
-      try {
-        this.askKey = readFileSync(config.askApiKeyFile, 'utf8').trim();
-      } catch (e) {
-        throw new RangeError(
-          `VIGIL_ASK_API_KEY_FILE: cannot read ${config.askApiKeyFile} (${(e as NodeJS.ErrnoException).code ?? 'error'}); mount the key there or unset it`,
-        );
-      }
-    }
-  }
-
-  get enabled(): boolean {
-    return this.embedder !== null;
+    this.askKey = readKeyFile(config.askApiKeyFile, 'VIGIL_ASK_API_KEY_FILE');
   }
 
   async onModuleInit(): Promise<void> {
@@ -300,14 +287,14 @@ export class SearchService implements OnModuleInit, OnModuleDestroy {
         ...(fallback ? { fallback } : {}),
       };
     };
-    if (!this.askUrl) return plain();
-    if (!hits.length) return plain();
+    if (!this.askUrl || !hits.length) return plain();
+    const deadline = AbortSignal.timeout(this.config.askTimeoutMs);
     try {
       const { content } = await chatCompletion(
         this.askUrl,
         this.askBody(req.question, hits),
         { apiKey: this.askKey, what: 'answer model' },
-        AbortSignal.timeout(this.config.askTimeoutMs),
+        deadline,
       );
       let parsed: z.output<typeof ASK_ANSWER>;
       try {
@@ -327,10 +314,8 @@ export class SearchService implements OnModuleInit, OnModuleDestroy {
         model: this.config.askModel,
       };
     } catch (e) {
-      const why =
-        (e as Error).name === 'TimeoutError'
-          ? `no answer within ${this.config.askTimeoutMs} ms`
-          : (e as Error).message;
+      // chatCompletion reports an aborted request as unreachable: say it was the time limit
+      const why = deadline.aborted ? `no answer within ${this.config.askTimeoutMs} ms` : (e as Error).message;
       this.log.warn(`ask: answered with the ranked hits, the answer model failed: ${why}`);
       return plain(why);
     }

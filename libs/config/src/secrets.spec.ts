@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileSecretStore, SecretNotFoundError } from './secrets.js';
+import { ConfigError } from './config.js';
+import { FileSecretStore, SecretNotFoundError, readKeyFile } from './secrets.js';
 
 test('camera credentials are read from a folder per secret or from one Secret mounted whole', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-secrets-'));
@@ -30,4 +31,19 @@ test('camera credentials are read from a folder per secret or from one Secret mo
   assert.ok(err instanceof SecretNotFoundError);
   assert.match(err.message, /absent\.username and absent\.password/);
   assert.throws(() => store.credentials('../etc'), /invalid name/);
+});
+
+test('an API key file is read trimmed; an unset one is no key; an unreadable one names its variable', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-key-'));
+  writeFileSync(join(dir, 'key'), '  sk-test-0123456789\n');
+  assert.equal(readKeyFile(join(dir, 'key'), 'VIGIL_ASK_API_KEY_FILE'), 'sk-test-0123456789');
+  assert.equal(readKeyFile('', 'VIGIL_ASK_API_KEY_FILE'), undefined);
+  assert.throws(
+    () => readKeyFile(join(dir, 'missing'), 'VIGIL_DECODER_API_KEY_FILE'),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /^invalid configuration: VIGIL_DECODER_API_KEY_FILE: cannot read .*missing \(ENOENT\); mount the key there or unset it$/.test(
+        e.message,
+      ),
+  );
 });

@@ -1,5 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ConfigError } from './config.js';
+
+/**
+ * The API key in a mounted secret file named by the variable `env` (whitespace around it trimmed);
+ * undefined when no file is set. A file that cannot be read stops the app with the variable to fix.
+ */
+export function readKeyFile(path: string, env: string): string | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (e) {
+    throw new ConfigError([
+      `${env}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'}); mount the key there or unset it`,
+    ]);
+  }
+}
 
 export interface Credentials {
   readonly username: string;
