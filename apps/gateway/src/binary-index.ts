@@ -21,6 +21,8 @@ const popcount = (x: number): number => {
   return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 };
 
+/** The distance of a row a filter leaves out (above any real one). */
+const NONE = 0xffff;
 /** From this many rows a query scans in two stages (BinaryIndex.nearestTwoStage). */
 const TWO_STAGE_FROM = 200_000;
 /** Rows the first stage keeps for the second, at least. */
@@ -121,25 +123,11 @@ export class BinaryIndex {
     const W = this.words;
     const codes = this.codes;
     const dist = this.dist;
-    const NONE = 0xffff;
-    // the filter as numbers: a camera set as a lookup by stream index, the time range as bounds
-    let allowed: Uint8Array | null = null;
-    if (filter.streams) {
-      allowed = new Uint8Array(this.streamIndex.size);
-      for (const id of filter.streams) {
-        const s = this.streamIndex.get(id);
-        if (s !== undefined) allowed[s] = 1;
-      }
-    }
-    const from = filter.from ?? -Infinity;
-    const to = filter.to ?? Infinity;
-    const timed = filter.from !== undefined || filter.to !== undefined;
-    if (W === 12 && n >= TWO_STAGE_FROM) return this.nearestTwoStage(query, k, allowed, from, to, timed);
+    const skip = this.skipper(filter);
+    if (W === 12 && n >= TWO_STAGE_FROM) return this.nearestTwoStage(query, k, skip);
     const hist = new Uint32Array(W * 32 + 1);
-    const streams = this.streams;
-    const times = this.times;
     for (let i = 0, o = 0; i < n; i++, o += W) {
-      if ((allowed && allowed[streams[i]!] !== 1) || (timed && (times[i]! < from || times[i]! >= to))) {
+      if (skip(i)) {
         dist[i] = NONE;
         continue;
       }
@@ -169,24 +157,15 @@ export class BinaryIndex {
    * on all bits is near on its first third too, unless it is one of many at about the same distance
    * (recall against exact search: npm run bench -- search).
    */
-  private nearestTwoStage(
-    query: Int32Array,
-    k: number,
-    allowed: Uint8Array | null,
-    from: number,
-    to: number,
-    timed: boolean,
-  ): number[] {
+  private nearestTwoStage(query: Int32Array, k: number, skip: (row: number) => boolean): number[] {
     const n = this.n;
     const codes = this.codes;
     const dist = this.dist;
-    const streams = this.streams;
-    const times = this.times;
     const [q0, q1, q2, q3] = [query[0]!, query[1]!, query[2]!, query[3]!];
     const hist = new Uint32Array(129);
     for (let i = 0, o = 0; i < n; i++, o += 12) {
-      if ((allowed && allowed[streams[i]!] !== 1) || (timed && (times[i]! < from || times[i]! >= to))) {
-        dist[i] = 0xffff;
+      if (skip(i)) {
+        dist[i] = NONE;
         continue;
       }
       const d =
@@ -208,6 +187,22 @@ export class BinaryIndex {
     }
     const order = rows.map((_, j) => j).sort((a, b) => full[a]! - full[b]!);
     return order.slice(0, k).map((j) => this.docs[rows[j]!]!);
+  }
+
+  /** Whether a row is left out by `filter` (its cameras as a lookup by stream index, its time as bounds). */
+  private skipper(filter: IndexFilter): (row: number) => boolean {
+    const streams = this.streams;
+    const times = this.times;
+    const from = filter.from ?? -Infinity;
+    const to = filter.to ?? Infinity;
+    const timed = filter.from !== undefined || filter.to !== undefined;
+    if (!filter.streams) return timed ? (i) => times[i]! < from || times[i]! >= to : () => false;
+    const allowed = new Uint8Array(this.streamIndex.size);
+    for (const id of filter.streams) {
+      const s = this.streamIndex.get(id);
+      if (s !== undefined) allowed[s] = 1;
+    }
+    return (i) => allowed[streams[i]!] !== 1 || (timed && (times[i]! < from || times[i]! >= to));
   }
 
   private grow(): void {

@@ -50,11 +50,14 @@ function decodeCursor(c: string): { t: number; id: string } {
   return { t: Number(m[1]), id: m[2]! };
 }
 
+/** The API's link to an event's evidence picture. */
+const evidenceUrl = (eventId: string) => `/api/anomalies/${eventId}/evidence.jpg`;
+
 /** A stored row as the API shows it: the latest message, its evidence as a link (the image is not read). */
 function anomalyView(r: { event_id: string; body: string; has_evidence: number }): StoredAnomaly {
   return {
     ...(JSON.parse(r.body) as Omit<AnomalyEvent, 'evidence'>),
-    evidenceUrl: r.has_evidence ? `/api/anomalies/${r.event_id}/evidence.jpg` : null,
+    evidenceUrl: r.has_evidence ? evidenceUrl(r.event_id) : null,
   };
 }
 
@@ -313,7 +316,7 @@ export class GatewayRepository {
   /** The evidence link of the first of these events that has a picture. */
   firstEvidenceUrl(eventIds: readonly string[]): string | null {
     const id = eventIds.find((e) => this.stmts.hasEvidence.get(e)?.ok === 1);
-    return id ? `/api/anomalies/${id}/evidence.jpg` : null;
+    return id ? evidenceUrl(id) : null;
   }
 
   summaries(q: SummaryQuery): Page<Summary> {

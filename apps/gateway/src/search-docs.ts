@@ -15,6 +15,22 @@ export interface SearchDoc {
   readonly text: string;
 }
 
+/** A row as the in-memory index keeps it. */
+export interface IndexRow {
+  readonly docId: number;
+  readonly streamId: string;
+  readonly atMs: number;
+  readonly code: Int32Array;
+}
+
+/** A row waiting for its vector: what to embed, and where and when it is. */
+export interface PendingDoc {
+  readonly docId: number;
+  readonly text: string;
+  readonly streamId: string;
+  readonly atMs: number;
+}
+
 /** The words a summary is found by: its narration and what the decoder noticed. */
 export const summaryText = (s: Summary): string =>
   [s.text, ...s.findings.map((f) => f.description)].join(' ').slice(0, 4000);
@@ -79,20 +95,16 @@ export class SearchDocs {
            code = CASE WHEN search_docs.text = excluded.text THEN search_docs.code END,
            text = excluded.text`,
       ),
-      pending: db.prepare<[number], { doc_id: number; text: string }>(
-        'SELECT doc_id, text FROM search_docs WHERE vec IS NULL ORDER BY doc_id LIMIT ?',
+      pending: db.prepare<[number], { doc_id: number; text: string; stream_id: string; at_ms: number }>(
+        'SELECT doc_id, text, stream_id, at_ms FROM search_docs WHERE vec IS NULL ORDER BY doc_id LIMIT ?',
       ),
       pendingCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM search_docs WHERE vec IS NULL'),
-      count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM search_docs'),
       setVec: db.prepare('UPDATE search_docs SET vec = ?, code = ? WHERE doc_id = ? AND text = ?'),
       indexed: db.prepare<
         [number, number],
         { doc_id: number; stream_id: string; at_ms: number; code: Buffer }
       >(
         'SELECT doc_id, stream_id, at_ms, code FROM search_docs WHERE code IS NOT NULL AND doc_id > ? ORDER BY doc_id LIMIT ?',
-      ),
-      one: db.prepare<[number], { doc_id: number; stream_id: string; at_ms: number; code: Buffer | null }>(
-        'SELECT doc_id, stream_id, at_ms, code FROM search_docs WHERE doc_id = ?',
       ),
       gone: db.prepare<[], { doc_id: number }>('SELECT doc_id FROM search_gone'),
       clearGone: db.prepare('DELETE FROM search_gone'),
@@ -148,39 +160,37 @@ export class SearchDocs {
     return n;
   }
 
-  pending(limit: number): { docId: number; text: string }[] {
-    return this.stmts.pending.all(limit).map((r) => ({ docId: r.doc_id, text: r.text }));
+  /** Rows stored and not embedded yet, oldest first. */
+  pending(limit: number): PendingDoc[] {
+    return this.stmts.pending
+      .all(limit)
+      .map((r) => ({ docId: r.doc_id, text: r.text, streamId: r.stream_id, atMs: r.at_ms }));
   }
 
   pendingCount(): number {
     return this.stmts.pendingCount.get()!.n;
   }
 
-  count(): number {
-    return this.stmts.count.get()!.n;
-  }
-
   /**
    * Stores the vectors of rows embedded from `text`; a row whose text changed meanwhile keeps no vector
    * (it is embedded again). Returns the rows stored, for the in-memory index.
    */
-  setVectors(
-    rows: { docId: number; text: string; vec: Buffer; code: Int32Array }[],
-  ): { docId: number; streamId: string; atMs: number; code: Int32Array }[] {
-    const stored: { docId: number; streamId: string; atMs: number; code: Int32Array }[] = [];
-    this.db.transaction(() => {
-      for (const r of rows) {
-        const code = Buffer.from(r.code.buffer, r.code.byteOffset, r.code.byteLength);
-        if (this.stmts.setVec.run(r.vec, code, r.docId, r.text).changes === 0) continue;
-        const row = this.stmts.one.get(r.docId)!;
-        stored.push({ docId: r.docId, streamId: row.stream_id, atMs: row.at_ms, code: r.code });
-      }
-    })();
-    return stored;
+  setVectors<R extends PendingDoc & { vec: Buffer; code: Int32Array }>(rows: R[]): R[] {
+    return this.db.transaction(() =>
+      rows.filter(
+        (r) =>
+          this.stmts.setVec.run(
+            r.vec,
+            Buffer.from(r.code.buffer, r.code.byteOffset, r.code.byteLength),
+            r.docId,
+            r.text,
+          ).changes > 0,
+      ),
+    )();
   }
 
   /** Every embedded row, in pages (for the in-memory index at start). */
-  *indexed(page = 10_000): Generator<{ docId: number; streamId: string; atMs: number; code: Int32Array }> {
+  *indexed(page = 10_000): Generator<IndexRow> {
     let after = 0;
     for (;;) {
       const rows = this.stmts.indexed.all(after, page);
