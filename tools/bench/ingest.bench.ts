@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalKafka, RtspTestServer, freePort, generateClip, repoRoot, testDir } from '@vigil/testing';
 import { childPids, childrenCpuSeconds, cpuSeconds, pssMb, rssMb } from './proc-stats.js';
 import { vigilEnv } from './up-env.js';
+import { round3 as round } from './stats.js';
 
 const OUT_W = 640;
 const OUT_H = 360;
@@ -215,8 +216,6 @@ async function scaleStep(
     await new Promise((r) => child.once('exit', r));
   }
 }
-
-const round = (x: number) => Math.round(x * 1000) / 1000;
 
 export interface IngestBenchResult {
   readonly clip: string;

@@ -17,7 +17,8 @@ import {
   nearestDocs,
   packVector,
 } from '../../apps/gateway/src/index.js';
-import { percentile } from './stats.js';
+import { seededNormal } from '../scripts/generate-models.js';
+import { percentile, round3 as r3 } from './stats.js';
 
 const PLACES = [
   'gate',
@@ -104,12 +105,6 @@ export interface SearchBenchResult {
   table: SearchBenchRow[];
 }
 
-const r3 = (x: number) => Math.round(x * 1000) / 1000;
-
-function gaussian(r: () => number): number {
-  return Math.sqrt(-2 * Math.log(r() || 1e-12)) * Math.cos(2 * Math.PI * r());
-}
-
 export async function searchBench(quick: boolean, log: (l: string) => void): Promise<SearchBenchResult> {
   const sizes = quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
   const embedder = await TextEmbedder.load(shippedModel('all-minilm-l6-v2'), {
@@ -134,7 +129,6 @@ export async function searchBench(quick: boolean, log: (l: string) => void): Pro
   const repo = new GatewayRepository(join(dir, 'gateway.db'));
   const index = new BinaryIndex(dims, sizes.at(-1));
   const all = new Float32Array(sizes.at(-1)! * dims); // the exact baseline's copy, float32
-  const rnd = seededRandom(5);
   const sigma = Math.sqrt((1 / 0.81 - 1) / dims); // cosine ~0.9 to the text's own vector
   const T0 = Date.UTC(2026, 0, 1);
   let n = 0;
@@ -160,10 +154,11 @@ export async function searchBench(quick: boolean, log: (l: string) => void): Pro
         const rows = pending.map((p) => {
           const i = Number(/#(\d+)\)$/.exec(p.text)![1]);
           const base = bases[i % bases.length]!;
-          const v = new Float32Array(dims);
+          // the texts themselves, then copies of them with noise of their own
+          const v = i < texts.length ? Float32Array.from(base) : seededNormal(i, dims, sigma);
           let norm = 0;
           for (let k = 0; k < dims; k++) {
-            v[k] = base[k]! + (i < texts.length ? 0 : sigma * gaussian(rnd));
+            if (i >= texts.length) v[k]! += base[k]!;
             norm += v[k]! * v[k]!;
           }
           norm = Math.sqrt(norm);

@@ -15,8 +15,7 @@ import {
 } from '@vigil/vision';
 import { FOOTAGE, generateClip, repoRoot, testDir, videoJpegs } from '@vigil/testing';
 import { runBenchWorker } from './up-env.js';
-
-const round = (x: number) => Math.round(x * 1000) / 1000;
+import { round3 as round } from './stats.js';
 
 interface ThroughputRow {
   readonly model: string;
