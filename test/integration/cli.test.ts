@@ -135,7 +135,7 @@ test('a forbidden stream URL is refused at boot and never reaches ffmpeg', async
   assert.equal(r.code, 2);
   assert.match(
     r.stderr,
-    /^vigil: invalid configuration: VIGIL_STREAMS\[0\.url\]: stream URL uses file:\/\/, which is only allowed for replay/,
+    /^vigil: invalid configuration: VIGIL_STREAMS\[0\.url\]: stream URL is a file URL, and file input is off; backtest a recording with `vigil replay/,
   );
   assert.deepEqual(findProcesses(/ffmpeg.*\/etc\/passwd/), []);
 });
@@ -269,7 +269,10 @@ test('streams add by flags, ls with status, rm; a bad URL is refused with the fi
   assert.match(ls.stdout, new RegExp(`^${id} +no status yet +rtsp://camera.local/s1 +Dock$`, 'm'));
   const bad = await vigil(['streams', 'add', '--id', 'x', '--url', 'file:///etc/passwd'], env);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /invalid stream spec in the flags: url: stream URL uses file:\/\//);
+  assert.match(
+    bad.stderr,
+    /invalid stream spec in the flags: url: stream URL is a file URL, and file input is off/,
+  );
   assert.equal((await vigil(['streams', 'rm', id], env)).code, 0);
   assert.doesNotMatch((await vigil(['streams', 'ls'], env)).stdout, new RegExp(id));
 });

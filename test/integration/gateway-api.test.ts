@@ -351,7 +351,7 @@ test('invalid requests are answered 4xx with a message naming the field', async 
       what: 'file:// url',
       body: { ...ok, url: 'file:///etc/passwd' },
       status: 400,
-      names: /body\.url: stream URL uses file:\/\//,
+      names: /body\.url: stream URL is a file URL, and file input is off/,
     },
     {
       what: 'forbidden scheme',

@@ -12,6 +12,7 @@ import {
   liveViewOptions,
   probeDuration,
   readFrames,
+  inputWhitelists,
   startLiveEncode,
 } from '@vigil/media';
 import { generateClip, testDir } from '@vigil/testing';
@@ -25,10 +26,10 @@ const spec = (file: string) =>
   StreamSpecSchema.parse({
     id: 'clip',
     url: `file://${file}`,
-    replay: true,
     sampling: { mode: 'fps', fps: 2 },
   });
-const argsFor = (file: string) => buildIngestArgs(spec(file), { ioTimeoutMs: 5000, realtime: false });
+const argsFor = (file: string) =>
+  buildIngestArgs(spec(file), { ioTimeoutMs: 5000, realtime: false, fileDirs: [dir] });
 const isJpeg = (b: Buffer) =>
   b[0] === 0xff && b[1] === 0xd8 && b[b.length - 2] === 0xff && b[b.length - 1] === 0xd9;
 
@@ -79,7 +80,7 @@ test('leaving readFrames early stops ffmpeg; a file it cannot decode, or no ffmp
 
 test('the live-view encode sends MPEG-TS for JSMpeg; no ffmpeg at the path is a message, not a crash', async () => {
   assert.equal(liveViewOptions()['-bf'], '0', 'JSMpeg plays no B-frames');
-  const live = startLiveEncode(`file://${clip}`, 'ffmpeg');
+  const live = startLiveEncode(`file://${clip}`, 'ffmpeg', inputWhitelists('clip', `file://${clip}`));
   const chunks: Buffer[] = [];
   live.onData((c) => chunks.push(c));
   const code = await new Promise<number | null>((r) => live.onExit(r));
@@ -88,7 +89,7 @@ test('the live-view encode sends MPEG-TS for JSMpeg; no ffmpeg at the path is a 
   assert.equal(ts[0], 0x47, 'MPEG-TS sync byte');
   assert.equal(code, 0);
 
-  const missing = startLiveEncode(`file://${clip}`, '/nonexistent/ffmpeg');
+  const missing = startLiveEncode(`file://${clip}`, '/nonexistent/ffmpeg', []);
   let stderr = '';
   missing.onStderr((t) => (stderr += t));
   await new Promise<void>((r) => setTimeout(r, 500));

@@ -1,5 +1,7 @@
 // Runs one StreamSupervisor over a file as fast as ffmpeg can read it and prints {"frames":N}: the
 // ingest benchmark measures this process's CPU (and ffmpeg's, as its child) per sampled frame.
+import { realpathSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { StreamSpecSchema } from '@vigil/contracts';
 import { StreamSupervisor } from '@vigil/media';
 
@@ -10,7 +12,6 @@ if (mode === 'noop') {
   const spec = StreamSpecSchema.parse({
     id: 'bench',
     url: `file://${clip}`,
-    replay: true,
     sampling: mode === 'keyframes' ? { mode: 'keyframes' } : { mode: 'fps', fps: 2 },
     output: { width: 640, height: 360 },
   });
@@ -24,6 +25,7 @@ if (mode === 'noop') {
       backoffInitialMs: 1000,
       backoffMaxMs: 1000,
       realtime: false,
+      fileDirs: [dirname(realpathSync(clip!))],
     },
     () => frames++,
     (s) => {

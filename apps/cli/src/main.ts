@@ -8,6 +8,7 @@ import {
   loadGatewayConfig,
   loadIngestConfig,
   type Env,
+  cameraPolicy,
 } from '@vigil/config';
 import { Logger } from '@vigil/observability';
 import { startAnalyzer } from '../../analyzer/src/index.js';
@@ -215,6 +216,7 @@ export async function main(argv: string[], env: Env): Promise<number> {
         positionals.slice(2),
         { id: values.id, url: values.url, name: values.name, fps: values.fps },
         write,
+        cameraPolicy(cfg),
       );
       return 0;
     }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type INestApplicationContext } from '@nestjs/common';
 import { type CliConfig, loadAnalyzerConfig, type Env, kafkaConnection } from '@vigil/config';
@@ -103,7 +103,6 @@ export async function runReplay(
       id: streamId,
       name: `Replay of ${basename(file)}`,
       url: pathToFileURL(file).toString(),
-      replay: true,
       sampling: { mode: 'fps', fps: opts.fps },
     });
     const kafka = createKafka(conn, logger);
@@ -185,7 +184,8 @@ export async function runReplay(
     try {
       for await (const jpeg of readFrames(
         ffmpeg,
-        buildIngestArgs(spec, { ioTimeoutMs: 10_000, realtime: false }),
+        // file input for this run's own recording only: its directory, nothing a spec could say
+        buildIngestArgs(spec, { ioTimeoutMs: 10_000, realtime: false, fileDirs: [dirname(file)] }),
       )) {
         const capturedAt = t0 + Math.round((seq * 1000) / opts.fps);
         await publisher.publish(TOPICS.frames.name, [

@@ -6,7 +6,9 @@ import {
   formatIssues,
   jsonRow,
   redactSecrets,
+  streamUrlProblem,
   type StreamSpec,
+  type StreamUrlPolicy,
 } from '@vigil/contracts';
 import {
   KafkaPublisher,
@@ -20,7 +22,7 @@ import { type Logger } from '@vigil/observability';
 import { UsageError } from './errors.js';
 
 /** Parses a JSON StreamSpec or array of them; every problem of every spec is reported at once. */
-export function parseSpecs(text: string, origin: string): StreamSpec[] {
+export function parseSpecs(text: string, origin: string, policy: StreamUrlPolicy = {}): StreamSpec[] {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -32,8 +34,12 @@ export function parseSpecs(text: string, origin: string): StreamSpec[] {
   const specs: StreamSpec[] = [];
   items.forEach((item, i) => {
     const r = StreamSpecSchema.safeParse(item);
-    if (r.success) specs.push(r.data);
-    else problems.push(...formatIssues(r.error, Array.isArray(json) ? `[${i}]` : ''));
+    const at = Array.isArray(json) ? `[${i}]` : '';
+    if (!r.success) return problems.push(...formatIssues(r.error, at));
+    // the operator's file directories and camera networks, as the gateway and ingest apply them
+    const problem = streamUrlProblem(r.data.url, policy);
+    if (problem) problems.push(`${at ? `${at}.` : ''}url: stream URL ${problem}`);
+    else specs.push(r.data);
   });
   if (problems.length) throw new UsageError(`invalid stream spec in ${origin}: ${problems.join('; ')}`);
   return specs;
@@ -58,6 +64,7 @@ export async function runStreams(
   args: readonly string[],
   flags: StreamsArgs,
   write: (line: string) => void,
+  policy: StreamUrlPolicy = {},
 ): Promise<void> {
   const verb = action === 'put' ? 'add' : action;
   if (verb !== 'add' && verb !== 'rm' && verb !== 'ls')
@@ -82,10 +89,12 @@ export async function runStreams(
               ...(flags.fps ? { sampling: { mode: 'fps', fps: Number(flags.fps) } } : {}),
             }),
             'the flags',
+            policy,
           )
         : parseSpecs(
             readFileSync(args[0] === '-' ? 0 : args[0]!, 'utf8'),
             args[0] === '-' ? 'stdin' : args[0]!,
+            policy,
           );
   const kafka = createKafka(conn, logger);
   await ensureTopics(kafka, conn, [TOPICS.streams]);

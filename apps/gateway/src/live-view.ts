@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { type IncomingMessage, type Server } from 'node:http';
 import { type Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { FileSecretStore, type GatewayConfig } from '@vigil/config';
+import { FileSecretStore, type GatewayConfig, cameraPolicy } from '@vigil/config';
 import { redactSecrets, streamUrlProblem, type StreamSpec } from '@vigil/contracts';
-import { type LiveEncode, startLiveEncode, withCredentials } from '@vigil/media';
+import { type LiveEncode, inputWhitelists, startLiveEncode, withCredentials } from '@vigil/media';
 import { type Logger } from '@vigil/observability';
 import { type GatewayMetrics } from './gateway-metrics.js';
 
@@ -70,6 +70,7 @@ export class LiveViewHub {
       if (this.viewers >= this.config.liveMaxViewers) return refuse(503, 'Service Unavailable');
       const spec = this.specOf(m[1]);
       if (!spec) return refuse(404, 'Not Found');
+      if (!spec.enabled) return refuse(409, 'Conflict');
       this.wss.handleUpgrade(req, socket, head, (ws) => this.join(spec, ws));
     });
   }
@@ -97,12 +98,16 @@ export class LiveViewHub {
   }
 
   private start(spec: StreamSpec): Feed {
-    const problem = streamUrlProblem(spec.url, { allowFiles: spec.replay });
+    const problem = streamUrlProblem(spec.url, cameraPolicy(this.config));
     if (problem) throw new Error(`stream URL ${problem}`);
     const url = spec.credentials
-      ? withCredentials(spec.url, this.secrets.credentials(spec.credentials.secret))
+      ? withCredentials(
+          spec.url,
+          this.secrets.credentials(spec.credentials.secret),
+          spec.credentials.queryParam,
+        )
       : spec.url;
-    const encode = startLiveEncode(url, this.config.ffmpegPath);
+    const encode = startLiveEncode(url, this.config.ffmpegPath, inputWhitelists(spec.id, spec.url));
     const feed: Feed = { encode, viewers: new Set(), stderr: '' };
     encode.onData((data) => {
       for (const v of feed.viewers)

@@ -102,7 +102,7 @@ export class StreamsController {
     },
   })
   frame(@ValidParam('id', StreamIdSchema) id: string, @Res() reply: FastifyReply) {
-    const f = this.streams.frame(id);
+    const f = this.streams.frame(id); // a JPEG: the feed keeps no frame that does not start like one
     return reply
       .type('image/jpeg')
       .header('cache-control', 'no-store')
@@ -127,6 +127,7 @@ export class StreamsController {
     responses: {
       '200': { description: 'The ticket', ref: 'LiveTicket' },
       '404': noCamera,
+      '409': { description: 'The camera is disabled' },
       '503': { description: 'Live view is off' },
     },
   })

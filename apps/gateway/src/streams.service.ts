@@ -1,11 +1,21 @@
 import {
+  BadRequestException,
   ConflictException,
+  Inject,
   Injectable,
   NotFoundException,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import { type ControlMessage, type StreamSpec, type StreamStatus } from '@vigil/contracts';
+import {
+  type ControlMessage,
+  type StreamSpec,
+  type StreamStatus,
+  redactUrl,
+  streamUrlProblem,
+} from '@vigil/contracts';
+import { type GatewayConfig, cameraPolicy } from '@vigil/config';
 import { FeedService, type LatestFrame, publicSpec } from './feed.service.js';
+import { GATEWAY_CONFIG } from './gateway.tokens.js';
 import { LiveViewHub } from './live-view.js';
 import { GatewayRepository } from './repository.js';
 
@@ -19,6 +29,7 @@ export type StreamView = StreamSpec & { status: StreamStatus | null };
 @Injectable()
 export class StreamsService {
   constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     private readonly feed: FeedService,
     private readonly repo: GatewayRepository,
     private readonly live: LiveViewHub,
@@ -46,7 +57,24 @@ export class StreamsService {
     return this.view(this.existing(id));
   }
 
+  /**
+   * The operator's file directories and camera networks, applied to a spec a client writes (ingest applies
+   * them again before each ffmpeg start, with the host resolved): a 400 naming body.url.
+   */
+  private allowed(spec: StreamSpec): StreamSpec {
+    const problem = streamUrlProblem(spec.url, cameraPolicy(this.config));
+    if (!problem) return spec;
+    const issue = `body.url: stream URL ${problem}`;
+    throw new BadRequestException({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: issue,
+      issues: [issue],
+    });
+  }
+
   async create(spec: StreamSpec): Promise<StreamView> {
+    this.allowed(spec);
     if (this.feed.spec(spec.id))
       throw new ConflictException(`stream "${spec.id}" exists; PUT /api/streams/${spec.id} changes it`);
     await this.feed.putSpec(spec);
@@ -54,9 +82,12 @@ export class StreamsService {
   }
 
   async replace(spec: StreamSpec): Promise<StreamView> {
-    this.existing(spec.id);
-    await this.feed.putSpec(spec);
-    return this.view(spec);
+    const stored = this.existing(spec.id);
+    // a URL as GET shows it (query values masked) keeps the stored values of the parameters it masks
+    const url = unmaskQuery(spec.url, stored.url);
+    const next = this.allowed(url === spec.url ? spec : { ...spec, url });
+    await this.feed.putSpec(next);
+    return this.view(next);
   }
 
   async remove(id: string): Promise<void> {
@@ -78,6 +109,10 @@ export class StreamsService {
     const spec = this.existing(id);
     if (!this.live.enabled)
       throw new ServiceUnavailableException('live view is off (VIGIL_GATEWAY_LIVE_MAX_VIEWERS=0)');
+    if (!spec.enabled)
+      throw new ConflictException(
+        `stream "${spec.id}" is disabled; enable it (PUT /api/streams/${spec.id} with enabled: true) to watch it live`,
+      );
     return this.live.ticket(spec.id);
   }
 
@@ -92,4 +127,22 @@ export class StreamsService {
     const spec = this.existing(id);
     return { streamId: spec.id, items: this.repo.scores(spec.id, sinceMs ?? Date.now() - 600_000) };
   }
+}
+
+/**
+ * `next` with each query value that is "***" (as the API shows a URL) replaced by the stored URL's value
+ * of the same parameter, when the rest of the URL is unchanged; anything else is taken as written.
+ */
+export function unmaskQuery(next: string, stored: string): string {
+  let n: URL, s: URL;
+  try {
+    n = new URL(next);
+    s = new URL(stored);
+  } catch {
+    return next;
+  }
+  if (![...n.searchParams.values()].includes('***')) return next;
+  const bare = (u: URL) => `${u.protocol}//${u.host}${u.pathname}`;
+  if (bare(n) !== bare(s) || redactUrl(next) !== redactUrl(stored)) return next;
+  return stored;
 }

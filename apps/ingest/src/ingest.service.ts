@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { type StreamSpec, type StreamStatus, StreamStatusSchema, TOPICS, redactUrl } from '@vigil/contracts';
-import { FileSecretStore, type IngestConfig, kafkaConnection } from '@vigil/config';
+import { lookup } from 'node:dns/promises';
+import { FileSecretStore, type IngestConfig, cameraPolicy, kafkaConnection } from '@vigil/config';
 import {
   KafkaPublisher,
   createKafka,
@@ -181,6 +182,8 @@ export class IngestService implements OnModuleInit, OnModuleDestroy {
           backoffInitialMs: this.config.backoffInitialMs,
           backoffMaxMs: this.config.backoffMaxMs,
           realtime: true,
+          ...cameraPolicy(this.config),
+          resolveHost: (name) => lookup(name, { all: true, verbatim: true }),
           ...(creds ? { credentials: () => this.secrets.credentials(creds.secret) } : {}),
         },
         (frame) => this.onFrame(rt, frame),

@@ -1,7 +1,14 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { StreamSpecSchema, TOPICS, parseWith } from '@vigil/contracts';
-import { type IngestConfig, kafkaConnection } from '@vigil/config';
-import { type IncomingMessage, KafkaSubscriber, createKafka, type KafkaConnection } from '@vigil/kafka';
+import { StreamSpecSchema, TOPICS, parseWith, streamUrlProblem } from '@vigil/contracts';
+import { type IngestConfig, cameraPolicy, kafkaConnection } from '@vigil/config';
+import {
+  DeadLetters,
+  type IncomingMessage,
+  KafkaPublisher,
+  KafkaSubscriber,
+  createKafka,
+  type KafkaConnection,
+} from '@vigil/kafka';
 import { Logger } from '@vigil/observability';
 import { IngestService } from './ingest.service.js';
 import { INGEST_CONFIG, ROOT_LOGGER } from './ingest.tokens.js';
@@ -21,6 +28,10 @@ export class StreamAssignmentService implements OnModuleInit, OnModuleDestroy {
   private readonly owned = new Map<string, number>();
   private assigned = new Set<number>();
   private rejected = 0;
+  private readonly publisher: KafkaPublisher;
+  private readonly deadLetters: DeadLetters;
+  /** partition:offset of the specs set aside, so a partition read again after a rebalance adds none. */
+  private readonly setAside = new Set<string>();
 
   constructor(
     @Inject(INGEST_CONFIG) private readonly config: IngestConfig,
@@ -29,10 +40,13 @@ export class StreamAssignmentService implements OnModuleInit, OnModuleDestroy {
   ) {
     this.log = root.child('assignment');
     this.conn = kafkaConnection(config, `${config.clientId}-ingest-assign`);
+    this.publisher = new KafkaPublisher(createKafka(this.conn, root), this.conn);
+    this.deadLetters = new DeadLetters(this.publisher, 'ingest', config.groupId, this.log);
   }
 
   async onModuleInit(): Promise<void> {
     if (this.config.assignment !== 'kafka') return;
+    await this.publisher.connect();
     this.subscriber = new KafkaSubscriber(
       createKafka(this.conn, this.root),
       this.conn,
@@ -54,6 +68,7 @@ export class StreamAssignmentService implements OnModuleInit, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     await this.subscriber?.stop();
+    await this.publisher.disconnect().catch(() => undefined);
   }
 
   /** Partitions and streams this worker owns now (for tests and health). */
@@ -98,18 +113,27 @@ export class StreamAssignmentService implements OnModuleInit, OnModuleDestroy {
     const spec = parseWith(StreamSpecSchema, json);
     if (!spec.ok) return this.reject(msg, spec.errors.join('; '));
     if (spec.value.id !== id)
-      return this.reject(msg, `spec id ${spec.value.id} differs from the message key ${id}`);
+      return this.reject(
+        msg,
+        `spec id ${spec.value.id} differs from the message key ${id}; write a spec keyed by its id`,
+      );
+    // the operator's file directories and camera networks: nothing a spec says can widen them
+    const problem = streamUrlProblem(spec.value.url, cameraPolicy(this.config));
+    if (problem) {
+      if (this.owned.delete(id)) void this.ingest.remove(id);
+      return this.reject(msg, `url: stream URL ${problem}`);
+    }
     this.owned.set(id, msg.partition);
     if (spec.value.enabled) this.ingest.upsert(spec.value);
     else void this.ingest.remove(id);
   }
 
+  /** A spec that cannot run goes to vigil.dlq.v1 with the reason, once per message (this worker). */
   private reject(msg: IncomingMessage, reason: string): void {
     this.rejected++;
-    this.log.warn(`ignored stream spec: ${reason}`, {
-      key: msg.key ?? 'null',
-      partition: msg.partition,
-      offset: msg.offset,
-    });
+    const where = `${msg.partition}:${msg.offset}`;
+    if (this.setAside.has(where)) return;
+    this.setAside.add(where);
+    void this.deadLetters.send(msg, `ignored stream spec: ${reason}`);
   }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { StreamSpecSchema } from '@vigil/contracts';
+import { StreamSpecSchema, cameraNetworksProblem, streamUrlProblem } from '@vigil/contracts';
 import { type Env, type EnvBinding, loadConfig } from './config.js';
 
 const brokerList = z
@@ -103,6 +103,64 @@ const logBindings = {
   logFormat: { env: 'VIGIL_LOG_FORMAT', hint: 'text or json' },
 } as const satisfies Record<string, EnvBinding>;
 
+/**
+ * What camera URLs may lead to, for every app that checks them (ingest before each ffmpeg start, the
+ * gateway when a spec is written): the directories file input may read, and the camera networks.
+ */
+const cameraPolicySchema = {
+  fileInputDirs: z.array(z.string().regex(/^\//, 'each directory must be an absolute path')).default([]),
+  cameraNetworks: z.array(z.string()).default([]),
+  cameraDenyNetworks: z.array(z.string()).default([]),
+};
+const cameraPolicyBindings = {
+  fileInputDirs: {
+    env: 'VIGIL_FILE_INPUT_DIRS',
+    parse: 'list',
+    hint: 'comma-separated absolute directories whose recordings may be read as file:/// cameras (empty: file input is off; `vigil replay` needs none)',
+  },
+  cameraNetworks: {
+    env: 'VIGIL_CAMERA_NETWORKS',
+    parse: 'list',
+    hint: 'comma-separated CIDRs cameras may be at, e.g. 10.20.0.0/16,192.168.7.0/24 (empty: anywhere but link-local and metadata addresses)',
+  },
+  cameraDenyNetworks: {
+    env: 'VIGIL_CAMERA_DENY_NETWORKS',
+    parse: 'list',
+    hint: 'comma-separated CIDRs cameras may never be at (besides link-local and metadata addresses, always refused unless VIGIL_CAMERA_NETWORKS lists them)',
+  },
+} as const satisfies Record<string, EnvBinding>;
+
+type CameraPolicySettings = z.output<z.ZodObject<typeof cameraPolicySchema>>;
+
+/** The policy that streamUrlProblem and the stream supervisor take, from an app's settings. */
+export function cameraPolicy(c: CameraPolicySettings) {
+  return {
+    fileDirs: c.fileInputDirs,
+    networks: { allow: c.cameraNetworks, deny: c.cameraDenyNetworks },
+  };
+}
+
+function refineCameraPolicy(
+  c: CameraPolicySettings & { streams?: readonly { url: string }[] },
+  ctx: z.RefinementCtx,
+): void {
+  const problem = cameraNetworksProblem({ allow: c.cameraNetworks, deny: c.cameraDenyNetworks });
+  if (problem) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [problem.startsWith('VIGIL_CAMERA_DENY') ? 'cameraDenyNetworks' : 'cameraNetworks'],
+      message: problem.replace(/^VIGIL_CAMERA_[A-Z_]+ /, ''),
+    });
+    return;
+  }
+  c.streams?.forEach((s, i) => {
+    // a URL wrong in itself is the spec schema's to report; this adds the operator's directories and networks
+    if (streamUrlProblem(s.url, { fileDirs: 'any' })) return;
+    const p = streamUrlProblem(s.url, cameraPolicy(c));
+    if (p) ctx.addIssue({ code: 'custom', path: ['streams', i, 'url'], message: `stream URL ${p}` });
+  });
+}
+
 export const IngestConfigSchema = z
   .object({
     ...kafkaSchema,
@@ -121,14 +179,19 @@ export const IngestConfigSchema = z
     sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(10_000),
     queueFrames: z.number().int().min(1).max(1000).default(8),
     changeThreshold: z.number().gt(0).lt(1).default(0.04),
+    ...cameraPolicySchema,
   })
   .strict()
-  .superRefine(refineKafkaSecurity);
+  .superRefine((c, ctx) => {
+    refineKafkaSecurity(c, ctx);
+    refineCameraPolicy(c, ctx);
+  });
 export type IngestConfig = z.output<typeof IngestConfigSchema>;
 
 const ingestBindings = {
   ...kafkaBindings,
   ...logBindings,
+  ...cameraPolicyBindings,
   streams: {
     env: 'VIGIL_STREAMS',
     parse: 'json',
@@ -529,10 +592,15 @@ export const GatewayConfigSchema = z
     askModel: z.string().default(''),
     askApiKeyFile: z.string().default(''),
     askTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+    sseMaxPerKey: z.number().int().min(1).max(100_000).default(20),
+    sseMax: z.number().int().min(1).max(1_000_000).default(1000),
+    sseJournalRows: z.number().int().min(100).max(10_000_000).default(20_000),
+    ...cameraPolicySchema,
   })
   .strict()
   .superRefine((c, ctx) => {
     refineKafkaSecurity(c, ctx);
+    refineCameraPolicy(c, ctx);
     if (c.askUrl && !c.askModel)
       ctx.addIssue({
         code: 'custom',
@@ -546,6 +614,22 @@ export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
 const gatewayBindings = {
   ...kafkaBindings,
   ...logBindings,
+  ...cameraPolicyBindings,
+  sseMaxPerKey: {
+    env: 'VIGIL_GATEWAY_SSE_MAX_PER_KEY',
+    parse: 'number',
+    hint: 'open GET /events connections one API key may hold, 1-100000 (past it: 429)',
+  },
+  sseMax: {
+    env: 'VIGIL_GATEWAY_SSE_MAX',
+    parse: 'number',
+    hint: 'open GET /events connections in all, 1-1000000 (past it: 429)',
+  },
+  sseJournalRows: {
+    env: 'VIGIL_GATEWAY_SSE_JOURNAL',
+    parse: 'number',
+    hint: 'server-sent events kept for clients that reconnect with Last-Event-ID, 100-10000000',
+  },
   httpPort: {
     env: 'VIGIL_GATEWAY_PORT',
     parse: 'number',
@@ -633,14 +717,19 @@ export const CliConfigSchema = z
     kafkaPort: z.number().int().min(1024).max(65535).default(9092),
     rtspPort: z.number().int().min(1024).max(65535).default(8554),
     dataDir: z.string().min(1).default('.cache/vigil'),
+    ...cameraPolicySchema,
   })
   .strict()
-  .superRefine(refineKafkaSecurity);
+  .superRefine((c, ctx) => {
+    refineKafkaSecurity(c, ctx);
+    refineCameraPolicy(c, ctx);
+  });
 export type CliConfig = z.output<typeof CliConfigSchema>;
 
 const cliBindings = {
   ...kafkaBindings,
   ...logBindings,
+  ...cameraPolicyBindings,
   kafkaPort: { env: 'VIGIL_LOCAL_KAFKA_PORT', parse: 'number', hint: 'a free TCP port for the local broker' },
   rtspPort: {
     env: 'VIGIL_DEMO_RTSP_PORT',

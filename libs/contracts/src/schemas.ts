@@ -193,7 +193,9 @@ export const StreamSpecSchema = z
       .string()
       .min(1)
       .max(2048)
-      .describe('rtsp(s), rtmp(s), srt, http(s); file only when replay is enabled'),
+      .describe(
+        'rtsp(s), rtmp(s), srt, http(s); file:///… only under a directory the operator lists in VIGIL_FILE_INPUT_DIRS. No credentials: user, password or a token in the query go in a secret (credentials)',
+      ),
     enabled: z.boolean().default(true),
     sampling: SamplingSchema.default({ mode: 'fps', fps: 1, burstFps: 5, burstSeconds: 10 }),
     output: z
@@ -205,7 +207,14 @@ export const StreamSpecSchema = z
       .default({ width: 640, height: 360 }),
     rtspTransport: z.enum(['tcp', 'udp']).default('tcp'),
     labels: z.record(z.string(), z.string().max(200)).default({}),
-    replay: z.boolean().default(false).describe('Allow file:// URLs (backtesting recorded clips)'),
+    replay: z
+      .boolean()
+      .default(false)
+      .refine((v) => !v, {
+        message:
+          'replay no longer grants file input: backtest a recording with `vigil replay <file>`, or have the operator list its directory in VIGIL_FILE_INPUT_DIRS (and leave replay out)',
+      })
+      .describe('Always false; kept so that specs stored before it was retired still load'),
     analysis: z
       .object({
         sensitivity: z
@@ -260,13 +269,24 @@ export const StreamSpecSchema = z
             'must be a secret name: lowercase letters, digits, ".", "_", "-"',
           )
           .describe('Name of the secret holding username and password; resolved by ingest, never sent on'),
+        queryParam: z
+          .string()
+          .regex(
+            /^[A-Za-z0-9._~-]{1,64}$/,
+            'must be a query parameter name (letters, digits, ".", "_", "~", "-")',
+          )
+          .optional()
+          .describe(
+            'Put the secret’s password into this query parameter (e.g. access_token) instead of the URL’s user info',
+          ),
       })
       .strict()
       .optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
-    const problem = streamUrlProblem(spec.url, { allowFiles: spec.replay });
+    // the form only: the gateway and ingest apply their operator's directories and networks on top
+    const problem = streamUrlProblem(spec.url, { fileDirs: 'any' });
     if (problem) ctx.addIssue({ code: 'custom', path: ['url'], message: `stream URL ${problem}` });
   })
   .meta({ id: 'StreamSpec', title: 'StreamSpec', description: 'One camera Vigil watches.' });

@@ -16,7 +16,7 @@ export interface TableReaderOptions<T> {
     msg: IncomingMessage,
   ) => { ok: true; value: T } | { ok: false; error: string };
   /** Called after a row is set (value) or deleted (null). */
-  readonly onChange?: (key: string, value: T | null) => void;
+  readonly onChange?: (key: string, value: T | null, msg: IncomingMessage) => void;
 }
 
 /**
@@ -91,12 +91,12 @@ export class TableReader<T> {
     if (prev === undefined || offset > prev) this.consumed.set(msg.partition, offset);
     if (msg.key !== null) {
       if (msg.value === null) {
-        if (this.rows.delete(msg.key)) this.opts.onChange?.(msg.key, null);
+        if (this.rows.delete(msg.key)) this.opts.onChange?.(msg.key, null, msg);
       } else {
         const r = this.opts.parse(msg.value, msg);
         if (r.ok) {
           this.rows.set(msg.key, r.value);
-          this.opts.onChange?.(msg.key, r.value);
+          this.opts.onChange?.(msg.key, r.value, msg);
         } else {
           this.skipped++;
           this.log.warn(`skipped a row of ${this.opts.topic}: ${r.error}`, {

@@ -71,14 +71,38 @@ test('other protocols use -rw_timeout and their own whitelist; cuda preset adds 
   assert.ok(!args.includes('-rtsp_transport'));
 });
 
-test('file replay is refused unless the spec enables it, and reads in real time when asked', () => {
+test('file input only under the directories the caller allows, whatever the spec says', () => {
   // A spec parsed elsewhere could be mutated; the builder re-checks rather than trusting it.
-  const unsafe = { ...spec(), url: 'file:///etc/passwd' };
+  const unsafe = { ...spec(), url: 'file:///etc/passwd', replay: true };
   assert.throws(() => buildIngestArgs(unsafe, { ioTimeoutMs: 1000 }), UnsafeStreamUrlError);
-  const replay = spec({ url: 'file:///clips/a.mp4', replay: true });
-  const args = buildIngestArgs(replay, { ioTimeoutMs: 1000, realtime: true });
+  assert.throws(
+    () => buildIngestArgs(unsafe, { ioTimeoutMs: 1000, fileDirs: ['/clips'] }),
+    /outside the directories the operator allows/,
+  );
+  const clip = spec({ url: 'file:///clips/a.mp4' });
+  const args = buildIngestArgs(clip, { ioTimeoutMs: 1000, realtime: true, fileDirs: ['/clips'] });
   assert.ok(args.includes('-re'));
   assert.equal(valueOf(args, '-protocol_whitelist'), 'file,crypto,data');
+  // a text file is no recording: only video containers may be demuxed (ffmpeg renders .txt as video)
+  assert.equal(valueOf(args, '-format_whitelist'), 'mov,matroska,avi,mpegts,flv,h264,hevc,mjpeg');
+  assert.ok(args.indexOf('-format_whitelist') < args.indexOf('-i'));
+});
+
+test('a resolved URL replaces the written one for ffmpeg, and is checked again', () => {
+  const args = buildIngestArgs(spec({ url: 'rtsp://cam.local:8554/s' }), {
+    ioTimeoutMs: 1000,
+    resolvedUrl: 'rtsp://127.0.0.3:8554/s',
+  });
+  assert.equal(valueOf(args, '-i'), 'rtsp://127.0.0.3:8554/s');
+  assert.equal(valueOf(args, '-format_whitelist'), 'rtsp,rtp,sdp');
+  assert.throws(
+    () =>
+      buildIngestArgs(spec({ url: 'rtsp://cam.local/s' }), {
+        ioTimeoutMs: 1000,
+        resolvedUrl: 'rtsp://169.254.169.254/s',
+      }),
+    /link-local/,
+  );
 });
 
 test('a forbidden scheme never reaches an argument list', () => {

@@ -1,4 +1,4 @@
-import { type StreamSpec, streamUrlProblem } from '@vigil/contracts';
+import { type CameraNetworks, type StreamSpec, streamUrlProblem } from '@vigil/contracts';
 
 export interface IngestArgsOptions {
   /** Socket timeout for connecting and reading; ffmpeg 5.1 takes it in microseconds. */
@@ -22,14 +22,33 @@ export interface IngestArgsOptions {
    * ffmpeg's default (cores + 1 frame threads, each holding frames) only costs memory and switching there.
    */
   readonly decodeThreads?: number;
+  /**
+   * Directories whose files may be read: the operator's VIGIL_FILE_INPUT_DIRS, or the one recording that
+   * `vigil replay` was given. Nothing else grants file input; a StreamSpec cannot.
+   */
+  readonly fileDirs?: readonly string[];
+  /** The operator's camera networks (VIGIL_CAMERA_NETWORKS, VIGIL_CAMERA_DENY_NETWORKS). */
+  readonly networks?: CameraNetworks;
+  /** The URL as resolveCameraUrl checked it (the address pinned where the protocol allows). */
+  readonly resolvedUrl?: string;
 }
 
-/** The URL with credentials set, for ffmpeg's argument list only. */
-export function withCredentials(raw: string, creds: IngestArgsOptions['credentials']): string {
+/**
+ * The URL with credentials set, for ffmpeg's argument list only: as user info, or the password alone in
+ * the query parameter `queryParam` (cameras that take a token there).
+ */
+export function withCredentials(
+  raw: string,
+  creds: IngestArgsOptions['credentials'],
+  queryParam?: string,
+): string {
   if (!creds) return raw;
   const url = new URL(raw);
-  url.username = encodeURIComponent(creds.username);
-  url.password = encodeURIComponent(creds.password);
+  if (queryParam) url.searchParams.set(queryParam, creds.password);
+  else {
+    url.username = encodeURIComponent(creds.username);
+    url.password = encodeURIComponent(creds.password);
+  }
   return url.toString();
 }
 
@@ -45,6 +64,31 @@ const PROTOCOL_WHITELIST: Record<string, string> = {
   file: 'file,crypto,data',
 };
 
+/**
+ * Container formats each scheme may be demuxed as (ffmpeg's -format_whitelist): what cameras and
+ * recordings are. Without it ffmpeg probes any input, and renders a text file as video (tty).
+ */
+export const FORMAT_WHITELIST: Record<string, string> = {
+  rtsp: 'rtsp,rtp,sdp',
+  rtsps: 'rtsp,rtp,sdp',
+  rtmp: 'flv,live_flv',
+  rtmps: 'flv,live_flv',
+  srt: 'mpegts',
+  http: 'hls,mpegts,mov,mpjpeg,mjpeg,flv,matroska',
+  https: 'hls,mpegts,mov,mpjpeg,mjpeg,flv,matroska',
+  file: 'mov,matroska,avi,mpegts,flv,h264,hevc,mjpeg',
+};
+
+/** -protocol_whitelist and -format_whitelist for a URL's scheme; throws for a scheme without them. */
+export function inputWhitelists(streamId: string, url: string): string[] {
+  const scheme = new URL(url).protocol.replace(/:$/, '');
+  const protocols = PROTOCOL_WHITELIST[scheme];
+  const formats = FORMAT_WHITELIST[scheme];
+  if (!protocols || !formats)
+    throw new UnsafeStreamUrlError(streamId, `uses scheme "${scheme}", which has no input whitelist`);
+  return ['-protocol_whitelist', protocols, '-format_whitelist', formats];
+}
+
 export class UnsafeStreamUrlError extends Error {
   constructor(streamId: string, problem: string) {
     super(`stream ${streamId}: URL ${problem}`);
@@ -58,12 +102,14 @@ export class UnsafeStreamUrlError extends Error {
  * The URL is re-checked here, so no caller can hand ffmpeg a scheme outside the allow-list.
  */
 export function buildIngestArgs(spec: StreamSpec, opts: IngestArgsOptions): string[] {
-  const problem = streamUrlProblem(spec.url, { allowFiles: spec.replay });
+  const policy = { fileDirs: opts.fileDirs ?? [], ...(opts.networks ? { networks: opts.networks } : {}) };
+  const problem = streamUrlProblem(spec.url, policy);
   if (problem) throw new UnsafeStreamUrlError(spec.id, problem);
+  const url = opts.resolvedUrl ?? spec.url;
+  const resolvedProblem = url === spec.url ? null : streamUrlProblem(url, policy);
+  if (resolvedProblem) throw new UnsafeStreamUrlError(spec.id, resolvedProblem);
   const scheme = new URL(spec.url).protocol.replace(/:$/, '');
-  const whitelist = PROTOCOL_WHITELIST[scheme];
-  if (!whitelist)
-    throw new UnsafeStreamUrlError(spec.id, `uses scheme "${scheme}", which has no protocol whitelist`);
+  const whitelists = inputWhitelists(spec.id, url);
 
   const timeoutUs = String(Math.round(opts.ioTimeoutMs * 1000));
   // showinfo reports at info level; without it errors alone are enough
@@ -82,13 +128,13 @@ export function buildIngestArgs(spec: StreamSpec, opts: IngestArgsOptions): stri
     default:
       args.push('-rw_timeout', timeoutUs);
   }
-  args.push('-protocol_whitelist', whitelist);
+  args.push(...whitelists);
 
   const keyframesOnly = opts.burstFps === undefined && spec.sampling.mode !== 'fps';
   if (keyframesOnly) args.push('-skip_frame', 'nokey');
   args.push('-threads', String(opts.decodeThreads ?? 1));
 
-  args.push('-i', withCredentials(spec.url, opts.credentials), '-an', '-sn', '-dn');
+  args.push('-i', withCredentials(url, opts.credentials, spec.credentials?.queryParam), '-an', '-sn', '-dn');
 
   const { width: w, height: h } = spec.output;
   const filters: string[] = [];

@@ -1,22 +1,8 @@
-import { type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
-
-/** node-rtsp-stream's muxer: ffmpeg re-encoding a camera to MPEG-1 in MPEG-TS for JSMpeg (CommonJS). */
-interface Mpeg1Muxer {
-  stream: ChildProcess;
-  on(event: 'mpeg1data', fn: (data: Buffer) => void): void;
-  on(event: 'ffmpegStderr', fn: (data: Buffer) => void): void;
-}
-const Mpeg1Muxer = createRequire(import.meta.url)('node-rtsp-stream/mpeg1muxer.js') as new (o: {
-  url: string;
-  ffmpegPath: string;
-  ffmpegOptions: Record<string, string>;
-}) => Mpeg1Muxer;
+import { spawn } from 'node:child_process';
 
 /**
  * The output options of the dashboard's live view: MPEG-1 (what JSMpeg decodes) at 640 px wide, 25 fps,
- * no B-frames (JSMpeg plays none), no audio. Pure; node-rtsp-stream puts them after `-i <url> -f mpegts
- * -codec:v mpeg1video`.
+ * no B-frames (JSMpeg plays none), no audio. Pure; they follow `-i <url> -f mpegts -codec:v mpeg1video`.
  */
 export function liveViewOptions(): Record<string, string> {
   return {
@@ -40,23 +26,30 @@ export interface LiveEncode {
 }
 
 /**
- * Starts node-rtsp-stream's muxer on a URL that the caller has already checked against the allow-list
- * (with credentials set, for ffmpeg's argument list only). The muxer does not listen for spawn errors (no
- * ffmpeg at the path): this adapter does, so a missing binary is a message, not a crash.
+ * Starts ffmpeg re-encoding a camera to MPEG-1 in MPEG-TS for JSMpeg, on a URL that the caller has already
+ * checked against the allow-list (with credentials set, for ffmpeg's argument list only). `inputArgs` are
+ * the input whitelists (`-protocol_whitelist`, `-format_whitelist`), which must come before `-i`:
+ * node-rtsp-stream's muxer, which this replaced, puts every option after it, so it could not restrict
+ * what ffmpeg opens. A missing binary is a message, not a crash.
  */
-export function startLiveEncode(url: string, ffmpegPath: string): LiveEncode {
-  const muxer = new Mpeg1Muxer({ url, ffmpegPath, ffmpegOptions: liveViewOptions() });
+export function startLiveEncode(url: string, ffmpegPath: string, inputArgs: readonly string[]): LiveEncode {
+  const flags = Object.entries(liveViewOptions()).flatMap(([k, v]) => (v === '' ? [k] : [k, v]));
+  const proc = spawn(
+    ffmpegPath,
+    [...inputArgs, '-i', url, '-f', 'mpegts', '-codec:v', 'mpeg1video', ...flags, '-'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const stderrFns: ((text: string) => void)[] = [];
-  muxer.stream.on('error', (err) => {
+  proc.on('error', (err) => {
     for (const fn of stderrFns) fn(`\ncannot run ${ffmpegPath}: ${err.message}`);
   });
-  muxer.on('ffmpegStderr', (data) => {
+  proc.stderr.on('data', (data: Buffer) => {
     for (const fn of stderrFns) fn(data.toString());
   });
   return {
-    onData: (fn) => muxer.on('mpeg1data', fn),
+    onData: (fn) => proc.stdout.on('data', fn),
     onStderr: (fn) => stderrFns.push(fn),
-    onExit: (fn) => muxer.stream.on('exit', (code) => fn(code)),
-    stop: () => muxer.stream.kill('SIGTERM'),
+    onExit: (fn) => proc.on('exit', (code) => fn(code)),
+    stop: () => proc.kill('SIGTERM'),
   };
 }

@@ -246,7 +246,7 @@ test('an unsafe URL fails at construction, before any process exists', () => {
         () => undefined,
         () => undefined,
       ),
-    /only allowed for replay/,
+    /file input is off/,
   );
   assert.equal(spawned, 0);
 });

@@ -1,5 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { type StreamSpec, type StreamState, redactSecrets } from '@vigil/contracts';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  type CameraNetworks,
+  type HostResolver,
+  type StreamSpec,
+  type StreamState,
+  redactSecrets,
+  resolveCameraUrl,
+  streamUrlProblem,
+} from '@vigil/contracts';
 import { buildIngestArgs, type IngestArgsOptions } from './ffmpeg-args.js';
 import { type MediaProcess, type MediaSpawner, spawnMediaProcess } from './ffmpeg-process.js';
 import { JpegSplitter } from './jpeg-splitter.js';
@@ -24,6 +34,15 @@ export interface SupervisorOptions {
   readonly timestamps?: boolean;
   /** Resolves the camera's credentials at every start (secret rotation); throws when unavailable. */
   readonly credentials?: () => { username: string; password: string } | undefined;
+  /** Directories file:// URLs may read (VIGIL_FILE_INPUT_DIRS, or the one recording `vigil replay` got). */
+  readonly fileDirs?: readonly string[];
+  /** The operator's camera networks; every resolved address is checked against them. */
+  readonly networks?: CameraNetworks;
+  /**
+   * Resolves the camera's host before every start, so a name that now points at a refused address is
+   * refused (and rtsp/rtmp/srt get the checked address). Absent: only the URL as written is checked.
+   */
+  readonly resolveHost?: HostResolver;
   readonly spawner?: MediaSpawner;
   readonly random?: () => number;
   readonly now?: () => number;
@@ -86,6 +105,8 @@ export class StreamSupervisor {
   private stallReason: string | null = null;
   /** showinfo's pts per frame number of the current run, until the frame itself arrives. */
   private pts = new Map<number, number>();
+  /** Counts starts, so a host resolution that finishes after a stop or a newer start is dropped. */
+  private starts = 0;
 
   constructor(
     readonly spec: StreamSpec,
@@ -128,6 +149,7 @@ export class StreamSupervisor {
   /** SIGTERM, then SIGKILL after the grace period; resolves when the process is gone. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.starts++;
     this.clearTimers();
     await this.killProcess();
     this.setState('stopped', 'stopped on request');
@@ -141,7 +163,37 @@ export class StreamSupervisor {
       ...(credentials ? { credentials } : {}),
       ...(this.opts.realtime !== undefined ? { realtime: this.opts.realtime } : {}),
       ...(this.burstFps !== undefined ? { burstFps: this.burstFps } : {}),
+      ...(this.opts.fileDirs ? { fileDirs: this.opts.fileDirs } : {}),
+      ...(this.opts.networks ? { networks: this.opts.networks } : {}),
     };
+  }
+
+  /**
+   * The URL ffmpeg gets this time, checked where it really leads: a file's real path (a link out of the
+   * allowed directories is refused), a host name's addresses. A sentence when it may not be opened.
+   */
+  private target(): { url: string } | { problem: string } | Promise<{ url: string } | { problem: string }> {
+    const url = this.spec.url;
+    const policy = {
+      fileDirs: this.opts.fileDirs ?? [],
+      ...(this.opts.networks ? { networks: this.opts.networks } : {}),
+    };
+    if (url.startsWith('file:')) {
+      const problem = streamUrlProblem(url, policy);
+      if (problem) return { problem: `URL ${problem}` };
+      let real: string;
+      try {
+        real = realpathSync(fileURLToPath(url));
+      } catch {
+        return { problem: 'the file of its URL cannot be read (it does not exist, or is not readable)' };
+      }
+      const realProblem = streamUrlProblem(pathToFileURL(real).toString(), policy);
+      return realProblem ? { problem: `URL leads (through a link) to a file that ${realProblem}` } : { url };
+    }
+    if (!this.opts.resolveHost) return { url };
+    return resolveCameraUrl(url, policy, this.opts.resolveHost).then((r) =>
+      'problem' in r ? { problem: `URL ${r.problem}` } : { url: r.url },
+    );
   }
 
   private now(): number {
@@ -157,7 +209,30 @@ export class StreamSupervisor {
       this.scheduleRestart(this.lastError);
       return;
     }
-    const args = buildIngestArgs(this.spec, this.argOptions(credentials));
+    const start = ++this.starts;
+    const go = (t: { url: string } | { problem: string }) => {
+      if (this.stopping || start !== this.starts) return;
+      if ('problem' in t) {
+        this.lastError = t.problem;
+        this.scheduleRestart(t.problem);
+        return;
+      }
+      this.launch(credentials, t.url);
+    };
+    const t = this.target();
+    if (t instanceof Promise) {
+      this.setState('starting');
+      void t.then(go, (err: unknown) =>
+        go({ problem: `URL could not be checked: ${(err as Error).message}` }),
+      );
+    } else go(t);
+  }
+
+  private launch(credentials: IngestArgsOptions['credentials'], resolvedUrl: string): void {
+    const args = buildIngestArgs(this.spec, {
+      ...this.argOptions(credentials),
+      ...(resolvedUrl !== this.spec.url ? { resolvedUrl } : {}),
+    });
     this.runId = randomUUID();
     this.seq = 0;
     this.stderrTail = [];

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -109,7 +109,9 @@ export class LocalKafka {
     const dataDir = resolve(this.opts.dataDir);
     const logDir = join(dataDir, 'logs');
     const storage = join(dataDir, 'storage');
-    mkdirSync(logDir, { recursive: true });
+    // owner-only: the broker's log segments hold every camera's frames and events
+    mkdirSync(logDir, { recursive: true, mode: 0o700 });
+    chmodSync(dataDir, 0o700);
     this._port = this.opts.port ?? (await freePort());
     if (await portOpen(this._port)) {
       throw new LocalKafkaError(
