@@ -1,10 +1,15 @@
 import { EventEmitter } from 'node:events';
+import { type KafkaPosition } from './sse-journal.js';
 
 /** What GET /events streams: a topic's message as the API shows it. */
 export interface HubEvent {
   type: 'anomaly' | 'summary' | 'status' | 'stream';
   streamId: string;
   data: unknown;
+  /** The SSE id: where the gateway stands after this event (SseJournal), to resume from. */
+  id?: string;
+  /** The Kafka message it comes from. */
+  at?: KafkaPosition;
 }
 
 /** Fan-out of what the gateway has just stored to the open SSE connections. */

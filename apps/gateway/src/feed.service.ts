@@ -11,7 +11,7 @@ import {
   TOPICS,
   frameMetaOf,
   jsonRow,
-  redactSecrets,
+  redactUrl,
   type ControlMessage,
   type StreamSpec,
 } from '@vigil/contracts';
@@ -38,6 +38,7 @@ const anomalyRow = jsonRow(AnomalyEventSchema);
 const summaryRow = jsonRow(SummarySchema);
 const statusRow = jsonRow(StreamStatusSchema);
 const scoreRow = jsonRow(ScoreSampleSchema);
+const specRow = jsonRow(StreamSpecSchema);
 
 /** A row parser and what to do with a valid row, as one handler of raw values. */
 function stored<T>(
@@ -102,10 +103,20 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
       {
         topic: TOPICS.streams.name,
         groupPrefix: 'vigil-gateway-streams',
-        parse: jsonRow(StreamSpecSchema),
-        onChange: (key, value) => {
+        parse: (value, msg) => {
+          const r = specRow(value);
+          // ingest runs no spec whose key is not its id (and sets it aside): neither is it served here
+          if (r.ok && r.value.id !== msg.key)
+            return { ok: false, error: `spec id ${r.value.id} differs from the message key ${msg.key}` };
+          return r;
+        },
+        onChange: (key, value, msg) => {
           for (const wake of this.specWaiters) wake();
-          this.hub.emit({ type: 'stream', streamId: key, data: value ? publicSpec(value) : null });
+          const e = this.store.journal.append(
+            { topic: msg.topic, partition: msg.partition, offset: Number(msg.offset) },
+            { type: 'stream', streamId: key, data: value ? publicSpec(value) : null },
+          );
+          if (e) this.hub.emit(e);
         },
       },
       this.log,
@@ -219,7 +230,11 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
           dead.push(this.deadLetters.send(m, out.error));
           continue;
         }
-        if (out) live.push(out);
+        if (out) {
+          const at = { topic: m.topic, partition: m.partition, offset: Number(m.offset) };
+          const sent = this.store.journal.append(at, out);
+          if (sent) live.push(sent);
+        }
         this.metrics.materialized.inc({ topic: m.topic });
       }
     });
@@ -259,7 +274,9 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
     for (const m of batch) {
       if (!m.key || !m.value) continue;
       const meta = frameMetaOf(m.headers, m.key);
-      if (meta.ok) newest.set(m.key, { jpeg: m.value, capturedAt: meta.value.capturedAt });
+      // served as image/jpeg: anything that is not one (SOI marker, then a segment) is not kept
+      const jpeg = m.value.length > 3 && m.value[0] === 0xff && m.value[1] === 0xd8 && m.value[2] === 0xff;
+      if (meta.ok && jpeg) newest.set(m.key, { jpeg: m.value, capturedAt: meta.value.capturedAt });
     }
     // copies, made once per camera: a frame is a slice of its Kafka fetch, which the slice would keep whole
     for (const [key, f] of newest) this.latest.set(key, { ...f, jpeg: Buffer.from(f.jpeg) });
@@ -328,7 +345,7 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
   }
 }
 
-/** A spec as the API and the dashboard show it: anything credential-like in the URL redacted. */
+/** A spec as the API and the dashboard show it: user info and every query value masked. */
 export function publicSpec(spec: StreamSpec): StreamSpec {
-  return { ...spec, url: redactSecrets(spec.url) };
+  return { ...spec, url: redactUrl(spec.url) };
 }

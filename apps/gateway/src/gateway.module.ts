@@ -42,7 +42,10 @@ export class GatewayModule {
         { provide: API_KEYS, useValue: keys },
         KeyCheck,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
-        { provide: GatewayRepository, useFactory: () => new GatewayRepository(config.dbPath) },
+        {
+          provide: GatewayRepository,
+          useFactory: () => new GatewayRepository(config.dbPath, config.sseJournalRows),
+        },
         EventHub,
         GatewayMetrics,
         // before the feed: its indexer stops before the feed closes the store they share

@@ -9,7 +9,11 @@ export class HealthController {
   constructor(private readonly feed: FeedService) {}
 
   @Get('live')
-  @Route({ summary: 'The process is up', access: 'public', responses: { '200': { description: 'ok' } } })
+  @Route({
+    summary: 'The process is up',
+    access: 'public',
+    responses: { '200': { description: 'ok', ref: 'Health' } },
+  })
   live() {
     return { status: 'ok' };
   }
@@ -18,7 +22,10 @@ export class HealthController {
   @Route({
     summary: 'Reading Kafka (in its consumer group)',
     access: 'public',
-    responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } },
+    responses: {
+      '200': { description: 'ready', ref: 'Health' },
+      '503': { description: 'not ready: detail says why', ref: 'Health' },
+    },
   })
   ready(@Res() reply: FastifyReply) {
     const r = this.feed.ready();

@@ -70,6 +70,14 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
           429,
         ) as never,
     });
+    // Answers are what they say they are (no sniffing), and what /api serves (JSON, camera pictures) is
+    // never a document: a picture someone crafted cannot run script or be framed from the API's origin.
+    fastify.addHook('onSend', async (req, reply, payload) => {
+      reply.header('x-content-type-options', 'nosniff');
+      if (req.url.startsWith('/api/') || req.url.startsWith('/events'))
+        reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'; sandbox");
+      return payload;
+    });
     const metrics = app.get(GatewayMetrics);
     fastify.addHook('onResponse', async (req, reply) => {
       metrics.requests.inc({

@@ -36,6 +36,21 @@ const schema = (s: z.ZodType, io: 'input' | 'output' = 'output'): Record<string,
     ? ($defs[own] as Record<string, unknown>)
     : { ...rest, ...($ref ? { $ref } : {}) };
 };
+/** A closed object schema with one more (required) property. */
+function withProperty(
+  base: Record<string, unknown>,
+  name: string,
+  prop: object,
+  description: string,
+): Record<string, unknown> {
+  const b = base as { properties?: Record<string, unknown>; required?: string[] };
+  return {
+    ...base,
+    description,
+    properties: { ...b.properties, [name]: prop },
+    required: [...(b.required ?? []), name],
+  };
+}
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (s: object) => ({ 'application/json': { schema: s } });
 const error = (description: string) => ({ description, content: json(ref('Error')) });
@@ -63,7 +78,11 @@ const join = (base: string, sub: string) =>
     .replace(/:(\w+)/g, '{$1}');
 
 /** One route's operation: its parameters and body from the schemas it validates with, its answers. */
-function operation(meta: RouteMeta & { doc: NonNullable<RouteMeta['doc']> }, verb: string) {
+function operation(
+  meta: RouteMeta & { doc: NonNullable<RouteMeta['doc']> },
+  verb: string,
+  operationId: string,
+) {
   const { doc } = meta;
   const access = doc.access ?? (['post', 'put', 'patch', 'delete'].includes(verb) ? 'write' : 'read');
   const parameters: object[] = Object.entries(meta.params).map(([name, s]) => ({
@@ -114,6 +133,7 @@ function operation(meta: RouteMeta & { doc: NonNullable<RouteMeta['doc']> }, ver
     responses['429'] = error('Too many requests for this key; retry after the time in retry-after');
   }
   return {
+    operationId: doc.operationId ?? operationId,
     summary: doc.summary,
     ...(access === 'public' ? { security: [] } : {}),
     ...(parameters.length ? { parameters } : {}),
@@ -139,9 +159,12 @@ export function documentedPaths(controllers: readonly Type[]): Record<string, Re
       const meta = routeMeta(proto, name);
       if (method === undefined || !meta?.doc || meta.doc.hidden) continue;
       const verb = RequestMethod[method].toLowerCase();
+      // e.g. StreamsController.list → streamsList: unique, stable, readable in a generated client
+      const ctrl = c.name.replace(/Controller$/, '');
+      const id = ctrl.charAt(0).toLowerCase() + ctrl.slice(1) + name.charAt(0).toUpperCase() + name.slice(1);
       for (const b of base)
         for (const p of paths(Reflect.getMetadata(NEST_PATH, fn)))
-          (out[join(b, p)] ??= {})[verb] = operation({ ...meta, doc: meta.doc }, verb);
+          (out[join(b, p)] ??= {})[verb] = operation({ ...meta, doc: meta.doc }, verb, id);
     }
   }
   return out;
@@ -164,21 +187,25 @@ export function openApiDocument(controllers: readonly Type[]) {
     info: {
       title: 'Vigil gateway',
       version: '1',
+      license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
       description:
         'Cameras, anomaly events and narrated summaries. Every route under /api and /events needs an API key in the x-api-key header (or Authorization: Bearer); write keys may change cameras. /health is open.',
     },
+    servers: [{ url: '/', description: 'The gateway that serves this document' }],
     components: {
       securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } },
       schemas: {
         ...shared,
         StreamSpec: components.StreamSpec,
         StreamStatus: components.StreamStatus,
-        Stream: {
-          allOf: [
-            components.StreamSpecOut,
-            { type: 'object', properties: { status: { anyOf: [ref('StreamStatus'), { type: 'null' }] } } },
-          ],
-        },
+        // one object, not allOf: the spec's schema is closed (additionalProperties: false), so an allOf
+        // with a second schema adding `status` could never pass (every response failed it)
+        Stream: withProperty(
+          components.StreamSpecOut,
+          'status',
+          { anyOf: [ref('StreamStatus'), { type: 'null' }], description: 'The latest status, if any' },
+          'A camera: its spec (user info and query values masked in the URL) and its latest status',
+        ),
         Anomaly: {
           ...anomaly,
           properties: {
@@ -280,6 +307,15 @@ export function openApiDocument(controllers: readonly Type[]) {
                 properties: { at: { type: 'integer', description: 'epoch ms' }, score: { type: 'number' } },
               },
             },
+          },
+        },
+        Health: {
+          type: 'object',
+          required: ['status'],
+          additionalProperties: false,
+          properties: {
+            status: { enum: ['ok', 'unavailable'] },
+            detail: { type: 'string', description: 'Why not ready, or what it is doing' },
           },
         },
         Error: {

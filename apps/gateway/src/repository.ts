@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { type AnomalyEvent, type ScoreSample, type StreamStatus, type Summary } from '@vigil/contracts';
 import { SearchDocs } from './search-docs.js';
+import { SseJournal } from './sse-journal.js';
 
 /** An anomaly event as the API shows it: its latest message, evidence as a link instead of inline. */
 export type StoredAnomaly = Omit<AnomalyEvent, 'evidence'> & { evidenceUrl: string | null };
@@ -103,9 +104,17 @@ export class GatewayRepository {
   private readonly stmts;
   /** The searchable rows of the summaries and events, written with them. */
   readonly search: SearchDocs;
+  /** The events GET /events sent, for clients that reconnect with Last-Event-ID. */
+  readonly journal: SseJournal;
 
-  constructor(path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  constructor(path: string, journalRows = 20_000) {
+    if (path !== ':memory:') {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      // owner-only: the history, search texts and evidence pictures are the site's. SQLite gives its -wal
+      // and -shm files the main file's mode, so setting it before the first open covers them too.
+      closeSync(openSync(path, 'a', 0o600));
+      chmodSync(path, 0o600);
+    }
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -128,6 +137,7 @@ export class GatewayRepository {
         WITHOUT ROWID;
     `);
     this.search = new SearchDocs(this.db);
+    this.journal = new SseJournal(this.db, journalRows);
     this.stmts = {
       meta: this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),

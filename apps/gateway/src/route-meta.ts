@@ -18,6 +18,8 @@ export interface ResponseDoc {
 
 export interface RouteDoc {
   summary: string;
+  /** The operation's name for generated clients; default: the controller's name and the handler's. */
+  operationId?: string;
   access?: Access;
   /** Success and route-specific failure answers; 400/401/403/429 are added from the inputs and access. */
   responses: Record<string, ResponseDoc>;
