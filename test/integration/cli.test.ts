@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { TOPICS } from '@vigil/contracts';
@@ -273,6 +274,33 @@ test('streams add by flags, ls with status, rm; a bad URL is refused with the fi
     bad.stderr,
     /invalid stream spec in the flags: url: stream URL is a file URL, and file input is off/,
   );
+  // a spec file (`-` reads the same from stdin): what the API refuses is refused here too, before the topic
+  const specs = join(testDir('cli-specs'), 'cams.json');
+  writeFileSync(
+    specs,
+    JSON.stringify([
+      { id: 'hex', url: 'rtsp://0xa9fea9fe/s' },
+      { id: 'decimal', url: 'srt://2852039166:80' },
+      { id: 'files', url: 'file:///etc/passwd', replay: true },
+      { id: 'token', url: 'rtsp://cam/s?access_token=abc' },
+      { id: 'denied', url: 'rtsp://0x7f000002:8554/s' },
+    ]),
+  );
+  const refused = await vigil(['streams', 'add', specs], {
+    ...env,
+    VIGIL_CAMERA_DENY_NETWORKS: '127.0.0.2/32',
+  });
+  assert.equal(refused.code, 2);
+  for (const why of [
+    /\[0\]\.url: stream URL points at 169\.254\.169\.254, a link-local/,
+    /\[1\]\.url: stream URL points at 169\.254\.169\.254/,
+    /\[2\]\.replay: replay no longer grants file input/,
+    /\[3\]\.url: stream URL carries a credential in its query/,
+    /\[4\]\.url: stream URL points at 127\.0\.0\.2, which the operator refuses/,
+  ])
+    assert.match(refused.stderr, why);
+  assert.doesNotMatch(refused.stderr, /abc/);
+  assert.doesNotMatch(refused.stdout, /put /);
   assert.equal((await vigil(['streams', 'rm', id], env)).code, 0);
   assert.doesNotMatch((await vigil(['streams', 'ls'], env)).stdout, new RegExp(id));
 });
