@@ -676,9 +676,35 @@ test('every route’s real responses pass the published OpenAPI document, checke
     signal: sse.signal,
   });
   assert.equal(res.status, 200);
-  assert.ok(doc.paths['/events']?.get?.responses['200']?.content?.['text/event-stream']);
-  exercised.add('get /events');
+  // what it sends is what the document says: a stream change, a summary and an anomaly update
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = '';
+  await check('PUT', '/api/streams/{id}', `/api/streams/${id}`, {
+    key: WRITE,
+    body: { ...spec, name: 'Gate 2' },
+  });
+  await publishSummaries([summary(id, now + 10_000)]);
+  await pub.publish(TOPICS.anomalies.name, [
+    message(CE_TYPES.anomaly, {
+      ...event,
+      phase: 'update',
+      observedAt: iso(now - 1000),
+      evidence: undefined,
+    } as AnomalyEvent),
+  ]);
+  while (!['stream', 'summary', 'anomaly'].every((t) => text.includes(`event: ${t}\n`)))
+    text += (await reader.read()).value ?? '';
   sse.abort();
+  const sseSchema = JSON.stringify(
+    doc.paths['/events']?.get?.responses['200']?.content?.['text/event-stream']?.schema,
+  );
+  const validateSse = ajv.compile(
+    JSON.parse(sseSchema.replaceAll('"#/components/', '"openapi#/components/')) as object,
+  );
+  for (const m of text.matchAll(/^event: (\w+)\ndata: (.*)$/gm)) {
+    assert.ok(validateSse(JSON.parse(m[2]!)), `${m[1]}: ${ajv.errorsText(validateSse.errors)}`);
+  }
+  exercised.add('get /events');
   await check('DELETE', '/api/streams/{id}', `/api/streams/${id}`, { key: WRITE });
   await check('DELETE', '/api/streams/{id}', `/api/streams/${id}`, { key: WRITE }); // 404
 

@@ -41,7 +41,12 @@ export class EventsController implements OnModuleDestroy {
       'Server-Sent Events: anomaly, summary, status and stream events as they are stored, each with an id to resume from (Last-Event-ID)',
     operationId: 'streamEvents',
     responses: {
-      '200': { description: 'text/event-stream (see the SseEvent schema)', media: 'text/event-stream' },
+      '200': {
+        description:
+          'A stream of events: `event:` anomaly, summary, status, stream or reset, `data:` SseEventData',
+        media: 'text/event-stream',
+        ref: 'SseEventData',
+      },
       '429': { description: 'Too many open event streams for this key, or in all' },
     },
   })

@@ -116,7 +116,7 @@ function operation(
     responses[code] = {
       description: r.description,
       ...(r.media
-        ? { content: { [r.media]: {} } }
+        ? { content: { [r.media]: r.ref ? { schema: ref(r.ref) } : {} } }
         : r.ref
           ? { content: json(ref(r.ref)) }
           : r.schema
@@ -308,6 +308,22 @@ export function openApiDocument(controllers: readonly Type[]) {
               },
             },
           },
+        },
+        SseEventData: {
+          description:
+            'The data of one GET /events message, by its event name: anomaly → Anomaly, summary → Summary, status → StreamStatus, stream → Stream without status (or {streamId, deleted: true}), reset → {reason}. Every message has an id to resume from with Last-Event-ID (docs/contracts.md).',
+          anyOf: [
+            ref('Anomaly'),
+            ref('Summary'),
+            ref('StreamStatus'),
+            components.StreamSpecOut,
+            {
+              type: 'object',
+              required: ['streamId', 'deleted'],
+              properties: { streamId: { type: 'string' }, deleted: { const: true } },
+            },
+            { type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } },
+          ],
         },
         Health: {
           type: 'object',
