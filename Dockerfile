@@ -16,8 +16,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
-RUN npm ci --no-audit --no-fund --onnxruntime-node-install=${ORT_INSTALL}
+COPY package.json package-lock.json ./
+RUN ONNXRUNTIME_NODE_INSTALL=${ORT_INSTALL} npm ci --no-audit --no-fund
 COPY . .
 # the text embedding model of search and ask: its jar from Maven Central (what tools/kafka/pom.xml fetches)
 ADD --checksum=sha256:d4d7d1fbde4bd7ac735b1784d9d2b1392d1896c24e7e52ab2f6dded262bcfc30 \

@@ -51,7 +51,9 @@ fi
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f node_modules/.vigil-lock ] || [ "$(cat node_modules/.vigil-lock)" != "$lock_hash" ]; then
   say "installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  # onnxruntime-node would download CUDA libraries at install (none here, and no network for them): its
+  # install script skips them with this variable (the .npmrc key used before is one npm says it will drop)
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error
   echo "$lock_hash" >node_modules/.vigil-lock
 fi
 

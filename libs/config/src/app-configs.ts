@@ -231,7 +231,7 @@ const ingestBindings = {
   httpPort: {
     env: 'VIGIL_INGEST_HTTP_PORT',
     parse: 'number',
-    hint: 'TCP port for /metrics and /health (0 picks a free one)',
+    hint: 'TCP port for /metrics, /health/live and /health/ready (0 picks a free one)',
   },
   queueFrames: {
     env: 'VIGIL_INGEST_QUEUE_FRAMES',
@@ -541,7 +541,7 @@ const analyzerBindings = {
   httpPort: {
     env: 'VIGIL_ANALYZER_HTTP_PORT',
     parse: 'number',
-    hint: 'TCP port for /metrics and /health (0 picks a free one)',
+    hint: 'TCP port for /metrics, /health/live and /health/ready (0 picks a free one)',
   },
   maxFrameAgeMs: {
     env: 'VIGIL_ANALYZER_MAX_FRAME_AGE_MS',
@@ -639,7 +639,7 @@ const gatewayBindings = {
   opsPort: {
     env: 'VIGIL_GATEWAY_HTTP_PORT',
     parse: 'number',
-    hint: 'TCP port for /metrics and /health, unauthenticated, for the cluster (0 picks a free one)',
+    hint: 'TCP port for /metrics, /health/live and /health/ready, unauthenticated, for the cluster (0 picks a free one)',
   },
   apiKeysFile: {
     env: 'VIGIL_GATEWAY_API_KEYS_FILE',
