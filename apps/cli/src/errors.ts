@@ -1,11 +1,4 @@
-import { ConfigError } from '@vigil/config';
-import { KafkaTopicMissingError, KafkaUnavailableError } from '@vigil/kafka';
-import { UnsafeStreamUrlError } from '@vigil/media';
-import { LocalKafkaError, RtspServerError } from '@vigil/testing';
-import { ModelLoadError } from '@vigil/vision';
 import { redactSecrets } from '@vigil/contracts';
-import { PortInUseError } from '@vigil/observability';
-import { ApiKeysError } from '../../gateway/src/index.js';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -22,16 +15,28 @@ export class GatewayCallError extends Error {
   }
 }
 
-const KNOWN = [
-  GatewayCallError,
-  ConfigError,
-  KafkaUnavailableError,
-  KafkaTopicMissingError,
-  UnsafeStreamUrlError,
-  LocalKafkaError,
-  RtspServerError,
-  UsageError,
-];
+/**
+ * Known faults by their class's name, not by instanceof: naming a class would import its library (the
+ * vision models, the gateway), and the CLI imports a command's code only when that command runs, so that
+ * `vigil streams ls` or `vigil tail` starts in about a second. Each of these classes sets its name.
+ */
+/** Bad input or setup: exit 2. */
+const BAD_INPUT = new Set([
+  'ConfigError',
+  'UsageError',
+  'UnsafeStreamUrlError',
+  'ModelLoadError',
+  'PortInUseError',
+  'ApiKeysError',
+]);
+/** A dependency that is not there or refused: exit 1. */
+const UNAVAILABLE = new Set([
+  'GatewayCallError',
+  'KafkaUnavailableError',
+  'KafkaTopicMissingError',
+  'LocalKafkaError',
+  'RtspServerError',
+]);
 
 /**
  * The one place unknown errors are mapped: a known fault becomes one line that names the problem and the
@@ -39,19 +44,10 @@ const KNOWN = [
  * unexpected, its stack only at debug level.
  */
 export function describeFatal(err: unknown): { line: string; code: number; stack?: string } {
-  if (
-    err instanceof ConfigError ||
-    err instanceof UsageError ||
-    err instanceof UnsafeStreamUrlError ||
-    err instanceof ModelLoadError ||
-    err instanceof PortInUseError ||
-    err instanceof ApiKeysError
-  ) {
+  if (err instanceof Error && BAD_INPUT.has(err.name))
     return { line: `vigil: ${redactSecrets(err.message)}`, code: 2 };
-  }
-  if (KNOWN.some((k) => err instanceof k)) {
-    return { line: `vigil: ${redactSecrets((err as Error).message)}`, code: 1 };
-  }
+  if (err instanceof Error && UNAVAILABLE.has(err.name))
+    return { line: `vigil: ${redactSecrets(err.message)}`, code: 1 };
   const e = err instanceof Error ? err : new Error(String(err));
   return {
     line: `vigil: unexpected error: ${redactSecrets(e.message)} (run with VIGIL_LOG_LEVEL=debug for the stack trace)`,

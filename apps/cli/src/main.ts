@@ -11,15 +11,10 @@ import {
   cameraPolicy,
 } from '@vigil/config';
 import { Logger } from '@vigil/observability';
-import { startAnalyzer } from '../../analyzer/src/index.js';
-import { startIngest } from '../../ingest/src/index.js';
-import { startGateway } from '../../gateway/src/index.js';
 import { UsageError, describeFatal } from './errors.js';
-import { startTail, tailTopic } from './tail.command.js';
-import { runUp } from './up.command.js';
-import { runStreams } from './streams.command.js';
-import { eventTable, runReplay } from './replay.command.js';
-import { runAsk } from './ask.command.js';
+
+// Each command's code (and the apps, ONNX Runtime, sharp, Nest behind them) is imported when that command
+// runs: importing them all made `vigil tail`, `streams ls` and `ask` take seconds to start.
 
 const HELP = `vigil — real-time video understanding over Kafka
 
@@ -159,6 +154,7 @@ export async function main(argv: string[], env: Env): Promise<number> {
   const write = (line: string) => process.stdout.write(line + '\n');
   switch (command) {
     case 'up': {
+      const { runUp } = await import('./up.command.js');
       const cfg = loadCliConfig(env);
       const signal = untilSignal();
       const up = await runUp(cfg, env, log, write);
@@ -172,13 +168,18 @@ export async function main(argv: string[], env: Env): Promise<number> {
       await gracefully(() => up.stop(), log);
       return 0;
     }
-    case 'ingest':
+    case 'ingest': {
+      const { startIngest } = await import('../../ingest/src/index.js');
       await runRole(() => startIngest(loadIngestConfig(env), log), log);
       return 0;
-    case 'analyzer':
+    }
+    case 'analyzer': {
+      const { startAnalyzer } = await import('../../analyzer/src/index.js');
       await runRole(() => startAnalyzer(loadAnalyzerConfig(env), log), log);
       return 0;
+    }
     case 'gateway': {
+      const { startGateway } = await import('../../gateway/src/index.js');
       const signal = untilSignal();
       const gw = await startGateway(loadGatewayConfig(env), log);
       const sig = await signal;
@@ -187,6 +188,7 @@ export async function main(argv: string[], env: Env): Promise<number> {
       return 0;
     }
     case 'tail': {
+      const { startTail, tailTopic } = await import('./tail.command.js');
       const topic = tailTopic(arg);
       const cfg = loadCliConfig({
         ...env,
@@ -204,6 +206,7 @@ export async function main(argv: string[], env: Env): Promise<number> {
       return 0;
     }
     case 'streams': {
+      const { runStreams } = await import('./streams.command.js');
       const cfg = loadCliConfig({
         ...env,
         ...(values.brokers ? { VIGIL_KAFKA_BROKERS: values.brokers } : {}),
@@ -221,6 +224,7 @@ export async function main(argv: string[], env: Env): Promise<number> {
       return 0;
     }
     case 'replay': {
+      const { eventTable, runReplay } = await import('./replay.command.js');
       if (!arg)
         throw new UsageError('vigil replay needs the path of a recorded clip; see vigil replay --help');
       const fps = values.fps === undefined ? 2 : Number(values.fps);
@@ -258,7 +262,8 @@ export async function main(argv: string[], env: Env): Promise<number> {
       if (lastSummary) write(`last summary: ${lastSummary.text}`);
       return 0;
     }
-    case 'ask':
+    case 'ask': {
+      const { runAsk } = await import('./ask.command.js');
       await runAsk(
         env,
         positionals.slice(1).join(' ') || undefined,
@@ -273,6 +278,7 @@ export async function main(argv: string[], env: Env): Promise<number> {
         write,
       );
       return 0;
+    }
     default:
       throw new UsageError(`unknown command "${command}"; run vigil --help`);
   }
