@@ -235,6 +235,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
   /** A narrated window (with the rollups it closed and the events its findings opened), published as it
    * comes out of the decoder (off the frame path). */
   private async publishNarration(out: NarrationOutput): Promise<void> {
+    this.analysis.noteEvents(out.anomalies);
     await Promise.all([
       this.publish.summaries(out.summaries),
       this.publish.anomalies(out.anomalies),
@@ -254,6 +255,7 @@ export class AnalyzerService implements OnModuleInit, OnModuleDestroy {
       }
       for (const e of h.closed)
         this.log.info(`closed an event: ${e.endReason ?? ''}`, { streamId: e.streamId, eventId: e.eventId });
+      this.analysis.noteEvents(h.closed);
       const now = Date.now();
       const due = h.heartbeat.filter((id) => this.publish.stateDue(id, this.config.eventUpdateS * 1000, now));
       await Promise.all([

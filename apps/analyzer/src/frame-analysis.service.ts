@@ -337,6 +337,20 @@ export class FrameAnalysisService {
     return { name: m.name, tokenGrid: m.output.tokenGrid, tokenDims: m.output.tokenDims };
   }
 
+  /**
+   * The events as they are published, into each camera's narration ledger: what its window and rollup
+   * summaries say about events (counts of starts, what is still open) comes from here.
+   */
+  noteEvents(events: readonly AnomalyEvent[]): void {
+    for (const e of events) {
+      const n = this.streams.get(e.streamId)?.narration;
+      if (!n) continue;
+      if (e.phase === 'start')
+        n.noteStart({ eventId: e.eventId, kind: e.kind, at: Date.parse(e.startedAt), score: e.peakScore });
+      else if (e.phase === 'end') n.noteEnd(e.eventId, Date.parse(e.endedAt ?? e.observedAt));
+    }
+  }
+
   private state(streamId: string): StreamState {
     let st = this.streams.get(streamId);
     if (st) return st;

@@ -66,6 +66,7 @@ function setup(analyze: (meta: FrameMeta) => Promise<AnalysisOutput>, maxFrameAg
   const analysis: FrameAnalyzer = {
     analyze: (meta) => analyze(meta),
     eventStateOf: (streamId) => ({ streamId, owner: 'me', heartbeatAt: new Date().toISOString(), open: [] }),
+    noteEvents: () => undefined,
   };
   const handler = new FramesHandler(
     analysis,

@@ -20,6 +20,8 @@ import { type RecentDrops } from './recent-drops.js';
 export interface FrameAnalyzer {
   analyze(meta: FrameMeta, jpeg: Buffer): Promise<AnalysisOutput>;
   eventStateOf(streamId: string, now?: number): EventState | undefined;
+  /** The events about to be published, for what the camera's summaries say about them. */
+  noteEvents(events: readonly AnomalyEvent[]): void;
 }
 
 /** The EventStates of those streams that have one (open events held here), as of `now`. */
@@ -108,6 +110,7 @@ export class FramesHandler {
       if (out.score) scores.push(out.score);
       baselines.push(...out.baselines);
     }
+    this.analysis.noteEvents(anomalies);
     const now = Date.now();
     const states = openEventStates(this.analysis, changed, now);
     await Promise.all([

@@ -80,6 +80,7 @@ export class Narrator {
         ...(s.name ? { streamName: s.name } : {}),
         ...(s.context ? { context: s.context } : {}),
         window: w,
+        ongoing: s.state.narration.openAt(w.start),
       },
       { eventIds: [...eventIds], strideMs: s.state.narration.window.strideMs },
     );

@@ -7,6 +7,8 @@ export interface DecodeRequest {
   readonly window: ClosedWindow;
   /** Per-camera context: what is normal here ("a loading dock; forklifts move all day"). */
   readonly context?: string;
+  /** Events that started before the window and were still open when it began. */
+  readonly ongoing?: readonly { readonly kind: string; readonly at: number; readonly eventId?: string }[];
 }
 
 /** Why a backend could not narrate a window; `retriable` errors are worth another try. */

@@ -26,7 +26,7 @@ export function activityLevel(meanChange: number): 'still' | 'low' | 'moderate' 
 export class GroundedDecoder implements Decoder {
   readonly type = 'grounded';
 
-  decode({ streamId, streamName, window }: DecodeRequest): Promise<DecodeResult> {
+  decode({ streamId, streamName, window, ongoing = [] }: DecodeRequest): Promise<DecodeResult> {
     const n = window.samples.length;
     const changes = window.samples.map((s) => s.change);
     const mean = n > 0 ? changes.reduce((a, b) => a + b, 0) / n : 0;
@@ -46,13 +46,15 @@ export class GroundedDecoder implements Decoder {
     const story = objectStory(window.samples, window.start);
     if (story) parts.push(story);
     const anomalies = window.anomalies;
+    const still = stillOpen(ongoing);
     if (anomalies.length === 0) {
-      parts.push('No anomalies.');
+      parts.push(still ? `No new anomalies; ${still}` : 'No anomalies.');
     } else {
       const list = anomalies.map(
         (a) => `${a.kind.replaceAll('_', ' ')} at ${hms(a.at)} (score ${a.score.toFixed(2)})`,
       );
       parts.push(`${anomalies.length} anomal${anomalies.length === 1 ? 'y' : 'ies'}: ${list.join('; ')}.`);
+      if (still) parts.push(`${still.charAt(0).toUpperCase()}${still.slice(1)}`);
     }
     return Promise.resolve({
       summary: parts.join(' '),
@@ -68,6 +70,13 @@ export class GroundedDecoder implements Decoder {
 }
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** "still open: zone entered (since 10:00:02), lens covered (since 09:58:40)." for events open from before. */
+function stillOpen(ongoing: readonly { kind: string; at: number }[]): string {
+  if (ongoing.length === 0) return '';
+  const list = ongoing.map((a) => `${a.kind.replaceAll('_', ' ')} (since ${hms(a.at)})`);
+  return `still open: ${list.join(', ')}.`;
+}
 
 /**
  * A minute or hour rolled up from the summaries below it, from what they measured and reported: frames,
@@ -88,6 +97,7 @@ export function narrateRollup(
     | 'findings'
     | 'windows'
     | 'fallbacks'
+    | 'ongoing'
   >,
 ): string {
   const mean = r.frames > 0 ? r.sumChange / r.frames : 0;
@@ -97,7 +107,8 @@ export function narrateRollup(
       ? `Scene activity ${activityLevel(mean)} (on average ${pct(mean)} of the picture changing between samples, peak ${pct(r.maxChange)}).`
       : 'No frames arrived.',
   ];
-  if (r.anomalies.length === 0) parts.push('No anomalies.');
+  const still = stillOpen(r.ongoing ?? []);
+  if (r.anomalies.length === 0) parts.push(still ? `No new anomalies; ${still}` : 'No anomalies.');
   else {
     const kinds = new Map<string, { n: number; first: number }>();
     for (const a of r.anomalies) {
@@ -112,6 +123,7 @@ export function narrateRollup(
         : `${kind.replaceAll('_', ' ')} ×${k.n} (first at ${hms(k.first)})`,
     );
     parts.push(`${plural(r.anomalies.length, 'anomaly', 'anomalies')}: ${list.join('; ')}.`);
+    if (still) parts.push(`${still.charAt(0).toUpperCase()}${still.slice(1)}`);
   }
   if (r.findings.length > 0) {
     const kinds = new Map<string, number>();

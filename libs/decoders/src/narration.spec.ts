@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { anomalyEventId, summaryId } from '@vigil/contracts';
 import { type ClosedWindow } from '@vigil/windows';
 import { type DecodeResult } from './decoder.js';
+import { GroundedDecoder } from './grounded-decoder.js';
 import { StreamNarration, rollupChild, windowSummary, windowSummaryId } from './narration.js';
 
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
@@ -105,4 +106,92 @@ test('a window summary carries what the window measured and what the decoder sai
   assert.deepEqual(rollupChild(w!, result, [], 10_000).findings, [{ kind: 'forklift', severity: 'info' }]);
   assert.deepEqual(rollupChild(w!, grounded, [], 10_000).findings, []);
   assert.equal(rollupChild(w!, grounded, [], 10_000).frames, 10);
+});
+
+test('rollups count every event start once and never say "No anomalies" while an event is open', async () => {
+  const n = new StreamNarration({ minuteMs: 60_000, hourMs: 180_000 });
+  n.configure(SETTINGS);
+  const decoder = new GroundedDecoder();
+  const windows: string[] = [];
+  const rollups: { level: string; start: number; text: string; anomalies: number }[] = [];
+  // events as the analyzer publishes them: noted a moment after they start (their hysteresis)
+  const events = [
+    {
+      id: anomalyEventId('cam-1', 'box-1', iso(T0)),
+      kind: 'object_appeared',
+      at: T0 + 5_000,
+      noted: T0 + 6_500,
+      end: T0 + 15_000,
+    },
+    {
+      id: anomalyEventId('cam-1', 'box-2', iso(T0)),
+      kind: 'object_appeared',
+      at: T0 + 25_000,
+      noted: T0 + 26_500,
+      end: T0 + 35_000,
+    },
+    // starts just before the minute ends, noted after its last window was cut and narrated
+    {
+      id: anomalyEventId('cam-1', 'box-3', iso(T0)),
+      kind: 'object_appeared',
+      at: T0 + 59_200,
+      noted: T0 + 61_000,
+      end: T0 + 70_000,
+    },
+    // open from the first minute across the whole second one
+    {
+      id: anomalyEventId('cam-1', 'zone-1', iso(T0)),
+      kind: 'zone_entered',
+      at: T0 + 30_000,
+      noted: T0 + 31_000,
+      end: T0 + 150_000,
+    },
+  ];
+  for (let t = T0; t < T0 + 200_000; t += 500) {
+    for (const e of events) {
+      if (e.noted === t) {
+        n.noteAnomaly({ at: e.at, kind: e.kind, score: 2, eventId: e.id });
+        n.noteStart({ eventId: e.id, kind: e.kind, at: e.at, score: 2 });
+      }
+      if (e.end === t) n.noteEnd(e.id, t);
+    }
+    for (const w of n.add({ at: t, change: 0.01 })) {
+      n.submitted(w);
+      const result = await decoder.decode({ streamId: 'cam-1', window: w, ongoing: n.openAt(w.start) });
+      windows.push(result.summary);
+      for (const s of n.narrated('cam-1', 'cam-1', w, result, { eventIds: [], strideMs: 10_000 }))
+        rollups.push({
+          level: s.level,
+          start: Date.parse(s.windowStart) - T0,
+          text: s.text,
+          anomalies: s.stats.anomalies,
+        });
+    }
+  }
+  const minutes = rollups.filter((r) => r.level === 'minute');
+  assert.deepEqual(
+    minutes.map((m) => [m.start, m.anomalies]),
+    [
+      [0, 4],
+      [60_000, 0],
+      [120_000, 0],
+    ],
+    'the four starts of the first minute, box-3 included',
+  );
+  assert.match(
+    minutes[0]!.text,
+    /4 anomalies: object appeared ×3 \(first at 10:00:05\); zone entered at 10:00:30\./,
+  );
+  assert.match(
+    minutes[1]!.text,
+    /No new anomalies; still open: zone entered \(since 10:00:30\), object appeared \(since 10:00:59\)\./,
+  );
+  assert.doesNotMatch(minutes[1]!.text, /No anomalies/);
+  assert.match(minutes[2]!.text, /still open: zone entered/, 'open when the third minute began');
+  const hour = rollups.find((r) => r.level === 'hour')!;
+  assert.equal(hour.anomalies, 4, 'the hour counts what its minutes counted');
+  // a window inside the zone event does not say "No anomalies" either
+  const during = windows.filter((w) => /, 10:01:[0-4]0–/.test(w));
+  assert.equal(during.length, 5);
+  for (const w of during) assert.match(w, /No new anomalies; still open: zone entered \(since 10:00:30\)/, w);
 });

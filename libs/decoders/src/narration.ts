@@ -8,7 +8,6 @@ import {
   SlidingWindow,
   type WindowAnomaly,
   type WindowSample,
-  mergeChildren,
 } from '@vigil/windows';
 import { type DecodeResult } from './decoder.js';
 import { narrateRollup } from './grounded-decoder.js';
@@ -47,12 +46,64 @@ export class StreamNarration {
   readonly rollups: Rollups;
   /** The newest sample's time. */
   lastAt = -Infinity;
+  /**
+   * The camera's events as published (start, end), for what the summaries say about them: each start is
+   * counted in exactly one minute (the one it started in, or the first to close after it was noted), and
+   * an event open across a window or rollup is said to be, never "No anomalies".
+   */
+  private readonly ledger = new Map<string, LedgerEntry>();
 
-  constructor(periods: RollupPeriods) {
-    this.rollups = new Rollups([
-      { name: 'minute', ms: periods.minuteMs },
-      { name: 'hour', ms: periods.hourMs },
+  constructor(private readonly periods: RollupPeriods) {
+    this.rollups = new Rollups(
+      [
+        { name: 'minute', ms: periods.minuteMs },
+        { name: 'hour', ms: periods.hourMs },
+      ],
+      (level, merged) => this.settle(level, merged),
+      Math.min(5000, periods.minuteMs / 4),
+    );
+  }
+
+  /** An event started (as published): counted by the rollup it falls in. */
+  noteStart(e: { eventId: string; kind: string; at: number; score: number }): void {
+    if (!this.ledger.has(e.eventId)) this.ledger.set(e.eventId, { ...e, counted: false });
+  }
+
+  /** An event ended (as published). */
+  noteEnd(eventId: string, at: number): void {
+    const e = this.ledger.get(eventId);
+    if (e && e.endedAt === undefined) e.endedAt = at;
+  }
+
+  /** Events that started before `t` and were still open at it. */
+  openAt(t: number): WindowAnomaly[] {
+    return [...this.ledger.values()]
+      .filter((e) => e.at < t && (e.endedAt === undefined || e.endedAt > t))
+      .map(anomalyOf)
+      .sort((a, b) => a.at - b.at);
+  }
+
+  private settle(level: string, merged: RollupChild): RollupChild {
+    const ongoing = this.openAt(merged.start);
+    if (level !== 'minute') {
+      // an hour reports what its minutes counted; forget what ended well before it
+      for (const [id, e] of this.ledger)
+        if (e.counted && e.endedAt !== undefined && e.endedAt < merged.start - this.periods.hourMs)
+          this.ledger.delete(id);
+      return { ...merged, ongoing };
+    }
+    const starts: WindowAnomaly[] = [];
+    for (const e of this.ledger.values())
+      if (!e.counted && e.at < merged.end) {
+        e.counted = true;
+        starts.push(anomalyOf(e));
+      }
+    const ids = new Set([
+      ...merged.eventIds,
+      ...starts.map((a) => a.eventId!),
+      ...ongoing.map((a) => a.eventId!),
     ]);
+    return { ...merged, anomalies: starts.sort((a, b) => a.at - b.at), ongoing, eventIds: [...ids] };
   }
 
   get window(): SlidingWindow {
@@ -176,9 +227,25 @@ export function rollupChild(
   };
 }
 
+interface LedgerEntry {
+  readonly eventId: string;
+  readonly kind: string;
+  readonly at: number;
+  readonly score: number;
+  endedAt?: number;
+  counted: boolean;
+}
+
+const anomalyOf = (e: LedgerEntry): WindowAnomaly => ({
+  at: e.at,
+  kind: e.kind,
+  score: e.score,
+  eventId: e.eventId,
+});
+
 /** A closed minute or hour as a summary: grounded narration over the summaries below it. */
 export function rollupSummary(streamId: string, who: string, r: ClosedRollup): Summary {
-  const m = mergeChildren(r.start, r.end, r.children);
+  const m = r.merged;
   return SummarySchema.parse({
     summaryId: summaryId(streamId, r.level, iso(r.start)),
     streamId,

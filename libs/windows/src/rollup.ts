@@ -10,6 +10,8 @@ export interface RollupChild {
   readonly sumChange: number;
   readonly maxChange: number;
   readonly anomalies: readonly WindowAnomaly[];
+  /** Events that started before `start` and were still open at it (set when a rollup is settled). */
+  readonly ongoing?: readonly WindowAnomaly[];
   readonly eventIds: readonly string[];
   readonly findings: readonly { readonly kind: string; readonly severity: string }[];
   readonly windows: number;
@@ -21,7 +23,15 @@ export interface ClosedRollup {
   readonly start: number;
   readonly end: number;
   readonly children: readonly RollupChild[];
+  /** The children merged and settled: what the rollup reports, and what the level above gets. */
+  readonly merged: RollupChild;
 }
+
+/**
+ * Settles a closing rollup: given the children merged, returns what it reports (the narration replaces the
+ * windows' anomalies by the event starts it counts, so each start is counted once, and adds what was open).
+ */
+export type SettleRollup = (level: string, merged: RollupChild) => RollupChild;
 
 interface Bucket {
   pending: number;
@@ -68,7 +78,15 @@ export function mergeChildren(start: number, end: number, children: readonly Rol
 export class Rollups {
   private readonly levels: { name: string; ms: number; buckets: Map<number, Bucket> }[];
 
-  constructor(levels: readonly { readonly name: string; readonly ms: number }[]) {
+  constructor(
+    levels: readonly { readonly name: string; readonly ms: number }[],
+    private readonly settle: SettleRollup = (_level, merged) => merged,
+    /**
+     * A bucket of the lowest level closes only once a child ending this long after it is announced, so an
+     * event that started near its end (noted a moment later, after its hysteresis) is counted in it.
+     */
+    private readonly graceMs = 0,
+  ) {
     for (let i = 1; i < levels.length; i++)
       if (levels[i]!.ms % levels[i - 1]!.ms !== 0)
         throw new RangeError(
@@ -106,7 +124,8 @@ export class Rollups {
       this.announce(level + 1, key);
     }
     b.pending++;
-    for (const [k, other] of l.buckets) if (k < key) other.superseded = true;
+    const grace = level === 0 ? this.graceMs : 0;
+    for (const [k, other] of l.buckets) if (k < key && k + l.ms + grace <= t) other.superseded = true;
   }
 
   private land(level: number, child: RollupChild): ClosedRollup[] {
@@ -122,8 +141,9 @@ export class Rollups {
       if (!bucket.superseded || bucket.pending > 0) continue;
       l.buckets.delete(key);
       const children = bucket.children.sort((x, y) => x.start - y.start);
-      closed.push({ level: l.name, start: key, end: key + l.ms, children });
-      closed.push(...this.land(level + 1, mergeChildren(key, key + l.ms, children)));
+      const merged = this.settle(l.name, mergeChildren(key, key + l.ms, children));
+      closed.push({ level: l.name, start: key, end: key + l.ms, children, merged });
+      closed.push(...this.land(level + 1, merged));
     }
     return closed;
   }
