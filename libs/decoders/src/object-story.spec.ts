@@ -26,13 +26,46 @@ test('a window’s tracks in words: who moved which way, what stayed where and s
     objectStory(samples, start),
     '2 people moved left to right; a person moved right to left; a truck stayed at the top right (from 14:02:04). At most 3 people at once.',
   );
-  assert.equal(objectStory([{ at: start, change: 0, objects: [] }], start), 'No people or objects detected.');
+  // nothing detected is not news: no sentence for it
+  assert.equal(objectStory([{ at: start, change: 0, objects: [] }], start), '');
   // detection off: nothing is claimed
   assert.equal(objectStory([{ at: start, change: 0 }], start), '');
   assert.deepEqual(
     [placeOf(0.1, 0.1), placeOf(0.5, 0.5), placeOf(0.9, 0.5), placeOf(0.5, 0.9)],
     ['top left', 'centre', 'right', 'bottom'],
   );
+});
+
+test('narration does not repeat itself: one parked vehicle is one, arrivals are said once, flicker is not news', () => {
+  const van = (id: string, label: string) => ({ id, label, box: { x: 0.8, y: 0.05, w: 0.15, h: 0.12 } });
+  // the detector calls the parked van a truck, then a bus, and the tracker started a second track
+  const parked: WindowSample[] = Array.from({ length: 10 }, (_, i) => ({
+    at: start + i * 1000,
+    change: 0.01,
+    objects: [i < 5 ? van('4', 'truck') : van('7', 'bus')],
+  }));
+  assert.equal(objectStory(parked, start), 'A truck stayed at the top right.');
+  // five people arriving at different times at one place: one clause, the first arrival
+  const arriving: WindowSample[] = Array.from({ length: 10 }, (_, i) => ({
+    at: start + i * 1000,
+    change: 0.01,
+    objects: Array.from({ length: Math.min(5, Math.floor(i / 2)) }, (_, k) => ({
+      id: `p${k}`,
+      label: 'person',
+      box: { x: 0.1 + k * 0.01, y: 0.7, w: 0.05, h: 0.2 },
+    })),
+  }));
+  assert.equal(
+    objectStory(arriving, start),
+    '4 people stayed at the bottom left (the first from 14:02:02). At most 4 people at once.',
+  );
+  // a ball the detector calls a frisbee in one sample of ten is not a story, and neither is nothing
+  const flicker: WindowSample[] = Array.from({ length: 10 }, (_, i) => ({
+    at: start + i * 1000,
+    change: 0.05,
+    objects: i === 3 ? [{ id: '12', label: 'frisbee', box: { x: 0.5, y: 0.5, w: 0.05, h: 0.05 } }] : [],
+  }));
+  assert.equal(objectStory(flicker, start), '');
 });
 
 test('grounded summaries name what was there; the model’s prompt gets the object list of every frame it is sent', async () => {

@@ -84,25 +84,76 @@ export function objectStory(samples: readonly WindowSample[], start: number): st
     for (const [l, n] of now) most.set(l, Math.max(most.get(l) ?? 0, n));
   }
   if (!detected) return '';
-  if (tracks.size === 0) return 'No people or objects detected.';
-  // group what did the same: "3 people moved left to right"
-  const groups = new Map<string, { label: string; n: number; phrase: string; at: number }>();
-  for (const t of tracks.values()) {
+  // a track seen in one sample only is detector flicker (a ball called a frisbee once): not narrated
+  const seen = [...tracks.values()].filter((t) => t.samples >= 2 || samples.length < 4);
+  if (seen.length === 0) return '';
+  // one parked vehicle that the detector called a truck, then a bus (and the tracker split): one vehicle
+  const kept = mergeParked(seen);
+  // group what did the same: "3 people moved left to right", "2 cars stayed at the top right"
+  const groups = new Map<
+    string,
+    { label: string; n: number; phrase: string; at: number; arrived: number[] }
+  >();
+  for (const t of kept) {
     const m = motion(t);
-    const arrived = m.verb === 'stayed' && t.firstAt > start + 1000 ? ` (from ${hms(t.firstAt)})` : '';
-    const phrase = m.direction ? `moved ${m.direction}` : `stayed at the ${m.where}${arrived}`;
+    const phrase = m.direction ? `moved ${m.direction}` : `stayed at the ${m.where}`;
     const key = `${t.label}\u0000${phrase}`;
-    const g = groups.get(key);
-    if (g) g.n++;
-    else groups.set(key, { label: t.label, n: 1, phrase, at: t.firstAt });
+    const g = groups.get(key) ?? { label: t.label, n: 0, phrase, at: t.firstAt, arrived: [] };
+    g.n++;
+    g.at = Math.min(g.at, t.firstAt);
+    if (m.verb === 'stayed' && t.firstAt > start + 1000) g.arrived.push(t.firstAt);
+    groups.set(key, g);
   }
   const parts = [...groups.values()]
     .sort((a, b) => b.n - a.n || a.at - b.at)
-    .slice(0, 8)
-    .map((g) => `${count(g.n, g.label)} ${g.phrase}`);
+    .slice(0, 6)
+    .map((g) => {
+      // when it arrived, once per group: "(from 14:02:04)", or for several "(the first from 14:02:04)"
+      const first = g.arrived.length ? Math.min(...g.arrived) : null;
+      const when =
+        first === null ? '' : g.n === 1 ? ` (from ${hms(first)})` : ` (the first from ${hms(first)})`;
+      return `${count(g.n, g.label)} ${g.phrase}${when}`;
+    });
   const peak = [...most].sort((a, b) => b[1] - a[1])[0]!;
   const sentence = parts.join('; ');
   return `${sentence.charAt(0).toUpperCase()}${sentence.slice(1)}.${peak[1] > 1 ? ` At most ${count(peak[1], peak[0])} at once.` : ''}`;
+}
+
+/** Classes that are one kind of thing to a person reading a summary. */
+const FAMILY: Record<string, string> = {
+  car: 'vehicle',
+  truck: 'vehicle',
+  bus: 'vehicle',
+  motorcycle: 'vehicle',
+  train: 'vehicle',
+  bicycle: 'bicycle',
+};
+const familyOf = (label: string) => FAMILY[label] ?? label;
+
+const iou = (a: SampleObject['box'], b: SampleObject['box']) => {
+  const w = Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x);
+  const h = Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y);
+  const inter = Math.max(0, w) * Math.max(0, h);
+  return inter / (a.w * a.h + b.w * b.h - inter || 1);
+};
+
+/**
+ * Vehicle tracks that stayed in about the same place are one vehicle (the detector's class
+ * for a parked van flickers between truck and bus, and a new class can start a new track): merged into
+ * the track seen longest, under the label it was seen with most.
+ */
+function mergeParked(tracks: Sighting[]): Sighting[] {
+  const out: Sighting[] = [];
+  for (const t of [...tracks].sort((a, b) => b.samples - a.samples)) {
+    const stays = familyOf(t.label) === 'vehicle' && !motion(t).direction;
+    const same = stays
+      ? out.find(
+          (o) => familyOf(o.label) === familyOf(t.label) && !motion(o).direction && iou(o.last, t.last) > 0.4,
+        )
+      : undefined;
+    if (!same) out.push(t);
+  }
+  return out;
 }
 
 /** Each frame's tracked objects as the prompt lists them: "#3 person [0.41, 0.52, 0.05, 0.20]". */

@@ -293,7 +293,11 @@ export class StreamSupervisor {
     this.framesIn++;
     this.lastFrameAt = at;
     this.attempt = 0;
-    if (this._state !== 'running') this.setState('running');
+    if (this._state !== 'running') {
+      // frames flow again: what went wrong before is history, not the camera's state (the card shows it)
+      this.lastError = null;
+      this.setState('running');
+    }
     this.armWatchdog();
     const seq = this.seq++;
     const pts = this.pts.get(seq);
