@@ -199,6 +199,11 @@ test('credentials are redacted from URLs and from free text', () => {
     redactSecrets('ffmpeg: rtsp://cam/live?t=xyz&channel=1: 404, then http://h/a?q=zz'),
     'ffmpeg: rtsp://cam/live?t=***&channel=*** 404, then http://h/a?q=***',
   );
+  // a key after # never reaches a server, and `vigil up` prints its dashboard link with it on purpose
+  assert.equal(
+    redactSecrets('Dashboard: http://localhost:8080/#key=abc123'),
+    'Dashboard: http://localhost:8080/#key=abc123',
+  );
   const text = redactSecrets(
     '[rtsp @ 0x1] rtsp://admin:s3cret@10.0.0.5/live: 401 Unauthorized, retry http://u:p@h/x?password=zz',
   );

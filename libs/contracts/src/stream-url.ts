@@ -317,5 +317,5 @@ export function redactSecrets(text: string): string {
     .replace(/([a-z][a-z0-9+.-]*:\/\/[^\s?#]*\?)([^\s#]*)/gi, (_m, head: string, query: string) => {
       return head + query.replace(/(^|&)([^=&]*)=[^&]*/g, '$1$2=***');
     })
-    .replace(/((?:pass|password|pwd|token|secret|key|auth)[^=&\s]*=)[^&\s]+/gi, '$1***');
+    .replace(/([?&](?:pass|password|pwd|token|secret|key|auth)[^=&\s]*=)[^&\s]+/gi, '$1***');
 }
