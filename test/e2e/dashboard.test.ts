@@ -74,6 +74,20 @@ test('the dashboard shows the demo cameras, an event after the scheduled anomaly
         b.height < f.height,
       `a person's box within the frame: ${JSON.stringify(drawn)}`,
     );
+    // the boxes sit on the frame they were found in: the detection's sample time is the frame's capture time
+    const card = page.locator('[data-stream-id="demo-courtyard"]');
+    const read = async () => ({
+      boxes: (await card.locator('.boxes').getAttribute('data-captured-at')) ?? '',
+      frame: (await card.locator('img.frame').getAttribute('data-captured-at')) ?? '',
+      meta: (await card.locator('.meta').textContent()) ?? '',
+    });
+    // both are set together every 3 s; a second read settles one that fell between two refreshes
+    let times = await read();
+    if (times.boxes !== times.frame) times = await read();
+    assert.ok(times.boxes, 'the boxes say which sample they are of');
+    assert.equal(Date.parse(times.boxes), Date.parse(times.frame), JSON.stringify(times));
+    // the card says what is analyzed beside what is sent
+    assert.match(times.meta, /^running · [\d.]+ fps sent · [\d.]+ analyzed/, times.meta);
     const entered = page
       .locator('#events li[data-kind="zone_entered"]', { hasText: 'Demo courtyard' })
       .first();

@@ -351,7 +351,7 @@ test('credentials in a URL: refused with the fix; any query value is masked in r
   // a PUT of the URL as shown keeps the stored values
   const put = await call(gw!, 'PUT', `/api/streams/${CAM}-q`, {
     key: WRITE,
-    body: { ...(shown.json as object), status: undefined, name: 'renamed' },
+    body: { ...(shown.json as object), name: 'renamed' }, // as GET gave it, status and all
   });
   assert.equal(put.status, 200, put.buf.toString());
   await waitFor(
@@ -644,6 +644,32 @@ test('every route’s real responses pass the published OpenAPI document, checke
     body: { reason: 'check' },
   });
   await check('GET', '/api/streams/{id}/frame.jpg', `/api/streams/${id}/frame.jpg`);
+  // the frame the boxes of /objects were found in, by its capture time
+  const objects = await check('GET', '/api/streams/{id}/objects', `/api/streams/${id}/objects`);
+  const at = await check(
+    'GET',
+    '/api/streams/{id}/frame.jpg',
+    `/api/streams/${id}/frame.jpg?at=${encodeURIComponent(String(objects.json.capturedAt))}`,
+  );
+  assert.equal(at.status, 200);
+  assert.equal(
+    Date.parse(at.headers.get('x-captured-at') ?? ''),
+    Date.parse(String(objects.json.capturedAt)),
+  );
+  assert.equal(
+    (
+      await check(
+        'GET',
+        '/api/streams/{id}/frame.jpg',
+        `/api/streams/${id}/frame.jpg?at=${iso(now - 3_600_000)}`,
+      )
+    ).status,
+    404,
+  );
+  assert.equal(
+    (await check('GET', '/api/streams/{id}/frame.jpg', `/api/streams/${id}/frame.jpg?at=soon`)).status,
+    400,
+  );
   await check('GET', '/api/streams/{id}/objects', `/api/streams/${id}/objects`);
   await check('GET', '/api/streams/{id}/live', `/api/streams/${id}/live`);
   await check('GET', '/api/streams/{id}/live', `/api/streams/${CAM}-off/live`); // 409

@@ -109,6 +109,7 @@ function renderCamera(spec) {
     $('#grid').append(card);
   }
   cam.spec = spec;
+  if (spec.analyzed) cam.analyzed = spec.analyzed;
   cam.parts.title.textContent = spec.name ?? spec.id;
   setStatus(spec.id, spec.status);
 }
@@ -116,51 +117,111 @@ function renderCamera(spec) {
 function setStatus(id, status) {
   const cam = cameras.get(id);
   if (!cam) return;
+  cam.status = status;
   cam.parts.badge.replaceChildren(statusBadge(status));
-  cam.parts.meta.textContent = status
-    ? `${status.state} · ${status.fpsOut.toFixed(1)} fps · ${status.drops} drops · ${status.restarts} restarts` +
-      (status.lastError ? ` · ${status.lastError}` : '')
-    : 'no status yet';
+  renderMeta(cam);
 }
 
+/**
+ * What the camera sends and what of it is analyzed: ingest's rate beside the analyzer's (so frames the
+ * analyzer sheds show), drops and restarts when there are any, and an error only while it is the state.
+ */
+function renderMeta(cam) {
+  const status = cam.status;
+  if (!status) {
+    cam.parts.meta.textContent = 'no status yet';
+    return;
+  }
+  const parts = [status.state, `${status.fpsOut.toFixed(1)} fps sent`];
+  const analyzed = cam.analyzed;
+  if (analyzed) {
+    parts.push(`${analyzed.fps.toFixed(1)} analyzed`);
+    const shed = status.fpsOut > 0 ? 1 - analyzed.fps / status.fpsOut : 0;
+    if (status.state === 'running' && shed > 0.2)
+      parts.push(`${Math.round(shed * 100)} % not analyzed (the analyzer is behind)`);
+  }
+  if (status.drops) parts.push(`${status.drops} dropped at ingest`);
+  if (status.restarts) parts.push(`${status.restarts} restarts`);
+  if (status.lastError && status.state !== 'running') parts.push(status.lastError);
+  cam.parts.meta.textContent = parts.join(' · ');
+  cam.parts.meta.dataset.analyzedFps = analyzed ? String(analyzed.fps) : '';
+}
+
+async function refreshAnalyzed() {
+  const { items } = await (await api('/api/streams')).json();
+  for (const s of items) {
+    const cam = cameras.get(s.id);
+    if (!cam) continue;
+    cam.analyzed = s.analyzed;
+    renderMeta(cam);
+  }
+}
+
+/**
+ * Each camera's picture with its boxes: the tracked objects of the newest scored sample, drawn on the frame
+ * they were found in (fetched by its capture time), not on a newer one beside which they would sit. Before
+ * there are objects (or when that frame is gone), the newest frame alone.
+ */
 async function refreshFrames() {
   for (const cam of cameras.values()) {
     try {
-      const blob = await (await api(`/api/streams/${cam.spec.id}/frame.jpg`)).blob();
-      const url = URL.createObjectURL(blob);
+      const objects = await (await api(`/api/streams/${cam.spec.id}/objects`)).json();
+      let res = null;
+      if (objects.capturedAt) {
+        res = await api(
+          `/api/streams/${cam.spec.id}/frame.jpg?at=${encodeURIComponent(objects.capturedAt)}`,
+        ).catch((err) => {
+          if (err instanceof Unauthorized) throw err;
+          return null;
+        });
+      }
+      const matched = res !== null;
+      if (!res) res = await api(`/api/streams/${cam.spec.id}/frame.jpg`);
+      const url = URL.createObjectURL(await res.blob());
       cam.parts.img.src = url;
       cam.parts.img.dataset.loaded = 'true';
+      cam.parts.img.dataset.capturedAt = res.headers.get('x-captured-at') ?? '';
       if (cam.frameUrl) URL.revokeObjectURL(cam.frameUrl);
       cam.frameUrl = url;
-      drawObjects(cam, (await (await api(`/api/streams/${cam.spec.id}/objects`)).json()).items);
+      drawObjects(cam, matched ? objects.items : [], matched ? objects.capturedAt : '');
     } catch (err) {
       if (err instanceof Unauthorized) throw err;
     }
   }
 }
 
-/** The tracked objects as boxes over the frame (positions in % of it), each with its class and track id. */
-function drawObjects(cam, items) {
+/**
+ * The tracked objects as boxes over the frame (positions in % of it), each with its class and track id;
+ * a label that would cover another is moved below the one before it.
+ */
+function drawObjects(cam, items, capturedAt) {
   const img = cam.parts.img;
   // the frame is shown whole at its own shape, so the boxes' fractions are fractions of what is seen
   if (img.naturalWidth) img.parentElement.style.aspectRatio = `${img.naturalWidth} / ${img.naturalHeight}`;
   const pct = (v) => `${(v * 100).toFixed(2)}%`;
+  // labels sit above their box; one that would overlap an earlier one (by its top-left) goes inside instead
+  const placed = [];
+  const sorted = [...items].sort((a, b) => a.box.y - b.box.y || a.box.x - b.box.x);
   cam.parts.boxes.replaceChildren(
-    ...items.map((o) =>
-      el(
+    ...sorted.map((o) => {
+      const clash = placed.some((p) => Math.abs(p.x - o.box.x) < 0.12 && Math.abs(p.y - o.box.y) < 0.05);
+      placed.push({ x: o.box.x, y: o.box.y });
+      return el(
         'div',
         {
-          class: `box ${o.label === 'person' ? 'person' : 'thing'}`,
+          class: `box ${o.label === 'person' ? 'person' : 'thing'}${clash ? ' inside' : ''}`,
           'data-track-id': o.trackId,
           'data-label': o.label,
           title: `${o.label} #${o.trackId}, score ${o.score.toFixed(2)}, seen ${o.dwellS.toFixed(0)} s`,
           style: `left:${pct(o.box.x)};top:${pct(o.box.y)};width:${pct(o.box.w)};height:${pct(o.box.h)}`,
         },
         el('span', {}, `${o.label} #${o.trackId}`),
-      ),
-    ),
+      );
+    }),
   );
   cam.parts.boxes.dataset.count = String(items.length);
+  // the sample the boxes were found in: the frame under them is the one captured then
+  cam.parts.boxes.dataset.capturedAt = capturedAt;
 }
 
 async function refreshScores() {
@@ -430,6 +491,7 @@ async function start() {
       try {
         await refreshFrames();
         await refreshScores();
+        await refreshAnalyzed();
       } catch (err) {
         if (err instanceof Unauthorized) return showLogin(err.message);
       }

@@ -39,6 +39,8 @@ const summaryRow = jsonRow(SummarySchema);
 const statusRow = jsonRow(StreamStatusSchema);
 const scoreRow = jsonRow(ScoreSampleSchema);
 const specRow = jsonRow(StreamSpecSchema);
+/** Frames kept per camera beyond the latest: about 4 s at 2 fps, longer than a frame's analysis takes. */
+const RECENT_FRAMES = 8;
 
 /** A row parser and what to do with a valid row, as one handler of raw values. */
 function stored<T>(
@@ -78,6 +80,8 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
   private readonly publisher: KafkaPublisher;
   private readonly deadLetters: DeadLetters;
   private readonly latest = new Map<string, LatestFrame>();
+  /** Each camera's last few frames by capture time, so boxes can be drawn on the frame they were found in. */
+  private readonly recent = new Map<string, LatestFrame[]>();
   private readonly objects = new Map<string, LatestObjects>();
   private readonly specWaiters = new Set<() => void>();
   private joined = false;
@@ -215,6 +219,7 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
       ),
       [TOPICS.scores.name]: stored(scoreRow, (x) => {
         this.store.putScore(x);
+        this.noteAnalyzed(x.streamId);
         if (x.objects && x.capturedAt >= (this.objects.get(x.streamId)?.capturedAt ?? ''))
           this.objects.set(x.streamId, { capturedAt: x.capturedAt, items: x.objects });
         return null;
@@ -268,18 +273,56 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
     this.trimLoggedAt = now;
   }
 
-  /** Each camera's newest usable frame of the batch becomes its latest. */
+  /** Each camera's newest usable frame of the batch becomes its latest; the last few are kept by time. */
   private keepFrames(batch: IncomingMessage[]): void {
-    const newest = new Map<string, LatestFrame>();
+    const kept = new Map<string, LatestFrame[]>();
     for (const m of batch) {
       if (!m.key || !m.value) continue;
       const meta = frameMetaOf(m.headers, m.key);
       // served as image/jpeg: anything that is not one (SOI marker, then a segment) is not kept
       const jpeg = m.value.length > 3 && m.value[0] === 0xff && m.value[1] === 0xd8 && m.value[2] === 0xff;
-      if (meta.ok && jpeg) newest.set(m.key, { jpeg: m.value, capturedAt: meta.value.capturedAt });
+      if (!meta.ok || !jpeg) continue;
+      const list = kept.get(m.key) ?? [];
+      list.push({ jpeg: m.value, capturedAt: meta.value.capturedAt });
+      kept.set(m.key, list.slice(-RECENT_FRAMES));
     }
-    // copies, made once per camera: a frame is a slice of its Kafka fetch, which the slice would keep whole
-    for (const [key, f] of newest) this.latest.set(key, { ...f, jpeg: Buffer.from(f.jpeg) });
+    // copies, made once per frame kept: a frame is a slice of its Kafka fetch, which the slice would keep whole
+    for (const [key, frames] of kept) {
+      const copies = frames.map((f) => ({ ...f, jpeg: Buffer.from(f.jpeg) }));
+      this.latest.set(key, copies.at(-1)!);
+      this.recent.set(key, [...(this.recent.get(key) ?? []), ...copies].slice(-RECENT_FRAMES));
+    }
+  }
+
+  /** When the analyzer's scores of each camera arrived (the last minute's worth, at most 240). */
+  private readonly analyzed = new Map<string, number[]>();
+
+  private noteAnalyzed(streamId: string): void {
+    const now = Date.now();
+    const times = (this.analyzed.get(streamId) ?? []).filter((t) => t > now - 60_000);
+    times.push(now);
+    this.analyzed.set(streamId, times.slice(-240));
+  }
+
+  /**
+   * How fast the analyzer scores the camera's frames: samples a second over the last 20 s (what the card
+   * sets beside the rate ingest sends, so frames the analyzer sheds show), and when it last did.
+   */
+  analyzedOf(streamId: string): { fps: number; lastAt: string | null } {
+    const now = Date.now();
+    const times = this.analyzed.get(streamId) ?? [];
+    const recent = times.filter((t) => t > now - 20_000).length;
+    const last = times.at(-1);
+    return {
+      fps: Math.round((recent / 20) * 10) / 10,
+      lastAt: last === undefined ? null : new Date(last).toISOString(),
+    };
+  }
+
+  /** The camera's frame captured at `at` (ISO), if it is among the last few. */
+  frameAt(streamId: string, at: string): LatestFrame | undefined {
+    const t = Date.parse(at);
+    return this.recent.get(streamId)?.find((f) => Date.parse(f.capturedAt) === t);
   }
 
   latestFrame(streamId: string): LatestFrame | undefined {

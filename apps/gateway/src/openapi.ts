@@ -201,10 +201,25 @@ export function openApiDocument(controllers: readonly Type[]) {
         // one object, not allOf: the spec's schema is closed (additionalProperties: false), so an allOf
         // with a second schema adding `status` could never pass (every response failed it)
         Stream: withProperty(
-          components.StreamSpecOut,
-          'status',
-          { anyOf: [ref('StreamStatus'), { type: 'null' }], description: 'The latest status, if any' },
-          'A camera: its spec (user info and query values masked in the URL) and its latest status',
+          withProperty(
+            components.StreamSpecOut,
+            'status',
+            { anyOf: [ref('StreamStatus'), { type: 'null' }], description: 'The latest status, if any' },
+            '',
+          ),
+          'analyzed',
+          {
+            type: 'object',
+            required: ['fps', 'lastAt'],
+            additionalProperties: false,
+            description:
+              'How fast the analyzer scores this camera: samples a second over the last 20 s (below status.fpsOut when it sheds frames), and when it last did',
+            properties: {
+              fps: { type: 'number', minimum: 0 },
+              lastAt: { type: ['string', 'null'], format: 'date-time' },
+            },
+          },
+          'A camera: its spec (user info and query values masked in the URL), its latest status from ingest, and how fast the analyzer scores it',
         ),
         Anomaly: {
           ...anomaly,

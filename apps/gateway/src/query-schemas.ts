@@ -53,6 +53,17 @@ export const ScoresQuerySchema = z
   .object({ since: timeParam.optional().describe('RFC 3339 time or epoch ms; default 10 minutes ago') })
   .strict();
 
+export const FrameQuerySchema = z
+  .object({
+    at: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe(
+        'The capture time of the frame wanted (as /objects gives it): the frame its boxes were found in. Kept for a few seconds',
+      ),
+  })
+  .strict();
+
 export const EVENT_TYPES = ['anomaly', 'summary', 'status', 'stream'] as const;
 
 export const EventsQuerySchema = z

@@ -1,8 +1,9 @@
 import { Controller, Delete, Get, HttpCode, Post, Put, Res } from '@nestjs/common';
 import { type FastifyReply } from 'fastify';
 import { StreamIdSchema, StreamSpecSchema, type StreamSpec } from '@vigil/contracts';
-import { ScoresQuerySchema, SummarizeBodySchema } from './query-schemas.js';
-import { RawBody, RawQuery, Route, ValidBody, ValidParam } from './route-meta.js';
+import { type z } from 'zod';
+import { FrameQuerySchema, ScoresQuerySchema, SummarizeBodySchema } from './query-schemas.js';
+import { RawBody, RawQuery, Route, ValidBody, ValidParam, ValidQuery } from './route-meta.js';
 import { StreamsService } from './streams.service.js';
 import { parseInput } from './validation.js';
 
@@ -53,7 +54,11 @@ export class StreamsController {
     responses: { '200': { description: 'Changed', ref: 'Stream' }, '404': noCamera },
   })
   update(@ValidParam('id', StreamIdSchema) id: string, @RawBody(StreamSpecSchema) body: unknown) {
-    const obj = body && typeof body === 'object' && !Array.isArray(body) ? body : null;
+    // a camera as GET shows it may come back as it is: its read-only parts (status, analyzed) are dropped
+    const obj =
+      body && typeof body === 'object' && !Array.isArray(body)
+        ? Object.fromEntries(Object.entries(body).filter(([k]) => k !== 'status' && k !== 'analyzed'))
+        : null;
     // the id in the URL names the camera; one in the body may only repeat it
     if (obj && 'id' in obj && obj.id !== id)
       parseInput(
@@ -95,14 +100,19 @@ export class StreamsController {
   /** The latest sampled frame (JPEG at the analyzer's input size), as read from vigil.frames.v1. */
   @Get(':id/frame.jpg')
   @Route({
-    summary: 'The latest sampled frame',
+    summary:
+      'The latest sampled frame, or with `at` the one captured then (the frame /objects’ boxes belong to)',
     responses: {
-      '200': { description: 'JPEG', media: 'image/jpeg' },
-      '404': { description: 'No such camera, or no frame yet' },
+      '200': { description: 'JPEG; x-captured-at says when it was captured', media: 'image/jpeg' },
+      '404': { description: 'No such camera, no frame yet, or none captured at `at` kept' },
     },
   })
-  frame(@ValidParam('id', StreamIdSchema) id: string, @Res() reply: FastifyReply) {
-    const f = this.streams.frame(id); // a JPEG: the feed keeps no frame that does not start like one
+  frame(
+    @ValidParam('id', StreamIdSchema) id: string,
+    @ValidQuery(FrameQuerySchema) q: z.output<typeof FrameQuerySchema>,
+    @Res() reply: FastifyReply,
+  ) {
+    const f = this.streams.frame(id, q.at); // a JPEG: the feed keeps no frame that does not start like one
     return reply
       .type('image/jpeg')
       .header('cache-control', 'no-store')

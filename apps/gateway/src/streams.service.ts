@@ -19,8 +19,14 @@ import { GATEWAY_CONFIG } from './gateway.tokens.js';
 import { LiveViewHub } from './live-view.js';
 import { GatewayRepository } from './repository.js';
 
-/** A camera as the API shows it: its spec with credentials redacted, and its latest status. */
-export type StreamView = StreamSpec & { status: StreamStatus | null };
+/**
+ * A camera as the API shows it: its spec with credentials redacted, its latest status (from ingest), and
+ * how fast the analyzer scores it (beside ingest's rate, what the analyzer sheds shows).
+ */
+export type StreamView = StreamSpec & {
+  status: StreamStatus | null;
+  analyzed: { fps: number; lastAt: string | null };
+};
 
 /**
  * Cameras: StreamSpecs on the compacted vigil.streams.v1 (through the feed), their live status and scores
@@ -36,7 +42,11 @@ export class StreamsService {
   ) {}
 
   private view(spec: StreamSpec): StreamView {
-    return { ...publicSpec(spec), status: this.repo.status(spec.id) };
+    return {
+      ...publicSpec(spec),
+      status: this.repo.status(spec.id),
+      analyzed: this.feed.analyzedOf(spec.id),
+    };
   }
 
   /** The camera's spec, or a 404 that says how to find or add one. */
@@ -98,8 +108,17 @@ export class StreamsService {
     return this.feed.requestSummary(this.existing(id).id, reason);
   }
 
-  frame(id: string): LatestFrame {
+  /** The latest frame, or the one captured at `at` (where its boxes were found) while it is kept. */
+  frame(id: string, at?: string): LatestFrame {
     const spec = this.existing(id);
+    if (at !== undefined) {
+      const f = this.feed.frameAt(spec.id, at);
+      if (!f)
+        throw new NotFoundException(
+          `no frame of "${spec.id}" captured at ${at} is kept any more (only the last few seconds); ask /objects again`,
+        );
+      return f;
+    }
     const f = this.feed.latestFrame(spec.id);
     if (!f) throw new NotFoundException(`no frame of "${spec.id}" seen yet; is the camera running?`);
     return f;
