@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type INestApplicationContext } from '@nestjs/common';
@@ -13,8 +15,10 @@ import {
   StreamSpecSchema,
   type Summary,
   SummarySchema,
+  ALL_TOPICS,
   TOPICS,
   jsonRow,
+  useTopicNamespace,
 } from '@vigil/contracts';
 import {
   KafkaPublisher,
@@ -33,10 +37,9 @@ import {
   readFrames,
 } from '@vigil/media';
 import { type Logger } from '@vigil/observability';
-import { watchTopics } from '@vigil/testing';
+import { LocalKafka, watchTopics } from '@vigil/testing';
 import { startAnalyzer } from '../../analyzer/src/index.js';
 import { UsageError } from './errors.js';
-import { localKafka } from './up.command.js';
 
 export interface ReplayOptions {
   fps: number;
@@ -89,9 +92,21 @@ export async function runReplay(
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
+  // A backtest is apart from live work, wherever it runs: topics of its own (vigil.replay-<run>.…, never
+  // a live topic a downstream consumer reads), its own consumer group, outbox and, unless --brokers names
+  // a broker, a broker of its own on a free port (so it runs beside `vigil up`, whose broker has the port).
+  const run = randomUUID().slice(0, 8);
+  useTopicNamespace(`replay-${run}`);
+  const scratch = mkdtempSync(join(tmpdir(), `vigil-replay-${run}-`));
+  stops.push(() => rm(scratch, { recursive: true, force: true }));
   try {
-    const brokers =
-      cfg.brokers ?? (await localKafka(cfg, join(resolve(cfg.dataDir), 'kafka'), logger, stops));
+    let brokers = cfg.brokers;
+    if (!brokers) {
+      const kafka = new LocalKafka({ dataDir: join(scratch, 'kafka') });
+      stops.push(() => kafka.stop());
+      await kafka.start();
+      brokers = kafka.brokers;
+    }
     const conn = kafkaConnection(cfg, 'vigil-replay', brokers);
     const slug = basename(file)
       .toLowerCase()
@@ -107,11 +122,14 @@ export async function runReplay(
     });
     const kafka = createKafka(conn, logger);
     await ensureTopics(kafka, conn, [TOPICS.frames, TOPICS.control]);
+    if (cfg.brokers) stops.push(() => dropTopics(kafka, logger));
     const analyzer: INestApplicationContext = await startAnalyzer(
       loadAnalyzerConfig({
         ...env,
         VIGIL_KAFKA_BROKERS: brokers.join(','),
         VIGIL_ANALYZER_HTTP_PORT: env.VIGIL_ANALYZER_HTTP_PORT ?? '0',
+        VIGIL_ANALYZER_GROUP_ID: `vigil-replay-${run}`,
+        VIGIL_OUTBOX_DIR: join(scratch, 'outbox'),
       }),
       logger,
     );
@@ -127,7 +145,7 @@ export async function runReplay(
     const sub: KafkaSubscriber = await watchTopics(
       brokers,
       {
-        groupId: `vigil-replay-${streamId}`,
+        groupId: `vigil-replay-${run}-watch`,
         topics: [TOPICS.anomalies.name, TOPICS.summaries.name, TOPICS.scores.name],
       },
       (m) => {
@@ -249,4 +267,19 @@ export function eventTable(r: ReplayResult): string[] {
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   return rows.length ? [line(head), ...rows.map(line)] : ['no anomaly events'];
+}
+
+/** The run's own topics, deleted from a shared broker when the replay ends (they hold nothing live). */
+async function dropTopics(kafka: ReturnType<typeof createKafka>, logger: Logger): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const mine = ALL_TOPICS.map((t) => t.name);
+    const existing = new Set(await admin.listTopics());
+    await admin.deleteTopics({ topics: mine.filter((t) => existing.has(t)), timeout: 10_000 });
+  } catch (err) {
+    logger.warn(`could not delete the replay's topics: ${(err as Error).message}`);
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -94,3 +94,21 @@ export const TOPICS = {
 
 export type TopicKey = keyof typeof TOPICS;
 export const ALL_TOPICS: readonly TopicSpec[] = Object.values(TOPICS);
+
+/** The topic names a process started with, before any namespace. */
+const LIVE_NAMES = Object.fromEntries(Object.entries(TOPICS).map(([k, t]) => [k, t.name])) as Record<
+  TopicKey,
+  string
+>;
+
+/**
+ * Moves every topic name of this process into a namespace of its own (`vigil.<ns>.anomalies.v1`, …), for
+ * a process that must not touch live work: `vigil replay` on a shared broker. Process-wide, called before
+ * any Kafka client starts; every app reads the names from TOPICS when it uses them. Returns the names.
+ */
+export function useTopicNamespace(ns: string): readonly string[] {
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(ns)) throw new Error(`topic namespace "${ns}" is not [a-z0-9-]`);
+  for (const key of Object.keys(TOPICS) as TopicKey[])
+    (TOPICS[key] as { name: string }).name = LIVE_NAMES[key].replace(/^vigil\./, `vigil.${ns}.`);
+  return Object.values(TOPICS).map((t) => t.name);
+}
