@@ -12,7 +12,6 @@ import {
   type Summary,
   TOPICS,
   anomalyEventId,
-  summaryId,
 } from '@vigil/contracts';
 import { loadGatewayConfig } from '@vigil/config';
 import {
@@ -32,6 +31,7 @@ import {
   useTestKafka,
   waitFor,
   watchTopics,
+  sampleSummary,
 } from '@vigil/testing';
 import { type RunningGateway, startGateway } from '../../apps/gateway/src/main.js';
 
@@ -124,22 +124,8 @@ function anomaly(
   return e;
 }
 
-function summary(stream: string, level: Summary['level'], endMs: number): Summary {
-  return {
-    summaryId: summaryId(stream, level, iso(endMs - 10_000)),
-    streamId: stream,
-    level,
-    trigger: 'cadence',
-    windowStart: iso(endMs - 10_000),
-    windowEnd: iso(endMs),
-    text: `${level} ending ${iso(endMs)}`,
-    findings: [],
-    eventIds: [],
-    decoder: { type: 'grounded', fallback: false },
-    stats: { frames: 20, meanChange: 0.01, maxChange: 0.02, anomalies: 0 },
-    createdAt: iso(endMs),
-  };
-}
+const summary = (stream: string, level: Summary['level'], endMs: number) =>
+  sampleSummary(stream, level, endMs);
 
 /** A message as the apps publish it, from a source of this test's own. */
 const json = (type: string, value: { streamId: string }) =>

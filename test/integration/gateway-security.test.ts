@@ -20,13 +20,20 @@ import {
   type Summary,
   TOPICS,
   anomalyEventId,
-  summaryId,
 } from '@vigil/contracts';
 import { loadGatewayConfig, loadIngestConfig } from '@vigil/config';
 import { KafkaPublisher, createKafka, frameMessage, jsonMessage, statusMessage } from '@vigil/kafka';
 import { StreamSupervisor } from '@vigil/media';
 import { Logger } from '@vigil/observability';
-import { repoRoot, sceneJpeg, testDir, useTestKafka, waitFor, watchTopics } from '@vigil/testing';
+import {
+  repoRoot,
+  sampleSummary,
+  sceneJpeg,
+  testDir,
+  useTestKafka,
+  waitFor,
+  watchTopics,
+} from '@vigil/testing';
 import { type RunningGateway, startGateway } from '../../apps/gateway/src/main.js';
 import { startIngest } from '../../apps/ingest/src/main.js';
 import { IngestService } from '../../apps/ingest/src/ingest.service.js';
@@ -125,22 +132,8 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const message = (type: string, value: { streamId: string }) =>
   jsonMessage(value, { type, source: 'urn:vigil:test', id: randomUUID(), time: new Date().toISOString() });
 
-function summary(stream: string, endMs: number, text = `window ending ${iso(endMs)}`): Summary {
-  return {
-    summaryId: summaryId(stream, 'window', iso(endMs - 10_000)),
-    streamId: stream,
-    level: 'window',
-    trigger: 'cadence',
-    windowStart: iso(endMs - 10_000),
-    windowEnd: iso(endMs),
-    text,
-    findings: [],
-    eventIds: [],
-    decoder: { type: 'grounded', fallback: false },
-    stats: { frames: 20, meanChange: 0.01, maxChange: 0.02, anomalies: 0 },
-    createdAt: iso(endMs),
-  };
-}
+const summary = (stream: string, endMs: number, text?: string) =>
+  sampleSummary(stream, 'window', endMs, text);
 const publishSummaries = (ss: Summary[]) =>
   pub.publish(
     TOPICS.summaries.name,

@@ -11,3 +11,4 @@ export * from './scenes.js';
 export * from './fake-chat-server.js';
 export * from './watch-topics.js';
 export * from './secret-scan.js';
+export * from './records.js';
