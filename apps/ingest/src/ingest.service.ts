@@ -183,7 +183,8 @@ export class IngestService implements OnModuleInit, OnModuleDestroy {
           backoffMaxMs: this.config.backoffMaxMs,
           realtime: true,
           ...cameraPolicy(this.config),
-          resolveHost: (name) => lookup(name, { all: true, verbatim: true }),
+          // IPv4 first: the address pinned is the first, and cameras are IPv4 far more often than not
+          resolveHost: (name) => lookup(name, { all: true, verbatim: false }),
           ...(creds ? { credentials: () => this.secrets.credentials(creds.secret) } : {}),
         },
         (frame) => this.onFrame(rt, frame),
