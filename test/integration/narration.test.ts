@@ -138,6 +138,13 @@ test('windows, minute and hour rollups with event links, an anomaly-start window
     () => summaries.some((s) => s.level === 'hour' && Date.parse(s.windowStart) === T0 + 24_000),
     90_000,
   );
+  // every frame analyzed (the last one closes the cadence window ending at 42 s): on a loaded machine the
+  // analyzer may still be behind the publisher when the hour above closes
+  await waitFor(
+    'the last frame analyzed',
+    () => summaries.some((s) => s.level === 'window' && Date.parse(s.windowEnd) - T0 === 42_000),
+    60_000,
+  );
   // a summary on request: the analyzer holding the stream narrates its latest window now
   const requestedAt = new Date().toISOString();
   await pub.publish(TOPICS.control.name, [
