@@ -138,7 +138,7 @@ function renderMeta(cam) {
     parts.push(`${analyzed.fps.toFixed(1)} analyzed`);
     const shed = status.fpsOut > 0 ? 1 - analyzed.fps / status.fpsOut : 0;
     if (status.state === 'running' && shed > 0.2)
-      parts.push(`${Math.round(shed * 100)} % not analyzed (the analyzer is behind)`);
+      parts.push(`${Math.round(shed * 100)} % dropped by the analyzer`);
   }
   if (status.drops) parts.push(`${status.drops} dropped at ingest`);
   if (status.restarts) parts.push(`${status.restarts} restarts`);

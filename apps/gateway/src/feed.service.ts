@@ -219,7 +219,7 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
       ),
       [TOPICS.scores.name]: stored(scoreRow, (x) => {
         this.store.putScore(x);
-        this.noteAnalyzed(x.streamId);
+        this.noteAnalyzed(x.streamId, x.capturedAt);
         if (x.objects && x.capturedAt >= (this.objects.get(x.streamId)?.capturedAt ?? ''))
           this.objects.set(x.streamId, { capturedAt: x.capturedAt, items: x.objects });
         return null;
@@ -294,28 +294,30 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  /** When the analyzer's scores of each camera arrived (the last minute's worth, at most 240). */
-  private readonly analyzed = new Map<string, number[]>();
+  /** Each camera's analyzer scores of the last minute: when they arrived, and the sample each is of. */
+  private readonly analyzed = new Map<string, { at: number; captured: number }[]>();
 
-  private noteAnalyzed(streamId: string): void {
+  private noteAnalyzed(streamId: string, capturedAt: string): void {
     const now = Date.now();
-    const times = (this.analyzed.get(streamId) ?? []).filter((t) => t > now - 60_000);
-    times.push(now);
-    this.analyzed.set(streamId, times.slice(-240));
+    const list = (this.analyzed.get(streamId) ?? []).filter((x) => x.at > now - 60_000);
+    list.push({ at: now, captured: Date.parse(capturedAt) });
+    this.analyzed.set(streamId, list.slice(-240));
   }
 
   /**
-   * How fast the analyzer scores the camera's frames: samples a second over the last 20 s (what the card
-   * sets beside the rate ingest sends, so frames the analyzer sheds show), and when it last did.
+   * How fast the analyzer scores the camera's frames: over the scores that arrived in the last 20 s, how
+   * many samples a second of stream time they cover (so a camera whose scores began a moment ago is not
+   * under-counted), and when the last arrived. What the card sets beside the rate ingest sends.
    */
   analyzedOf(streamId: string): { fps: number; lastAt: string | null } {
     const now = Date.now();
-    const times = this.analyzed.get(streamId) ?? [];
-    const recent = times.filter((t) => t > now - 20_000).length;
-    const last = times.at(-1);
+    const all = this.analyzed.get(streamId) ?? [];
+    const recent = all.filter((x) => x.at > now - 20_000).map((x) => x.captured);
+    const span = recent.length > 1 ? (Math.max(...recent) - Math.min(...recent)) / 1000 : 0;
+    const last = all.at(-1);
     return {
-      fps: Math.round((recent / 20) * 10) / 10,
-      lastAt: last === undefined ? null : new Date(last).toISOString(),
+      fps: span > 0 ? Math.round(((recent.length - 1) / span) * 10) / 10 : 0,
+      lastAt: last === undefined ? null : new Date(last.at).toISOString(),
     };
   }
 
