@@ -79,8 +79,10 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
   private readonly frames: KafkaSubscriber;
   private readonly publisher: KafkaPublisher;
   private readonly deadLetters: DeadLetters;
-  private readonly latest = new Map<string, LatestFrame>();
-  /** Each camera's last few frames by capture time, so boxes can be drawn on the frame they were found in. */
+  /**
+   * Each camera's last few frames, oldest first (the last is its latest), so boxes can be drawn on the
+   * frame they were found in.
+   */
   private readonly recent = new Map<string, LatestFrame[]>();
   private readonly objects = new Map<string, LatestObjects>();
   private readonly specWaiters = new Set<() => void>();
@@ -273,7 +275,7 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
     this.trimLoggedAt = now;
   }
 
-  /** Each camera's newest usable frame of the batch becomes its latest; the last few are kept by time. */
+  /** Each camera's usable frames of the batch join its last few; the newest is its latest. */
   private keepFrames(batch: IncomingMessage[]): void {
     const kept = new Map<string, LatestFrame[]>();
     for (const m of batch) {
@@ -284,12 +286,11 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
       if (!meta.ok || !jpeg) continue;
       const list = kept.get(m.key) ?? [];
       list.push({ jpeg: m.value, capturedAt: meta.value.capturedAt });
-      kept.set(m.key, list.slice(-RECENT_FRAMES));
+      kept.set(m.key, list);
     }
-    // copies, made once per frame kept: a frame is a slice of its Kafka fetch, which the slice would keep whole
+    // copies, made only of the frames kept: a frame is a slice of its Kafka fetch, which it would keep whole
     for (const [key, frames] of kept) {
-      const copies = frames.map((f) => ({ ...f, jpeg: Buffer.from(f.jpeg) }));
-      this.latest.set(key, copies.at(-1)!);
+      const copies = frames.slice(-RECENT_FRAMES).map((f) => ({ ...f, jpeg: Buffer.from(f.jpeg) }));
       this.recent.set(key, [...(this.recent.get(key) ?? []), ...copies].slice(-RECENT_FRAMES));
     }
   }
@@ -328,7 +329,7 @@ export class FeedService implements OnModuleInit, OnModuleDestroy {
   }
 
   latestFrame(streamId: string): LatestFrame | undefined {
-    return this.latest.get(streamId);
+    return this.recent.get(streamId)?.at(-1);
   }
 
   /** What the analyzer's detector and tracker saw in the camera's latest scored sample. */

@@ -1,4 +1,9 @@
-import { type CameraNetworks, type StreamSpec, streamUrlProblem } from '@vigil/contracts';
+import {
+  type CameraNetworks,
+  type StreamSpec,
+  type StreamUrlPolicy,
+  streamUrlProblem,
+} from '@vigil/contracts';
 
 export interface IngestArgsOptions {
   /** Socket timeout for connecting and reading; ffmpeg 5.1 takes it in microseconds. */
@@ -79,6 +84,11 @@ export const FORMAT_WHITELIST: Record<string, string> = {
   file: 'mov,matroska,avi,mpegts,flv,h264,hevc,mjpeg',
 };
 
+/** What a camera URL may lead to under these options: their file directories (none: no file) and networks. */
+export function urlPolicyOf(opts: Pick<IngestArgsOptions, 'fileDirs' | 'networks'>): StreamUrlPolicy {
+  return { fileDirs: opts.fileDirs ?? [], ...(opts.networks ? { networks: opts.networks } : {}) };
+}
+
 /** -protocol_whitelist and -format_whitelist for a URL's scheme; throws for a scheme without them. */
 export function inputWhitelists(streamId: string, url: string): string[] {
   const scheme = new URL(url).protocol.replace(/:$/, '');
@@ -102,7 +112,7 @@ export class UnsafeStreamUrlError extends Error {
  * The URL is re-checked here, so no caller can hand ffmpeg a scheme outside the allow-list.
  */
 export function buildIngestArgs(spec: StreamSpec, opts: IngestArgsOptions): string[] {
-  const policy = { fileDirs: opts.fileDirs ?? [], ...(opts.networks ? { networks: opts.networks } : {}) };
+  const policy = urlPolicyOf(opts);
   const problem = streamUrlProblem(spec.url, policy);
   if (problem) throw new UnsafeStreamUrlError(spec.id, problem);
   const url = opts.resolvedUrl ?? spec.url;

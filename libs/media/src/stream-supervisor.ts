@@ -10,7 +10,7 @@ import {
   resolveCameraUrl,
   streamUrlProblem,
 } from '@vigil/contracts';
-import { buildIngestArgs, type IngestArgsOptions } from './ffmpeg-args.js';
+import { buildIngestArgs, type IngestArgsOptions, urlPolicyOf } from './ffmpeg-args.js';
 import { type MediaProcess, type MediaSpawner, spawnMediaProcess } from './ffmpeg-process.js';
 import { JpegSplitter } from './jpeg-splitter.js';
 import { RawFrameSplitter, parseShowinfo } from './raw-frame-splitter.js';
@@ -174,10 +174,7 @@ export class StreamSupervisor {
    */
   private target(): { url: string } | { problem: string } | Promise<{ url: string } | { problem: string }> {
     const url = this.spec.url;
-    const policy = {
-      fileDirs: this.opts.fileDirs ?? [],
-      ...(this.opts.networks ? { networks: this.opts.networks } : {}),
-    };
+    const policy = urlPolicyOf(this.opts); // as buildIngestArgs applies it to the arguments
     if (url.startsWith('file:')) {
       const problem = streamUrlProblem(url, policy);
       if (problem) return { problem: `URL ${problem}` };
